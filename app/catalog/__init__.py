@@ -1,0 +1,17 @@
+"""The catalog: schema, engine/sessions, repository functions, media store and ingest."""
+
+from app.catalog.db import DatabaseUnavailable, get_engine, init_db, session_scope
+from app.catalog.media import MediaPathError, MediaStore
+from app.catalog.models import ListeningEvent, MoodEvent, Track
+
+__all__ = [
+    "DatabaseUnavailable",
+    "ListeningEvent",
+    "MediaPathError",
+    "MediaStore",
+    "MoodEvent",
+    "Track",
+    "get_engine",
+    "init_db",
+    "session_scope",
+]

@@ -1,0 +1,111 @@
+"""Engine and sessions. One engine per database URL per process (connection pool reuse)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import get_settings
+
+from .models import Base
+
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database can't be reached; the message names the host, never the password."""
+
+
+def _resolve_url(url: str | None) -> str:
+    return url or get_settings().database_url
+
+
+def safe_url(url: str | None = None) -> str:
+    """The URL with its password masked, fit for messages and logs."""
+    return make_url(_resolve_url(url)).render_as_string(hide_password=True)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the Streamlit reader threads run while an import writes; foreign keys are off
+    # by default in SQLite; busy_timeout waits for a writer instead of failing at once.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """The process-wide engine for `url` (default: settings.database_url)."""
+    url = _resolve_url(url)
+    with _lock:
+        engine = _engines.get(url)
+        if engine is not None:
+            return engine
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, pool_pre_ping=True, connect_args={"timeout": 10})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            connect_args = {"charset": "utf8mb4"} if parsed.get_backend_name() in ("mysql", "mariadb") else {}
+            engine = create_engine(url, pool_pre_ping=True, pool_recycle=1800, connect_args=connect_args)
+        _engines[url] = engine
+        return engine
+
+
+def get_sessionmaker(url: str | None = None) -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+
+
+def init_db(url: str | None = None) -> Engine:
+    """Create the tables and indexes that don't exist yet. Raises DatabaseUnavailable."""
+    engine = get_engine(url)
+    try:
+        Base.metadata.create_all(engine)
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(f"cannot create the schema on {safe_url(url)}: {type(exc.orig or exc).__name__}") from None
+    return engine
+
+
+def ping(url: str | None = None) -> None:
+    """Raise DatabaseUnavailable with a clear message if the database can't be reached."""
+    try:
+        with get_engine(url).connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(
+            f"the catalog database at {safe_url(url)} is unreachable ({type(getattr(exc, 'orig', None) or exc).__name__})"
+        ) from None
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """A session in one transaction: commits on success, rolls back on any exception."""
+    session = get_sessionmaker(url)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (tests, and after forking worker processes)."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()

@@ -1,0 +1,134 @@
+"""Catalog schema (SQLAlchemy 2.0 ORM). `sql/mysql_schema.sql` mirrors it exactly.
+
+No image or video frame is ever stored: only mood numbers with an anonymous session id.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# The valence–arousal plane [-1, 1]² is cut into GRID x GRID cells; `Track.va_cell` stores the
+# cell so the recommender can pre-filter candidates with an index range instead of a full scan.
+GRID = 20
+CELL_SIZE = 2.0 / GRID
+
+ACTIONS: tuple[str, ...] = ("played", "liked", "skipped")
+
+
+def grid_index(x: float) -> int:
+    """Column/row of a coordinate in [-1, 1] on the GRID (values outside are clamped)."""
+    return min(GRID - 1, max(0, math.floor((x + 1.0) / CELL_SIZE)))
+
+
+def va_cell_of(valence: float, arousal: float) -> int:
+    return grid_index(arousal) * GRID + grid_index(valence)
+
+
+def utcnow() -> datetime:
+    # Naive UTC: MySQL DATETIME has no zone, and SQLite would drop it anyway.
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# MySQL/MariaDB: InnoDB for transactions and foreign keys, utf8mb4 so any title fits.
+MYSQL_TABLE_OPTIONS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"}
+
+
+class Track(Base):
+    __tablename__ = "tracks"
+    __table_args__ = (
+        UniqueConstraint("sha256", name="uq_tracks_sha256"),
+        # Recommendation pre-filter: cell lookup, and covering for the distance ordering.
+        Index("ix_tracks_va_cell", "va_cell", "valence", "arousal"),
+        Index("ix_tracks_quadrant_va", "quadrant", "valence", "arousal"),
+        Index("ix_tracks_artist", "artist"),
+        Index("ix_tracks_created_at", "created_at"),
+        MYSQL_TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(String(255))
+    artist: Mapped[str] = mapped_column(String(255))
+    album: Mapped[str | None] = mapped_column(String(255))
+    duration_s: Mapped[float] = mapped_column(Float)
+    sha256: Mapped[str] = mapped_column(String(64))
+    media_path: Mapped[str] = mapped_column(String(255))  # relative to the media dir
+    format: Mapped[str] = mapped_column(String(16))  # sniffed container: wav, flac, mp3, ogg, ...
+    quadrant: Mapped[str] = mapped_column(String(2))
+    valence: Mapped[float] = mapped_column(Float)
+    arousal: Mapped[float] = mapped_column(Float)
+    prob_q1: Mapped[float] = mapped_column(Float)
+    prob_q2: Mapped[float] = mapped_column(Float)
+    prob_q3: Mapped[float] = mapped_column(Float)
+    prob_q4: Mapped[float] = mapped_column(Float)
+    tagged_by: Mapped[str] = mapped_column(String(64))  # "model:<version>" or "curator"
+    va_cell: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    events: Mapped[list[ListeningEvent]] = relationship(
+        back_populates="track", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @property
+    def probabilities(self) -> dict[str, float]:
+        return {"Q1": self.prob_q1, "Q2": self.prob_q2, "Q3": self.prob_q3, "Q4": self.prob_q4}
+
+    def set_mood(self, quadrant: str, valence: float, arousal: float, probabilities: dict[str, float]) -> None:
+        """Set the mood fields together so the grid cell always matches valence/arousal."""
+        self.quadrant = quadrant
+        self.valence = float(valence)
+        self.arousal = float(arousal)
+        self.prob_q1, self.prob_q2, self.prob_q3, self.prob_q4 = (
+            float(probabilities.get(q, 0.0)) for q in ("Q1", "Q2", "Q3", "Q4")
+        )
+        self.va_cell = va_cell_of(self.valence, self.arousal)
+
+    def __repr__(self) -> str:
+        return f"Track(id={self.id!r}, title={self.title!r}, artist={self.artist!r}, quadrant={self.quadrant!r})"
+
+
+class ListeningEvent(Base):
+    __tablename__ = "listening_events"
+    __table_args__ = (
+        Index("ix_listening_session_time", "session_id", "created_at"),
+        Index("ix_listening_track_action", "track_id", "action"),
+        Index("ix_listening_time_action", "created_at", "action"),
+        MYSQL_TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(String(64))
+    track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE", name="fk_listening_track"))
+    action: Mapped[str] = mapped_column(String(16))  # one of ACTIONS
+    strategy: Mapped[str | None] = mapped_column(String(16))
+    emotion: Mapped[str | None] = mapped_column(String(16))  # detected label at that time
+    valence: Mapped[float | None] = mapped_column(Float)
+    arousal: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    track: Mapped[Track] = relationship(back_populates="events")
+
+
+class MoodEvent(Base):
+    __tablename__ = "mood_events"
+    __table_args__ = (
+        Index("ix_mood_session_time", "session_id", "created_at"),
+        Index("ix_mood_time_label", "created_at", "label"),
+        MYSQL_TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(String(64))
+    distribution: Mapped[dict[str, Any]] = mapped_column(JSON)  # face label -> probability
+    label: Mapped[str] = mapped_column(String(16))
+    valence: Mapped[float] = mapped_column(Float)
+    arousal: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -1,0 +1,317 @@
+"""Catalog reads and writes. Every function takes an open Session; the caller owns the
+transaction (use `app.catalog.db.session_scope()`). Queries use ORM parameters only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, event, func, or_, select
+from sqlalchemy.orm import Session
+
+from app.emotions import FACE_LABELS, QUADRANT_VA, QUADRANTS, emotion_to_point, quadrant_of
+
+from .media import MediaStore
+from .models import ACTIONS, ListeningEvent, MoodEvent, Track
+
+CURATOR = "curator"
+MAX_TEXT = 255
+
+
+def clean_text(value: str | None, *, limit: int = MAX_TEXT) -> str:
+    """Printable, single-line, length-limited text for titles/artists from tags or forms."""
+    if value is None:
+        return ""
+    text = "".join(ch if ch.isprintable() else " " for ch in str(value))
+    return " ".join(text.split())[:limit]
+
+
+# ----------------------------------------------------------------------------- tracks
+
+
+def add_track(
+    session: Session,
+    *,
+    title: str,
+    artist: str,
+    album: str | None,
+    duration_s: float,
+    sha256: str,
+    media_path: str,
+    format: str,
+    quadrant: str,
+    valence: float,
+    arousal: float,
+    probabilities: Mapping[str, float],
+    tagged_by: str,
+) -> Track:
+    track = Track(
+        title=clean_text(title) or "Untitled",
+        artist=clean_text(artist) or "Unknown artist",
+        album=clean_text(album) or None,
+        duration_s=float(duration_s),
+        sha256=sha256,
+        media_path=media_path,
+        format=format,
+        tagged_by=tagged_by,
+    )
+    track.set_mood(quadrant, valence, arousal, dict(probabilities))
+    session.add(track)
+    session.flush()  # assigns the id and surfaces constraint errors inside the caller's transaction
+    return track
+
+
+def get_track(session: Session, track_id: int) -> Track | None:
+    return session.get(Track, track_id)
+
+
+def get_track_by_sha(session: Session, sha256: str) -> Track | None:
+    return session.scalar(select(Track).where(Track.sha256 == sha256))
+
+
+def get_tracks(session: Session, track_ids: Sequence[int]) -> list[Track]:
+    """Tracks in the order of `track_ids` (missing ids are dropped)."""
+    if not track_ids:
+        return []
+    by_id = {t.id: t for t in session.scalars(select(Track).where(Track.id.in_(list(track_ids))))}
+    return [by_id[i] for i in track_ids if i in by_id]
+
+
+def list_tracks(
+    session: Session, *, quadrant: str | None = None, limit: int = 100, offset: int = 0
+) -> list[Track]:
+    """Newest first, optionally one quadrant."""
+    stmt = select(Track).order_by(Track.created_at.desc(), Track.id.desc()).limit(limit).offset(offset)
+    if quadrant:
+        stmt = stmt.where(Track.quadrant == quadrant)
+    return list(session.scalars(stmt))
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_tracks(
+    session: Session, query: str, *, quadrant: str | None = None, limit: int = 50
+) -> list[Track]:
+    """Case-insensitive substring match on title, artist or album (wildcards are literal)."""
+    stmt = select(Track).order_by(Track.title, Track.id).limit(limit)
+    text = clean_text(query)
+    if text:
+        pattern = _like_pattern(text)
+        stmt = stmt.where(
+            or_(
+                Track.title.ilike(pattern, escape="\\"),
+                Track.artist.ilike(pattern, escape="\\"),
+                Track.album.ilike(pattern, escape="\\"),
+            )
+        )
+    if quadrant:
+        stmt = stmt.where(Track.quadrant == quadrant)
+    return list(session.scalars(stmt))
+
+
+def update_track(
+    session: Session,
+    track_id: int,
+    *,
+    title: str | None = None,
+    artist: str | None = None,
+    album: str | None = None,
+) -> Track:
+    """Edit metadata (None leaves a field unchanged). Raises LookupError if there is no such track."""
+    track = _require(session, track_id)
+    if title is not None:
+        track.title = clean_text(title) or track.title
+    if artist is not None:
+        track.artist = clean_text(artist) or track.artist
+    if album is not None:
+        track.album = clean_text(album) or None
+    session.flush()
+    return track
+
+
+def set_track_mood_by_curator(
+    session: Session,
+    track_id: int,
+    quadrant: str,
+    *,
+    valence: float | None = None,
+    arousal: float | None = None,
+) -> Track:
+    """Curator override. The track keeps its model point when it already lies in that quadrant,
+    otherwise moves to the quadrant's centre; tagged_by becomes 'curator' so retagging keeps it.
+    """
+    if quadrant not in QUADRANTS:
+        raise ValueError(f"unknown quadrant {quadrant!r}; expected one of {', '.join(QUADRANTS)}")
+    track = _require(session, track_id)
+    if valence is None or arousal is None:
+        if quadrant_of(track.valence, track.arousal) == quadrant:
+            valence, arousal = track.valence, track.arousal
+        else:
+            valence, arousal = QUADRANT_VA[quadrant]
+    if not (-1 <= valence <= 1 and -1 <= arousal <= 1):
+        raise ValueError("valence and arousal must be within [-1, 1]")
+    if quadrant_of(valence, arousal) != quadrant:
+        raise ValueError(f"valence {valence:+.2f}, arousal {arousal:+.2f} is not in {quadrant}")
+    track.set_mood(quadrant, valence, arousal, {q: float(q == quadrant) for q in QUADRANTS})
+    track.tagged_by = CURATOR
+    session.flush()
+    return track
+
+
+def set_track_mood_by_model(session: Session, track: Track, tag, version: str) -> bool:
+    """Apply a model tag unless a curator has set the mood. Returns whether it changed the track."""
+    if track.tagged_by == CURATOR:
+        return False
+    track.set_mood(tag.quadrant, tag.valence, tag.arousal, dict(tag.probabilities))
+    track.tagged_by = f"model:{version}"
+    session.flush()
+    return True
+
+
+def model_tagged_track_ids(session: Session) -> list[int]:
+    """Ids of tracks a retag may change (everything not set by a curator)."""
+    return list(session.scalars(select(Track.id).where(Track.tagged_by != CURATOR).order_by(Track.id)))
+
+
+def delete_track(session: Session, track_id: int, store: MediaStore | None = None) -> bool:
+    """Delete the track and its listening events; its media file goes once the transaction commits."""
+    track = session.get(Track, track_id)
+    if track is None:
+        return False
+    media_path = track.media_path
+    session.execute(delete(ListeningEvent).where(ListeningEvent.track_id == track_id))
+    session.delete(track)
+    session.flush()
+    store = store or MediaStore()
+    # Only after commit: a rolled-back delete must still find its file.
+    event.listen(session, "after_commit", lambda _s: store.remove(media_path), once=True)
+    return True
+
+
+def _require(session: Session, track_id: int) -> Track:
+    track = session.get(Track, track_id)
+    if track is None:
+        raise LookupError(f"no track with id {track_id}")
+    return track
+
+
+# ----------------------------------------------------------------------------- events
+
+
+def record_listening(
+    session: Session,
+    session_id: str,
+    track_id: int,
+    action: str,
+    *,
+    strategy: str | None = None,
+    emotion: str | None = None,
+    valence: float | None = None,
+    arousal: float | None = None,
+) -> ListeningEvent:
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
+    if not session_id:
+        raise ValueError("a session id is required")
+    event_row = ListeningEvent(
+        session_id=session_id[:64],
+        track_id=track_id,
+        action=action,
+        strategy=strategy,
+        emotion=emotion,
+        valence=valence,
+        arousal=arousal,
+    )
+    session.add(event_row)
+    session.flush()
+    return event_row
+
+
+def record_mood(session: Session, session_id: str, distribution: Mapping[str, float]) -> MoodEvent:
+    """Store a mood reading: the face-label distribution, its top label and its circumplex point."""
+    if not session_id:
+        raise ValueError("a session id is required")
+    clean = {k: round(float(v), 4) for k, v in distribution.items() if k in FACE_LABELS}
+    point = emotion_to_point(clean)  # raises ValueError on an empty distribution
+    label = max(clean, key=clean.__getitem__)
+    row = MoodEvent(
+        session_id=session_id[:64], distribution=clean, label=label, valence=point.valence, arousal=point.arousal
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def forget_session(session: Session, session_id: str) -> tuple[int, int]:
+    """Delete everything recorded for a listener session. Returns (listening, mood) rows deleted."""
+    listening = session.execute(delete(ListeningEvent).where(ListeningEvent.session_id == session_id)).rowcount
+    mood = session.execute(delete(MoodEvent).where(MoodEvent.session_id == session_id)).rowcount
+    return int(listening or 0), int(mood or 0)
+
+
+def session_track_ids(
+    session: Session, session_id: str, actions: Iterable[str] = ("played", "skipped"), limit: int = 500
+) -> list[int]:
+    """Tracks this session already played or skipped, most recent first (bounded)."""
+    stmt = (
+        select(ListeningEvent.track_id)
+        .where(ListeningEvent.session_id == session_id, ListeningEvent.action.in_(list(actions)))
+        .order_by(ListeningEvent.created_at.desc(), ListeningEvent.id.desc())
+        .limit(limit)
+    )
+    return list(dict.fromkeys(session.scalars(stmt)))
+
+
+@dataclass(frozen=True)
+class Feedback:
+    plays: int = 0
+    likes: int = 0
+    skips: int = 0
+
+    @property
+    def approval(self) -> float:
+        """Laplace-smoothed share of likes among likes+skips: 0.5 when there is no evidence."""
+        return (self.likes + 1) / (self.likes + self.skips + 2)
+
+
+def track_feedback(session: Session, track_ids: Sequence[int]) -> dict[int, Feedback]:
+    """Overall play/like/skip counts for the given tracks (uses the (track_id, action) index)."""
+    if not track_ids:
+        return {}
+    rows = session.execute(
+        select(ListeningEvent.track_id, ListeningEvent.action, func.count())
+        .where(ListeningEvent.track_id.in_(list(track_ids)))
+        .group_by(ListeningEvent.track_id, ListeningEvent.action)
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for track_id, action, n in rows:
+        counts.setdefault(track_id, {})[action] = int(n)
+    return {
+        tid: Feedback(c.get("played", 0), c.get("liked", 0), c.get("skipped", 0)) for tid, c in counts.items()
+    }
+
+
+# ----------------------------------------------------------------------------- counts
+
+
+def count_tracks(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Track)) or 0)
+
+
+def counts_by_quadrant(session: Session) -> dict[str, int]:
+    rows = session.execute(select(Track.quadrant, func.count()).group_by(Track.quadrant))
+    counts = {q: 0 for q in QUADRANTS}
+    counts.update({q: int(n) for q, n in rows})
+    return counts
+
+
+def catalog_counts(session: Session) -> dict[str, int]:
+    return {
+        "tracks": count_tracks(session),
+        "listening_events": int(session.scalar(select(func.count()).select_from(ListeningEvent)) or 0),
+        "mood_events": int(session.scalar(select(func.count()).select_from(MoodEvent)) or 0),
+    }

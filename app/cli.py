@@ -1,0 +1,221 @@
+"""`python -m app …`: catalog administration, recommendations and evaluation.
+
+JSON shapes are the contracts in DESIGN.md. Progress bars go to stderr so stdout stays clean
+for `--json`. Exit status: 0 when the command ran (per-file import failures are reported in the
+output, not as an exit status), 1 when it could not run (no model, database unreachable, bad
+argument value), 2 for usage errors (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from app.emotions import FACE_LABELS, STRATEGIES
+
+Handler = Callable[[argparse.Namespace], int | None]
+
+
+class CommandError(Exception):
+    """A command could not run; the message is shown to the user as is."""
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+def _progress_bar(description: str):
+    """A tqdm bar on stderr and the ingest progress callback that advances it."""
+    from tqdm import tqdm
+
+    bar = tqdm(desc=description, unit="file", file=sys.stderr, leave=False)
+
+    def advance(done: int, total: int, result) -> None:
+        if bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+        if result.status == "failed":
+            bar.write(f"  ✗ {result.source}: {result.message}", file=sys.stderr)
+
+    return bar, advance
+
+
+def _print_summary(summary) -> None:
+    print(f"imported {summary.imported}, skipped {summary.skipped}, failed {len(summary.failed)}")
+    for r in summary.results:
+        mark = {"imported": "✓", "skipped": "=", "failed": "✗"}[r.status]
+        print(f"  {mark} {r.source}: {r.message}")
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def cmd_init_db(args: argparse.Namespace) -> int:
+    from app.catalog.db import init_db, safe_url
+    from app.config import get_settings
+
+    init_db()
+    get_settings().media_dir.mkdir(parents=True, exist_ok=True)
+    print(f"schema ready on {safe_url()}", file=sys.stderr)
+    return 0
+
+
+def _run_import(run: Callable[..., Any], description: str, as_json: bool) -> int:
+    from app.catalog.db import init_db
+
+    init_db()
+    bar, advance = _progress_bar(description)
+    try:
+        summary = run(progress=advance)
+    finally:
+        bar.close()
+    if as_json:
+        _print_json(summary.as_json())
+    else:
+        _print_summary(summary)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from app.catalog.ingest import ingest_paths
+
+    return _run_import(lambda progress: ingest_paths(args.paths, progress=progress, workers=args.workers), "importing", args.json)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from app.catalog import repository
+    from app.catalog.db import init_db, session_scope
+    from app.demo import build_demo_catalog
+
+    if args.if_empty:
+        init_db()
+        with session_scope() as session:
+            n_tracks = repository.count_tracks(session)
+        if n_tracks:
+            print(f"the catalog already has {n_tracks} tracks; demo not built", file=sys.stderr)
+            return 0
+
+    return _run_import(lambda progress: build_demo_catalog(progress=progress), "demo catalog", args.json)
+
+
+def cmd_retag(args: argparse.Namespace) -> int:
+    from app.catalog.ingest import retag_catalog
+
+    return _run_import(lambda progress: retag_catalog(progress=progress), "retagging", args.json)
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from app.catalog.db import init_db, session_scope
+    from app.recommend import recommend
+
+    if args.emotion not in FACE_LABELS:
+        raise CommandError(f"unknown emotion {args.emotion!r}; choose one of: {', '.join(FACE_LABELS)}")
+    if args.n < 1:
+        raise CommandError("-n must be at least 1")
+    init_db()
+    with session_scope() as session:
+        picks = recommend(session, args.emotion, strategy=args.strategy, n=args.n, session_id=args.session_id, seed=args.seed)
+    if not picks:
+        print("the catalog is empty: build it with `python -m app demo` or `python -m app import PATH`", file=sys.stderr)
+    if args.json:
+        _print_json([p.as_json() for p in picks])
+    else:
+        for i, p in enumerate(picks, 1):
+            print(f"{i:2}. {p.title} — {p.artist} [{p.quadrant} v{p.valence:+.2f} a{p.arousal:+.2f}] {p.score:.3f}  {p.reason}")
+    return 0
+
+
+# Commands owned by the evaluation/benchmark modules: imported only when used, so the rest of
+# the CLI works without their heavier dependencies.
+def cmd_eval_face(args: argparse.Namespace) -> int | None:
+    from app.vision.evaluate import eval_face_cli
+
+    return eval_face_cli(args)
+
+
+def cmd_eval_music(args: argparse.Namespace) -> int | None:
+    from app.music.evaluate import eval_music_cli
+
+    return eval_music_cli(args)
+
+
+def cmd_bench(args: argparse.Namespace) -> int | None:
+    from app.bench import run_bench
+
+    return run_bench(args)
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m app", description="Moodtune: catalog, recommendations, evaluation.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    add("init-db", cmd_init_db, "create the catalog schema on DATABASE_URL")
+
+    p = add("demo", cmd_demo, "synthesize and import the demo catalog (offline, deterministic)")
+    p.add_argument("--json", action="store_true", help="print the import summary as JSON")
+    p.add_argument("--if-empty", action="store_true", help="only when the catalog has no tracks yet")
+
+    p = add("import", cmd_import, "import audio files or folders, tagging each with the mood model")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--json", action="store_true", help="print {imported, skipped, failed} as JSON")
+    p.add_argument("--workers", type=int, default=2, help="tagging processes (default 2)")
+
+    p = add("retag", cmd_retag, "re-run the mood model on every track a curator hasn't set")
+    p.add_argument("--json", action="store_true")
+
+    p = add("recommend", cmd_recommend, "recommend tracks for a listener's emotion")
+    p.add_argument("--emotion", required=True, metavar="LABEL", help=f"one of: {', '.join(FACE_LABELS)}")
+    p.add_argument("--strategy", choices=STRATEGIES, default="match")
+    p.add_argument("-n", type=int, default=10, help="number of tracks (default 10)")
+    p.add_argument("--seed", type=int, default=None, help="seed for the tie-breaking jitter")
+    p.add_argument("--session-id", default=None, help="exclude what this listener session played or skipped")
+    p.add_argument("--json", action="store_true")
+
+    p = add("eval-face", cmd_eval_face, "evaluate the expression model on DIR/<label>/<image> face crops")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--json", action="store_true")
+
+    p = add("eval-music", cmd_eval_music, "evaluate the music mood model on DIR/annotations.csv + DIR/audio/")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--json", action="store_true")
+
+    p = add("bench", cmd_bench, "performance figures as one JSON object")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--catalog-size", type=int, default=100_000, metavar="N")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    from sqlalchemy.exc import OperationalError
+
+    from app.catalog.db import DatabaseUnavailable, safe_url
+    from app.catalog.ingest import IngestSetupError
+    from app.config import ConfigError
+
+    try:
+        return int(args.handler(args) or 0)
+    except (CommandError, DatabaseUnavailable, IngestSetupError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OperationalError as exc:
+        print(f"error: the catalog database at {safe_url()} is unreachable ({type(exc.orig).__name__})", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,117 @@
+"""Settings: environment variables first, then Streamlit secrets, then defaults.
+
+Streamlit is imported lazily so that `app/` stays importable (CLI, tests) without it; on
+Streamlit Community Cloud the same names go in the app's secrets (see
+`.streamlit/secrets.toml.example`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA_DIR = REPO_ROOT / "data"
+
+
+class ConfigError(ValueError):
+    """A setting is present but unusable (the message names it, never its value)."""
+
+
+def _secrets() -> Any | None:
+    """`st.secrets` if Streamlit is installed and a secrets file exists, else None."""
+    try:
+        import streamlit as st
+
+        # load_if_toml_exists() is Streamlit's non-raising probe; plain access raises when
+        # there is no secrets file at all.
+        return st.secrets if st.secrets.load_if_toml_exists() else None
+    except Exception:
+        return None
+
+
+def _lookup(secrets: Any | None, *names: str) -> Any | None:
+    """First non-empty value among env vars `names`, then the same names (and lowercase) in secrets."""
+    for name in names:
+        value = os.environ.get(name)
+        if value not in (None, ""):
+            return value
+    if secrets is not None:
+        for name in names:
+            for key in (name, name.lower()):
+                try:
+                    if key in secrets and secrets[key] not in (None, ""):
+                        return secrets[key]
+                except Exception:
+                    continue
+    return None
+
+
+def _number(secrets: Any | None, name: str, default: float) -> float:
+    raw = _lookup(secrets, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive")
+    return value
+
+
+def _ice_servers(secrets: Any | None) -> list[dict[str, Any]]:
+    raw = _lookup(secrets, "MOODTUNE_ICE_SERVERS", "ice_servers")
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ConfigError("MOODTUNE_ICE_SERVERS must be a JSON list of ICE server objects") from None
+    # st.secrets returns its own mapping types; normalise to plain dicts.
+    if not isinstance(raw, (list, tuple)) or not all(hasattr(s, "keys") for s in raw):
+        raise ConfigError("MOODTUNE_ICE_SERVERS must be a JSON list of ICE server objects")
+    return [dict(s) for s in raw]
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    media_dir: Path
+    admin_password: str | None = field(repr=False)  # never printed
+    ice_servers: tuple[dict[str, Any], ...] = ()
+    import_root: Path | None = None
+    max_upload_mb: float = 50.0
+    max_duration_s: float = 900.0
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+def get_settings() -> Settings:
+    """Read the settings now (cheap; not cached so tests and reruns see changed env vars)."""
+    secrets = _secrets()
+    database_url = str(_lookup(secrets, "DATABASE_URL", "database_url") or _sqlite_url(DEFAULT_DATA_DIR / "moodtune.db"))
+    media_dir = Path(str(_lookup(secrets, "MOODTUNE_MEDIA_DIR", "media_dir") or DEFAULT_DATA_DIR / "media"))
+    if not media_dir.is_absolute():
+        media_dir = REPO_ROOT / media_dir
+    password = _lookup(secrets, "MOODTUNE_ADMIN_PASSWORD", "admin_password")
+    import_root_raw = _lookup(secrets, "MOODTUNE_IMPORT_ROOT", "import_root")
+    return Settings(
+        database_url=database_url,
+        media_dir=media_dir.resolve(),
+        admin_password=str(password) if password is not None else None,
+        ice_servers=tuple(_ice_servers(secrets)),
+        import_root=Path(str(import_root_raw)).resolve() if import_root_raw else None,
+        max_upload_mb=_number(secrets, "MOODTUNE_MAX_UPLOAD_MB", 50.0),
+        max_duration_s=_number(secrets, "MOODTUNE_MAX_DURATION_S", 900.0),
+    )

@@ -1,0 +1,5 @@
+"""Streamlit widgets shared by the pages (the only Streamlit code below ``pages/``).
+
+Modules whose names end in ``_logic`` hold the plain-Python parts so tests can use them without
+a Streamlit runtime.
+"""

@@ -1,0 +1,80 @@
+"""A small valence–arousal circumplex with the listener's point and the quadrant names."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from app.emotions import FACE_VA, QUADRANT_NAMES, MoodPoint
+
+_QUADRANT_LABEL_POS = {"Q1": (0.8, 1.1), "Q2": (-0.8, 1.1), "Q3": (-0.8, -1.1), "Q4": (0.8, -1.1)}
+
+
+def mood_gauge_figure(
+    point: MoodPoint | None, label: str | None = None, target: MoodPoint | None = None
+) -> go.Figure:
+    """Unit circle, axes, the seven face labels as faint reference dots, the listener's point
+    and (optionally) the strategy's target point the music aims at."""
+    fig = go.Figure()
+    fig.add_shape(type="circle", x0=-1, y0=-1, x1=1, y1=1, line={"color": "#bbb"})
+    fig.add_hline(y=0, line={"color": "#ddd", "width": 1})
+    fig.add_vline(x=0, line={"color": "#ddd", "width": 1})
+    fig.add_trace(
+        go.Scatter(
+            x=[v for v, _ in FACE_VA.values()],
+            y=[a for _, a in FACE_VA.values()],
+            text=list(FACE_VA),
+            mode="markers+text",
+            textposition="top center",
+            textfont={"size": 9, "color": "#999"},
+            marker={"size": 5, "color": "#ccc"},
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
+    for quadrant, (x, y) in _QUADRANT_LABEL_POS.items():
+        fig.add_annotation(
+            x=x, y=y, text=QUADRANT_NAMES[quadrant], showarrow=False, font={"size": 9, "color": "#888"}
+        )
+    if target is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[target.valence], y=[target.arousal], mode="markers", name="music target",
+                marker={"size": 12, "symbol": "star", "color": "#2a9d8f"},
+            )
+        )
+    if point is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[point.valence], y=[point.arousal], mode="markers", name=label or "you",
+                marker={"size": 16, "color": "#e76f51", "line": {"width": 2, "color": "white"}},
+            )
+        )
+    fig.update_layout(
+        height=260,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        xaxis={"range": [-1.15, 1.15], "title": "valence", "zeroline": False, "showgrid": False},
+        yaxis={"range": [-1.15, 1.15], "title": "arousal", "zeroline": False, "showgrid": False,
+               "scaleanchor": "x"},
+        showlegend=False,
+    )
+    return fig
+
+
+PAD_STEPS = 17  # grid points per axis on the clickable mood pad (every 0.125)
+
+
+def mood_pad_figure(current: MoodPoint | None) -> go.Figure:
+    """The circumplex as a click target: a faint grid of points inside the circle; clicking one
+    selects that valence/arousal (Streamlit's plotly selection only reports existing points)."""
+    fig = mood_gauge_figure(current, "you")
+    steps = [round(-1 + 2 * i / (PAD_STEPS - 1), 3) for i in range(PAD_STEPS)]
+    xs, ys = zip(*[(v, a) for v in steps for a in steps if v * v + a * a <= 1.0001])
+    fig.add_trace(
+        go.Scatter(
+            x=xs, y=ys, mode="markers", name="pick",
+            marker={"size": 11, "color": "rgba(42,157,143,0.12)"},
+            hovertemplate="valence %{x:+.2f}<br>arousal %{y:+.2f}<extra>click to pick</extra>",
+        )
+    )
+    fig.update_layout(height=320, clickmode="event+select", dragmode=False)
+    return fig

@@ -1,0 +1,283 @@
+"""Train the face-expression CNN on FER2013 and export it for serving.
+
+    python -m app.vision.train --data ../shared/data/fer2013 --epochs 40
+
+Resumable: every epoch writes `<workdir>/last.keras` and `<workdir>/state.json`; rerunning the
+same command continues from there (the cosine schedule follows the optimizer's step count, which
+is saved with the model). The best epoch by validation accuracy (with flip test-time averaging)
+is kept as `<workdir>/best.keras`; `--export` converts it to `models/face_expression.tflite` and
+writes its figures to `models/face_metrics.json` (used by the model card).
+
+TensorFlow is imported only here: the app serves the exported model with LiteRT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from app.emotions import FACE_LABELS
+
+IMG = 48
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+
+
+def load_split(root: Path, split: str, cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Load `<root>/<split>/<label>/*.jpg` as uint8 (N, 48, 48) and int labels; cached as .npz
+    outside the repo (the data never enters git)."""
+    cache = cache_dir / f"fer_{split}.npz"
+    if cache.exists():
+        d = np.load(cache)
+        return d["x"], d["y"]
+    import cv2
+
+    xs, ys = [], []
+    for idx, label in enumerate(FACE_LABELS):
+        folder = root / split / label
+        if not folder.is_dir():
+            continue
+        for f in sorted(folder.iterdir()):
+            img = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)
+            if img is None:
+                continue
+            if img.shape != (IMG, IMG):
+                img = cv2.resize(img, (IMG, IMG), interpolation=cv2.INTER_AREA)
+            xs.append(img)
+            ys.append(idx)
+    x, y = np.stack(xs).astype(np.uint8), np.asarray(ys, dtype=np.int64)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, x=x, y=y)
+    return x, y
+
+
+def build_model(width: int = 32, dropout: float = 0.3):
+    """VGG-style net, four stages of two 3x3 conv+BN+ReLU, ~1.2 M parameters at width 32."""
+    import tensorflow as tf
+    from tensorflow.keras import layers
+
+    inp = layers.Input((IMG, IMG, 1), name="face")
+    x = inp
+    for stage, ch in enumerate((width, width * 2, width * 4, width * 8)):
+        for _ in range(2):
+            x = layers.Conv2D(ch, 3, padding="same", use_bias=False)(x)
+            x = layers.BatchNormalization()(x)
+            x = layers.ReLU()(x)
+        if stage < 3:
+            x = layers.MaxPool2D()(x)
+            # Light spatial dropout only: heavier dropout stalled the first epochs (measured on a
+            # 6.4 k subset: 22 % vs 29 % train accuracy after two epochs), and the augmentation
+            # already regularises.
+            x = layers.SpatialDropout2D(0.05 * (stage + 1))(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dense(256, use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    x = layers.Dropout(dropout)(x)
+    out = layers.Dense(len(FACE_LABELS), name="logits")(x)
+    return tf.keras.Model(inp, out, name="moodtune_face")
+
+
+def augment_batch(x, seed_gen):
+    """Flip, rotation ±12°, zoom ±12 %, shift ±10 %, brightness/contrast, random erasing.
+
+    One projective-transform op per batch keeps augmentation cheap on two CPU cores.
+    x: float32 (B, 48, 48, 1) in [0, 1].
+    """
+    import tensorflow as tf
+
+    b = tf.shape(x)[0]
+    u = lambda lo, hi: seed_gen.uniform([b], lo, hi)  # noqa: E731
+    flip = tf.cast(seed_gen.uniform([b]) < 0.5, tf.float32) * 2.0 - 1.0  # -1 mirrors
+    angle = u(-0.21, 0.21)
+    scale = u(0.88, 1.12)
+    tx, ty = u(-4.8, 4.8), u(-4.8, 4.8)
+    c = (IMG - 1) / 2.0
+    cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
+    # output->input mapping: p_in = A (p_out - c) + c + t, with A = R/scale, mirrored on x.
+    a0, a1 = cos * flip, -sin
+    b0, b1 = sin * flip, cos
+    a2 = c - a0 * c - a1 * c + tx
+    b2 = c - b0 * c - b1 * c + ty
+    zeros = tf.zeros_like(a0)
+    transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+    x = tf.raw_ops.ImageProjectiveTransformV3(
+        images=x, transforms=transforms, output_shape=[IMG, IMG], fill_value=0.0,
+        interpolation="BILINEAR", fill_mode="REFLECT",
+    )
+    # brightness / contrast jitter
+    mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
+    contrast = tf.reshape(u(0.75, 1.25), [-1, 1, 1, 1])
+    bright = tf.reshape(u(-0.1, 0.1), [-1, 1, 1, 1])
+    x = tf.clip_by_value((x - mean) * contrast + mean + bright, 0.0, 1.0)
+    # random erasing (p = 0.5): a rectangle of 4–25 % of the image set to noise
+    area = u(0.04, 0.25)
+    aspect = tf.exp(u(math.log(0.5), math.log(2.0)))
+    eh = tf.clip_by_value(tf.sqrt(area * aspect) * IMG, 4.0, IMG - 1.0)
+    ew = tf.clip_by_value(tf.sqrt(area / aspect) * IMG, 4.0, IMG - 1.0)
+    ey = u(0.0, 1.0) * (IMG - eh)
+    ex = u(0.0, 1.0) * (IMG - ew)
+    grid = tf.range(IMG, dtype=tf.float32)
+    in_y = (grid[None, :] >= ey[:, None]) & (grid[None, :] < (ey + eh)[:, None])
+    in_x = (grid[None, :] >= ex[:, None]) & (grid[None, :] < (ex + ew)[:, None])
+    do = (seed_gen.uniform([b]) < 0.5)[:, None, None]
+    mask = tf.logical_and(tf.logical_and(in_y[:, :, None], in_x[:, None, :]), do)[..., None]
+    noise = seed_gen.uniform(tf.shape(x))
+    return tf.where(mask, noise, x)
+
+
+def predict_tta(model, x_uint8: np.ndarray, batch: int = 512) -> np.ndarray:
+    """Softmax probabilities averaged over the image and its mirror."""
+    import tensorflow as tf
+
+    x = x_uint8.astype(np.float32)[..., None] / 255.0
+    probs = []
+    for i in range(0, len(x), batch):
+        xb = x[i : i + batch]
+        p = tf.nn.softmax(model(xb, training=False)) + tf.nn.softmax(model(xb[:, :, ::-1], training=False))
+        probs.append(p.numpy() / 2)
+    return np.concatenate(probs)
+
+
+def metrics_from_predictions(y_true: np.ndarray, y_pred: np.ndarray, labels=FACE_LABELS) -> dict:
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_score
+
+    idx = list(range(len(labels)))
+    return {
+        "n": int(len(y_true)),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=idx, average="macro", zero_division=0)),
+        "per_class": {
+            lab: float(r)
+            for lab, r in zip(labels, recall_score(y_true, y_pred, labels=idx, average=None, zero_division=0))
+        },
+        "confusion": confusion_matrix(y_true, y_pred, labels=idx).tolist(),
+    }
+
+
+def train(args: argparse.Namespace) -> None:
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(2)
+    tf.keras.utils.set_random_seed(args.seed)
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    root = Path(args.data)
+    x_tr, y_tr = load_split(root, "train", work)
+    x_va, y_va = load_split(root, "val", work)
+    print(f"train {x_tr.shape} val {x_va.shape}", flush=True)
+
+    # Class weights ∝ (1/frequency)^0.5: lifts disgust/surprise recall without wrecking accuracy.
+    counts = np.bincount(y_tr, minlength=len(FACE_LABELS)).astype(np.float64)
+    cw = (counts.sum() / counts) ** 0.5
+    cw = cw / (cw * counts).sum() * counts.sum()
+    steps_per_epoch = math.ceil(len(x_tr) / args.batch)
+    total_steps = steps_per_epoch * args.epochs
+
+    state_path, last_path, best_path = work / "state.json", work / "last.keras", work / "best.keras"
+    state = json.loads(state_path.read_text()) if state_path.exists() else {"epoch": 0, "best_acc": 0.0, "history": []}
+    if last_path.exists() and state["epoch"] > 0:
+        model = tf.keras.models.load_model(last_path)
+        print(f"resumed at epoch {state['epoch']}", flush=True)
+    else:
+        model = build_model(width=args.width)
+        schedule = tf.keras.optimizers.schedules.CosineDecay(
+            0.0, total_steps - steps_per_epoch, alpha=0.01,
+            warmup_target=args.lr, warmup_steps=steps_per_epoch,
+        )
+        model.compile(
+            optimizer=tf.keras.optimizers.AdamW(schedule, weight_decay=args.weight_decay),
+            loss=tf.keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
+        )
+    print(f"params {model.count_params():,}", flush=True)
+    seed_gen = tf.random.Generator.from_seed(args.seed + state["epoch"])
+    sample_w = cw[y_tr].astype(np.float32)
+    y_onehot = np.eye(len(FACE_LABELS), dtype=np.float32)[y_tr]
+
+    def make_ds(epoch: int):
+        rng = np.random.default_rng(args.seed * 1000 + epoch)
+        order = rng.permutation(len(x_tr))
+        ds = tf.data.Dataset.from_tensor_slices((x_tr[order], y_onehot[order], sample_w[order]))
+        ds = ds.batch(args.batch, drop_remainder=False)
+        ds = ds.map(
+            lambda x, y, w: (augment_batch(tf.cast(x[..., None], tf.float32) / 255.0, seed_gen), y, w),
+            num_parallel_calls=1,
+        )
+        return ds.prefetch(2)
+
+    for epoch in range(state["epoch"], args.epochs):
+        t0 = time.time()
+        hist = model.fit(make_ds(epoch), epochs=1, verbose=0)
+        probs = predict_tta(model, x_va)
+        m = metrics_from_predictions(y_va, probs.argmax(1))
+        dt = time.time() - t0
+        state["epoch"] = epoch + 1
+        state["history"].append(
+            {"epoch": epoch + 1, "loss": float(hist.history["loss"][-1]), "val_acc": m["accuracy"],
+             "val_macro_f1": m["macro_f1"], "seconds": round(dt, 1)}
+        )
+        if m["accuracy"] > state["best_acc"]:
+            state["best_acc"] = m["accuracy"]
+            state["best_epoch"] = epoch + 1
+            model.save(best_path)
+        model.save(last_path)
+        state_path.write_text(json.dumps(state, indent=1))
+        print(f"epoch {epoch + 1}/{args.epochs} loss {hist.history['loss'][-1]:.4f} "
+              f"val_acc {m['accuracy']:.4f} macro_f1 {m['macro_f1']:.4f} ({dt:.0f}s)", flush=True)
+
+
+def export(args: argparse.Namespace) -> None:
+    """Convert best.keras to a float TFLite model (softmax included) and write its figures."""
+    import tensorflow as tf
+
+    work = Path(args.workdir)
+    model = tf.keras.models.load_model(work / "best.keras")
+    serving = tf.keras.Sequential([model, tf.keras.layers.Softmax()])
+    converter = tf.lite.TFLiteConverter.from_keras_model(serving)
+    out = MODELS_DIR / "face_expression.tflite"
+    out.write_bytes(converter.convert())
+    x_va, y_va = load_split(Path(args.data), "val", work)
+    probs = predict_tta(model, x_va)
+    m = metrics_from_predictions(y_va, probs.argmax(1))
+    state = json.loads((work / "state.json").read_text())
+    m.update(
+        {
+            "params": int(model.count_params()),
+            "epochs_trained": state["epoch"],
+            "best_epoch": state.get("best_epoch"),
+            "history": state["history"],
+            "tta": "horizontal flip",
+            "seed": args.seed,
+        }
+    )
+    (MODELS_DIR / "face_metrics.json").write_text(json.dumps(m, indent=1))
+    print(json.dumps({k: v for k, v in m.items() if k != "history"}, indent=1))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default="../shared/data/fer2013")
+    p.add_argument("--workdir", default=".cache/face_train")
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1.5e-3)
+    p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--width", type=int, default=32)
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    p.add_argument("--export", action="store_true", help="export best.keras to models/ and stop")
+    args = p.parse_args(argv)
+    if args.export:
+        export(args)
+    else:
+        train(args)
+
+
+if __name__ == "__main__":
+    main()

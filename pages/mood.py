@@ -1,0 +1,5 @@
+"""Listener page: live mood → music. The view lives in app.ui.mood_page."""
+
+from app.ui.mood_page import render
+
+render()

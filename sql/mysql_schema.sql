@@ -1,0 +1,64 @@
+-- Moodtune catalog schema for MySQL 8 / MariaDB 10.6+.
+-- Mirrors app/catalog/models.py exactly (tests/test_mysql_schema.py compares the two on a
+-- real server). The app can also create it itself: `DATABASE_URL=mysql+pymysql://… python -m app init-db`.
+-- Timestamps are UTC. No image or video frame is ever stored.
+
+CREATE TABLE IF NOT EXISTS tracks (
+    id INTEGER NOT NULL AUTO_INCREMENT,
+    title VARCHAR(255) NOT NULL,
+    artist VARCHAR(255) NOT NULL,
+    album VARCHAR(255),
+    duration_s FLOAT NOT NULL,
+    sha256 VARCHAR(64) NOT NULL,          -- SHA-256 of the file: one row per distinct file
+    media_path VARCHAR(255) NOT NULL,     -- relative to MOODTUNE_MEDIA_DIR: <sha[:2]>/<sha>.<ext>
+    format VARCHAR(16) NOT NULL,          -- sniffed container: wav, flac, mp3, ogg, opus, aiff
+    quadrant VARCHAR(2) NOT NULL,         -- Russell quadrant Q1..Q4
+    valence FLOAT NOT NULL,               -- [-1, 1]
+    arousal FLOAT NOT NULL,               -- [-1, 1]
+    prob_q1 FLOAT NOT NULL,
+    prob_q2 FLOAT NOT NULL,
+    prob_q3 FLOAT NOT NULL,
+    prob_q4 FLOAT NOT NULL,
+    tagged_by VARCHAR(64) NOT NULL,       -- 'model:<version>' or 'curator'
+    va_cell INTEGER NOT NULL,             -- cell of (valence, arousal) on a 20x20 grid: recommendation pre-filter
+    created_at DATETIME NOT NULL,
+    PRIMARY KEY (id),
+    CONSTRAINT uq_tracks_sha256 UNIQUE (sha256)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE INDEX ix_tracks_va_cell ON tracks (va_cell, valence, arousal);
+CREATE INDEX ix_tracks_quadrant_va ON tracks (quadrant, valence, arousal);
+CREATE INDEX ix_tracks_artist ON tracks (artist);
+CREATE INDEX ix_tracks_created_at ON tracks (created_at);
+
+CREATE TABLE IF NOT EXISTS listening_events (
+    id INTEGER NOT NULL AUTO_INCREMENT,
+    session_id VARCHAR(64) NOT NULL,      -- anonymous listener session
+    track_id INTEGER NOT NULL,
+    action VARCHAR(16) NOT NULL,          -- played | liked | skipped
+    strategy VARCHAR(16),                 -- match | lift | calm
+    emotion VARCHAR(16),                  -- detected face label at the time
+    valence FLOAT,
+    arousal FLOAT,
+    created_at DATETIME NOT NULL,
+    PRIMARY KEY (id),
+    CONSTRAINT fk_listening_track FOREIGN KEY (track_id) REFERENCES tracks (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE INDEX ix_listening_session_time ON listening_events (session_id, created_at);
+CREATE INDEX ix_listening_track_action ON listening_events (track_id, action);
+CREATE INDEX ix_listening_time_action ON listening_events (created_at, action);
+
+CREATE TABLE IF NOT EXISTS mood_events (
+    id INTEGER NOT NULL AUTO_INCREMENT,
+    session_id VARCHAR(64) NOT NULL,
+    distribution JSON NOT NULL,           -- face label -> probability
+    label VARCHAR(16) NOT NULL,
+    valence FLOAT NOT NULL,
+    arousal FLOAT NOT NULL,
+    created_at DATETIME NOT NULL,
+    PRIMARY KEY (id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE INDEX ix_mood_session_time ON mood_events (session_id, created_at);
+CREATE INDEX ix_mood_time_label ON mood_events (created_at, label);

@@ -1,0 +1,36 @@
+"""Moodtune: entry point (`streamlit run streamlit_app.py`).
+
+Page config, navigation (Mood for listeners; Curate and Analytics for curators, behind the
+admin password) and the shared sidebar. The pages themselves are thin views over ``app/``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app.ui.auth import is_admin, render_locked_page, render_logout_button
+from app.ui.startup import ensure_database
+
+st.set_page_config(page_title="Moodtune", page_icon="🎧", layout="wide")
+
+mood_page = st.Page("pages/mood.py", title="Mood", icon="🎧", url_path="mood", default=True)
+curate_page = st.Page("pages/curate.py", title="Curate", icon="🎚️", url_path="curate")
+analytics_page = st.Page("pages/analytics.py", title="Analytics", icon="📊", url_path="analytics")
+ADMIN_PAGES = {curate_page.url_path, analytics_page.url_path}
+
+current = st.navigation({"Listen": [mood_page], "Curators": [curate_page, analytics_page]})
+
+with st.sidebar:
+    st.caption("Moodtune — music for the mood on your face.")
+render_logout_button()
+
+if not ensure_database():
+    st.stop()
+
+# The gate sits here, before any admin page's code runs, so a direct URL (/curate), query
+# parameters or session-state values can't get past it; the pages check again themselves.
+if current.url_path in ADMIN_PAGES and not is_admin():
+    render_locked_page()
+    st.stop()
+
+current.run()

@@ -1,0 +1,185 @@
+"""Shared fixtures: isolated settings, the catalog database on SQLite and MariaDB, synthetic audio.
+
+The MySQL/MariaDB half of `db_url` runs when MOODTUNE_TEST_MYSQL_URL is set (`.ci/run` starts a
+throw-away MariaDB and sets it). In CI (CI=true) a missing URL is an error, so the MySQL tests
+can never be silently skipped there.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+MYSQL_ENV = "MOODTUNE_TEST_MYSQL_URL"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes") and not os.environ.get(MYSQL_ENV):
+        raise pytest.UsageError(f"CI is set but {MYSQL_ENV} is not: the MariaDB tests must run in CI, not skip")
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test gets its own SQLite file and media folder, and no admin password or limits
+    leaking in from the developer's environment."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'moodtune.db'}")
+    monkeypatch.setenv("MOODTUNE_MEDIA_DIR", str(tmp_path / "media"))
+    for name in ("MOODTUNE_ADMIN_PASSWORD", "MOODTUNE_ICE_SERVERS", "MOODTUNE_IMPORT_ROOT", "MOODTUNE_MAX_UPLOAD_MB", "MOODTUNE_MAX_DURATION_S"):
+        monkeypatch.delenv(name, raising=False)
+    yield
+    from app.catalog.db import dispose_engines
+
+    dispose_engines()
+
+
+def _mysql_database(base_url: str, suffix: str) -> str:
+    """Create a fresh database next to the one in `base_url`; returns its URL."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base_url)
+    name = f"{url.database}_{suffix}"[:64]
+    admin = create_engine(url, pool_pre_ping=True)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_mysql_database(base_url: str, db_url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from app.catalog.db import dispose_engines
+
+    dispose_engines()  # release pooled connections to the database before dropping it
+    url = make_url(db_url)
+    admin = create_engine(make_url(base_url))
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS `{url.database}`"))
+    admin.dispose()
+
+
+@pytest.fixture
+def mysql_database() -> Iterator[Callable[[str], str]]:
+    """Factory for throw-away MariaDB databases (skipped without MOODTUNE_TEST_MYSQL_URL)."""
+    base = os.environ.get(MYSQL_ENV)
+    if not base:
+        pytest.skip(f"{MYSQL_ENV} not set")
+    created: list[str] = []
+
+    def make(suffix: str) -> str:
+        url = _mysql_database(base, f"{suffix}_{uuid.uuid4().hex[:6]}")
+        created.append(url)
+        return url
+
+    yield make
+    for url in created:
+        _drop_mysql_database(base, url)
+
+
+@pytest.fixture(params=["sqlite", "mysql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh, initialised catalog database; DATABASE_URL points at it."""
+    from app.catalog.db import init_db
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    else:
+        url = request.getfixturevalue("mysql_database")("t")
+    monkeypatch.setenv("DATABASE_URL", url)
+    init_db(url)
+    return url
+
+
+@pytest.fixture
+def media_dir(tmp_path: Path) -> Path:
+    return tmp_path / "media"
+
+
+# ----------------------------------------------------------------------------- audio
+
+SR = 22050
+
+
+def tone(seconds: float = 3.0, sr: int = SR, freq: float = 440.0, seed: int = 0) -> np.ndarray:
+    """A short, slightly noisy chord so different seeds give different files (and hashes)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    y = sum(np.sin(2 * np.pi * freq * r * t) for r in (1.0, 1.25, 1.5)) / 3
+    return (0.3 * y + 0.01 * rng.normal(size=t.size)).astype(np.float32)
+
+
+FORMATS = {  # extension -> (soundfile format, subtype, sample rate)
+    "wav": ("WAV", "PCM_16", SR),
+    "flac": ("FLAC", "PCM_16", SR),
+    "mp3": ("MP3", "MPEG_LAYER_III", SR),
+    "ogg": ("OGG", "VORBIS", SR),
+    "opus": ("OGG", "OPUS", 48000),
+}
+
+
+def audio_bytes(fmt: str = "wav", seconds: float = 3.0, seed: int = 0) -> bytes:
+    import soundfile as sf
+
+    container, subtype, sr = FORMATS[fmt]
+    buffer = io.BytesIO()
+    sf.write(buffer, tone(seconds, sr, seed=seed), sr, format=container, subtype=subtype)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def make_audio(tmp_path: Path) -> Callable[..., Path]:
+    """make_audio(name, fmt="wav", seconds=3.0, seed=0) → a synthesized audio file in tmp."""
+    folder = tmp_path / "in"
+    folder.mkdir(exist_ok=True)
+
+    def make(name: str, fmt: str = "wav", seconds: float = 3.0, seed: int = 0) -> Path:
+        path = folder / name
+        path.write_bytes(audio_bytes(fmt, seconds, seed))
+        return path
+
+    return make
+
+
+class StubMood:
+    def __init__(self, quadrant: str = "Q3") -> None:
+        from app.emotions import QUADRANT_VA, QUADRANTS
+
+        self.quadrant = quadrant
+        self.valence, self.arousal = QUADRANT_VA[quadrant]
+        self.probabilities = {q: (0.7 if q == quadrant else 0.1) for q in QUADRANTS}
+        self.confidence = 0.7
+
+
+class StubTagger:
+    """Stands in for the mood model where a test is about ingest mechanics, not the model."""
+
+    version = "stub-1"
+
+    def tag(self, path_or_array, sr=None) -> StubMood:
+        from app.music.audio import load_audio
+
+        load_audio(path_or_array)  # still a real decode, like the model's
+        return StubMood()
+
+
+@pytest.fixture
+def stub_tagger(monkeypatch: pytest.MonkeyPatch) -> StubTagger:
+    """Replace the mood model in this process (use workers=1 so no pool process is involved)."""
+    import app.catalog.ingest as ingest
+
+    tagger = StubTagger()
+    monkeypatch.setattr(ingest, "_load_tagger", lambda: tagger)
+    return tagger
+
+
+def all_files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []

@@ -1,0 +1,168 @@
+"""Browser tests: a real `streamlit run` server on a free port with its own database and media
+folder, driven by Playwright in the system Chromium with a fake camera fed from a generated Y4M.
+
+Chromium comes from the OS (`apt-get install -y chromium`); Playwright's own browser download
+is not used. WebRTC between the local browser and server needs no STUN (iceServers: []).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("MOODTUNE_CHROMIUM", "/usr/bin/chromium"))
+MODELS_DIR = REPO_ROOT / "models"
+ADMIN_PASSWORD = "e2e-admin-password"
+FRAME_SIZE = (640, 480)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def astronaut_frame(size: tuple[int, int] = FRAME_SIZE) -> np.ndarray:
+    """scikit-image's astronaut (Eileen Collins, smiling), centred on a grey 640x480 BGR frame."""
+    import cv2
+    from skimage import data
+
+    width, height = size
+    face = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    face = cv2.resize(face, (height, height), interpolation=cv2.INTER_AREA)
+    frame = np.full((height, width, 3), 128, np.uint8)
+    left = (width - height) // 2
+    frame[:, left : left + height] = face
+    return frame
+
+
+def write_y4m(path: Path, frame_bgr: np.ndarray, seconds: float = 3.0, fps: int = 15) -> Path:
+    """A yuv420p Y4M of a still frame (Chromium's --use-file-for-fake-video-capture loops it)."""
+    import cv2
+
+    height, width = frame_bgr.shape[:2]
+    yuv = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2YUV_I420).tobytes()
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(int(seconds * fps)):
+            f.write(b"FRAME\n")
+            f.write(yuv)
+    return path
+
+
+@dataclass
+class Server:
+    url: str
+    media_dir: Path
+    database_url: str
+    process: subprocess.Popen
+    log_path: Path
+
+
+def require(condition: bool, reason: str) -> None:
+    if not condition:
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def e2e_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="session")
+def server(e2e_dir: Path) -> Iterator[Server]:
+    """`streamlit run streamlit_app.py` with a fresh catalog of synthesized tracks."""
+    require(CHROMIUM.exists(), f"{CHROMIUM} not installed (apt-get install -y chromium)")
+    env = dict(os.environ)
+    media = e2e_dir / "media"
+    database_url = f"sqlite:///{e2e_dir / 'moodtune.db'}"
+    env.update(
+        DATABASE_URL=database_url,
+        MOODTUNE_MEDIA_DIR=str(media),
+        MOODTUNE_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        MOODTUNE_ICE_SERVERS="[]",
+        PYTHONPATH=str(REPO_ROOT),
+    )
+    # Seed in a child process so this test process keeps its own (isolated) settings.
+    seed = (
+        "from pathlib import Path; from tests.pages_support import seed_catalog; "
+        f"seed_catalog(Path({str(media)!r}), Path({str(e2e_dir)!r}))"
+    )
+    subprocess.run([sys.executable, "-c", seed], env=env, cwd=REPO_ROOT, check=True)
+    port = _free_port()
+    log_path = e2e_dir / "streamlit.log"
+    log = open(log_path, "wb")
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+            "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+        ],
+        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"streamlit did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.5)
+    try:
+        yield Server(url, media, database_url, process, log_path)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def camera_video(e2e_dir: Path) -> Path:
+    return write_y4m(e2e_dir / "astronaut.y4m", astronaut_frame())
+
+
+@pytest.fixture(scope="session")
+def browser(camera_video: Path):
+    require(CHROMIUM.exists(), f"{CHROMIUM} not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={camera_video}",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server: Server):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=["camera"])
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()

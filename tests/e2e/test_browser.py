@@ -1,0 +1,156 @@
+"""End to end in real Chromium: the live camera path of the Mood page and a Curate upload.
+
+The fake camera plays a Y4M made from scikit-image's astronaut photo (she smiles), so the page
+must show the overlay on the returned video, report "happy", and list playable tracks.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import ADMIN_PASSWORD, MODELS_DIR, Server, astronaut_frame, require
+
+FACE_MODEL = MODELS_DIR / "face_expression.tflite"
+MUSIC_MODEL = MODELS_DIR / "music_mood.joblib"
+
+
+def _near(image_rgb: np.ndarray, colour_rgb: tuple[int, int, int], tolerance: int = 40) -> int:
+    """How many pixels are within `tolerance` of a colour (video compression shifts colours)."""
+    diff = np.abs(image_rgb.astype(int) - np.array(colour_rgb)).max(axis=2)
+    return int((diff <= tolerance).sum())
+
+
+def _queue_titles(page: Page) -> list[str]:
+    return [t for t in page.get_by_test_id("stText").all_inner_texts() if " — " in t]
+
+
+def test_live_camera_shows_overlay_reports_happy_and_plays_music(page: Page, server: Server):
+    require(FACE_MODEL.is_file(), f"{FACE_MODEL} not trained yet (python -m app.vision.train)")
+    from PIL import Image
+
+    from app.vision.overlay import LABEL_COLOURS
+
+    page.goto(server.url)
+    webrtc = page.frame_locator("iframe[title='streamlit_webrtc.component.webrtc_streamer']")
+    webrtc.get_by_role("button", name="START").click()
+
+    # The mood panel reports the smiling astronaut as happy.
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text("happy", timeout=30_000)
+
+    # The overlay is drawn into the returned video: many more pixels in the "happy" colour than
+    # in the frame the camera sends.
+    b, g, r = LABEL_COLOURS["happy"]
+    sent = _near(astronaut_frame()[:, :, ::-1], (r, g, b))
+    video = webrtc.locator("video")
+    shot = np.asarray(Image.open(io.BytesIO(video.screenshot())).convert("RGB"))
+    scale = (640 * 480) / (shot.shape[0] * shot.shape[1])
+    assert _near(shot, (r, g, b)) * scale > sent + 1500
+
+    # At least three playable tracks.
+    audio = page.locator("audio")
+    expect(audio.nth(2)).to_be_attached()
+    sources = [audio.nth(i).get_attribute("src") for i in range(audio.count())]
+    assert len(sources) >= 3 and all(src and "/media/" in src for src in sources)
+    assert all("happy" in reason for reason in page.get_by_test_id("stText").all_inner_texts() if "→" in reason)
+
+    # Skip changes the queue; like is acknowledged.
+    before = _queue_titles(page)
+    page.get_by_role("button", name=re.compile("Skip")).nth(1).click()
+    expect(page.get_by_test_id("stText").filter(has_text=before[1])).to_have_count(0)
+    after = _queue_titles(page)
+    assert after[0] == before[0] and before[1] not in after
+    page.get_by_role("button", name=re.compile("Like")).first.click()
+    expect(page.get_by_role("button", name=re.compile("Liked"))).to_have_count(1)
+    # "Next" moves on: the playing track leaves the queue.
+    page.get_by_role("button", name=re.compile("Next")).click()
+    expect(page.get_by_test_id("stText").filter(has_text=after[0])).to_have_count(0)
+    webrtc.get_by_role("button", name="STOP").click()
+
+
+def test_mood_pad_in_the_browser_lists_playable_tracks(page: Page, server: Server):
+    """The fallback path, no model needed: pick 'sad' on the mood pad."""
+    page.goto(server.url)
+    page.get_by_role("tab", name=re.compile("Mood pad")).click()
+    page.get_by_test_id("stButtonGroup").get_by_text(re.compile(r"\bsad\b")).click()
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text("sad")
+    expect(page.locator("audio")).to_have_count(5)
+    assert all(page.locator("audio").nth(i).get_attribute("src") for i in range(5))
+
+
+def test_curate_upload_in_the_browser_tags_the_file(page: Page, server: Server, e2e_dir):
+    require(MUSIC_MODEL.is_file(), f"{MUSIC_MODEL} not trained yet (python -m app.music.train)")
+    from tests.pages_support import wav_bytes
+
+    song = e2e_dir / "Morning Run.wav"
+    song.write_bytes(wav_bytes(660, 4.0, tremolo=0.5))
+    page.goto(f"{server.url}/curate")
+    expect(page.get_by_role("heading", name=re.compile("Curators only"))).to_be_visible()
+    page.get_by_label("Admin password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Unlock").click()
+    expect(page.get_by_role("heading", name=re.compile("Curate"))).to_be_visible()
+
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(song))
+    page.get_by_role("button", name=re.compile(r"Tag and add 1 file")).click()
+    results = page.get_by_test_id("stDataFrame").first
+    expect(results).to_contain_text("Morning Run", timeout=60_000)
+    expect(results).to_contain_text("imported")
+    expect(results).to_contain_text(re.compile(r"Q[1-4]"))
+
+
+def test_admin_pages_are_locked_by_direct_url(page: Page, server: Server):
+    for path in ("/curate", "/analytics", "/analytics?admin=1&password=x"):
+        page.goto(f"{server.url}{path}")
+        expect(page.get_by_role("heading", name=re.compile("Curators only"))).to_be_visible()
+        expect(page.get_by_test_id("stFileUploader")).to_have_count(0)
+        expect(page.get_by_test_id("stPlotlyChart")).to_have_count(0)
+
+
+def test_ten_listener_sessions_at_once(browser, server: Server, e2e_dir):
+    """Ten browser sessions on one server, their actions fired before any result is awaited:
+    no errors, each gets the same queue as a listener alone. With the face model, all ten upload
+    the astronaut photo at once, so inference runs in parallel in the one server process."""
+    import cv2
+
+    emotions = ["sad", "happy", "angry", "neutral", "fear", "surprise", "disgust", "sad", "happy", "angry"]
+    contexts = [browser.new_context(viewport={"width": 1200, "height": 900}) for _ in emotions]
+    pages = [c.new_page() for c in contexts]
+    try:
+        for p in pages:
+            p.set_default_timeout(60_000)
+            p.goto(server.url)
+        for p in pages:
+            p.get_by_role("tab", name=re.compile("Mood pad")).click()
+        for p, label in zip(pages, emotions):
+            p.get_by_test_id("stButtonGroup").get_by_text(re.compile(rf"\b{label}\b")).click()
+        queues: dict[str, list[list[str]]] = {}
+        for p, label in zip(pages, emotions):
+            expect(p.get_by_test_id("stMetricValue").first).to_have_text(label)
+            expect(p.locator("audio")).to_have_count(5)
+            expect(p.get_by_test_id("stException")).to_have_count(0)
+            queues.setdefault(label, []).append(_queue_titles(p))
+        for label, seen in queues.items():
+            assert all(q == seen[0] for q in seen), f"{label}: sessions disagree: {seen}"
+
+        if FACE_MODEL.is_file():
+            photo = e2e_dir / "astronaut.png"
+            cv2.imwrite(str(photo), astronaut_frame())
+            for p in pages:
+                p.get_by_role("tab", name=re.compile("Photo")).click()
+                p.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(photo))
+            # The playing track stays when the mood changes, so sessions that came from the same
+            # emotion must agree exactly.
+            happy_queues: dict[str, list[list[str]]] = {}
+            for p, label in zip(pages, emotions):
+                expect(p.get_by_test_id("stMetricValue").first).to_have_text("happy")
+                expect(p.get_by_test_id("stException")).to_have_count(0)
+                happy_queues.setdefault(label, []).append(_queue_titles(p))
+            for label, seen in happy_queues.items():
+                assert all(q == seen[0] for q in seen), f"{label} → happy: sessions disagree: {seen}"
+    finally:
+        for c in contexts:
+            c.close()

@@ -1,0 +1,36 @@
+import pytest
+
+from app.config import REPO_ROOT, ConfigError, get_settings
+
+
+def test_defaults_live_under_the_repo_data_folder(monkeypatch):
+    monkeypatch.delenv("DATABASE_URL")
+    monkeypatch.delenv("MOODTUNE_MEDIA_DIR")
+    s = get_settings()
+    assert s.database_url == f"sqlite:///{REPO_ROOT / 'data' / 'moodtune.db'}"
+    assert s.media_dir == REPO_ROOT / "data" / "media"
+    assert s.ice_servers == ()
+    assert (s.max_upload_mb, s.max_duration_s) == (50.0, 900.0)
+
+
+def test_environment_overrides(monkeypatch, tmp_path):
+    monkeypatch.setenv("MOODTUNE_ICE_SERVERS", '[{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "c"}]')
+    monkeypatch.setenv("MOODTUNE_MAX_UPLOAD_MB", "5")
+    monkeypatch.setenv("MOODTUNE_ADMIN_PASSWORD", "s3cret-value")
+    monkeypatch.setenv("MOODTUNE_IMPORT_ROOT", str(tmp_path))
+    s = get_settings()
+    assert s.ice_servers[0]["urls"] == ["turn:turn.example.org:3478"]
+    assert s.max_upload_bytes == 5 * 1024 * 1024
+    assert s.admin_password == "s3cret-value"
+    assert s.import_root == tmp_path.resolve()
+    assert "s3cret-value" not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("MOODTUNE_ICE_SERVERS", "not json"), ("MOODTUNE_ICE_SERVERS", '{"urls": "x"}'), ("MOODTUNE_MAX_UPLOAD_MB", "lots"), ("MOODTUNE_MAX_DURATION_S", "-1")],
+)
+def test_bad_values_name_the_setting(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
+        get_settings()

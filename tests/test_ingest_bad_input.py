@@ -1,0 +1,169 @@
+"""Whatever a curator throws at ingest: a clear message naming the problem or the limit, and
+nothing left behind — no row, no media file, no temp file. (Runs on SQLite and MariaDB.)"""
+
+import os
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from app.catalog import repository
+from app.catalog.db import session_scope
+from app.catalog.ingest import ingest_bytes, ingest_files, ingest_paths
+from conftest import all_files, audio_bytes
+
+
+def _png() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + b"\xff\x00\x00" * 4 for _ in range(4))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def _write(tmp_path, name: str, data: bytes):
+    folder = tmp_path / "in"
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    path.write_bytes(data)
+    return path
+
+
+def _hour_long_wav(path) -> None:
+    # 8 kHz unsigned 8-bit keeps an hour at 29 MB: under the size limit, over the duration limit.
+    with sf.SoundFile(path, "w", samplerate=8000, channels=1, subtype="PCM_U8", format="WAV") as f:
+        block = (0.2 * np.sin(np.arange(8000 * 60) * 0.05)).astype(np.float32)
+        for _ in range(60):
+            f.write(block)
+
+
+def _assert_nothing_stored(db_url, media_dir):
+    with session_scope(db_url) as s:
+        assert repository.count_tracks(s) == 0
+    assert all_files(media_dir) == []
+
+
+CASES = {
+    "empty.mp3": (lambda: b"", "empty (0 bytes)"),
+    "one-byte.wav": (lambda: b"R", "not an audio file"),
+    "random.mp3": (lambda: np.random.default_rng(1).bytes(20_000).replace(b"\xff", b"\x00"), "not an audio file"),
+    "picture.wav": (_png, "PNG image"),
+    "truncated.mp3": (lambda: audio_bytes("mp3", 10)[: len(audio_bytes("mp3", 10)) // 2], "truncated"),
+    "truncated.flac": (lambda: audio_bytes("flac", 10)[:30_000], "cannot decode"),
+    "text.ogg": (lambda: b"<html><body>not audio</body></html>", "HTML"),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_files_fail_with_a_reason_and_leave_nothing(db_url, media_dir, tmp_path, stub_tagger, name):
+    make, expected = CASES[name]
+    path = _write(tmp_path, name, make())
+    summary = ingest_files([path], workers=1)
+    [result] = summary.results
+    assert result.status == "failed"
+    assert expected in result.message
+    assert summary.as_json()["failed"] == [{"path": str(path), "error": result.message}]
+    _assert_nothing_stored(db_url, media_dir)
+
+
+def test_an_hour_long_wav_names_the_duration_limit(db_url, media_dir, tmp_path, stub_tagger):
+    path = tmp_path / "hour.wav"
+    _hour_long_wav(path)
+    [result] = ingest_files([path], workers=1).results
+    assert result.status == "failed"
+    assert "60.0 min long" in result.message and "15.0 min duration limit" in result.message
+    _assert_nothing_stored(db_url, media_dir)
+
+
+def test_an_oversized_file_is_refused_before_it_is_read(db_url, media_dir, tmp_path, stub_tagger, monkeypatch):
+    path = tmp_path / "huge.wav"
+    with open(path, "wb") as f:  # sparse: 2 GB on paper, nothing on disk
+        f.truncate(2 * 1024**3)
+    import app.catalog.ingest as ingest
+
+    monkeypatch.setattr(ingest, "_hash_file", lambda p: pytest.fail("the oversized file was read"))
+    [result] = ingest_files([path], workers=1).results
+    assert result.status == "failed"
+    assert "2048.0 MB" in result.message and "50 MB size limit" in result.message
+    _assert_nothing_stored(db_url, media_dir)
+
+
+def test_an_oversized_upload_names_the_limit(db_url, media_dir, stub_tagger, monkeypatch):
+    monkeypatch.setenv("MOODTUNE_MAX_UPLOAD_MB", "1")
+    result = ingest_bytes(b"\x00" * (1024 * 1024 + 1), "big.wav")
+    assert result.status == "failed" and "over the 1 MB size limit" in result.message
+    _assert_nothing_stored(db_url, media_dir)
+
+
+def test_the_same_file_twice_is_stored_once_and_reported(db_url, media_dir, tmp_path, stub_tagger):
+    first = _write(tmp_path, "Blue Harbor - Rainy Day.wav", audio_bytes("wav"))
+    second = _write(tmp_path, "copy.wav", audio_bytes("wav"))
+    summary = ingest_files([first, second], workers=1)
+    assert [r.status for r in summary.results] == ["imported", "skipped"]
+    assert "earlier in this import" in summary.results[1].message
+    again = ingest_files([second], workers=1).results[0]
+    assert again.status == "skipped" and "already in the catalog as “Rainy Day” by Blue Harbor" in again.message
+    assert len(all_files(media_dir)) == 1
+
+
+@pytest.mark.parametrize(
+    ("upload_name", "title"),
+    [("../../etc/passwd.wav", "passwd"), ("evil\x00name.wav", "evilname"), ("Ça va – 東京 🎵.wav", "Ça va – 東京 🎵"), ("..\\..\\win.wav", "win")],
+)
+def test_uploads_with_weird_names_are_stored_safely(db_url, media_dir, stub_tagger, upload_name, title):
+    result = ingest_bytes(audio_bytes("wav"), upload_name)
+    assert result.status == "imported", result.message
+    assert result.title == title
+    [stored] = all_files(media_dir)
+    assert stored.resolve().is_relative_to(media_dir.resolve())
+    assert ".." not in stored.name and "\x00" not in str(stored)
+
+
+def test_a_failed_database_write_removes_the_stored_file(db_url, media_dir, tmp_path, stub_tagger, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    def unavailable(*args, **kwargs):
+        raise OperationalError("INSERT", {}, Exception("server has gone away"))
+
+    monkeypatch.setattr(repository, "add_track", unavailable)
+    path = _write(tmp_path, "ok.wav", audio_bytes("wav"))
+    [result] = ingest_files([path], workers=1).results
+    assert result.status == "failed" and "database is unavailable" in result.message
+    _assert_nothing_stored(db_url, media_dir)
+
+
+def test_folder_import_lists_good_and_bad_files(db_url, media_dir, tmp_path, stub_tagger):
+    _write(tmp_path, "good.flac", audio_bytes("flac"))
+    _write(tmp_path, "empty.mp3", b"")
+    _write(tmp_path, "cover.jpg", b"\xff\xd8\xff\xe0")  # not an audio extension: ignored in folders
+    _write(tmp_path, ".hidden.wav", b"")
+    summary = ingest_paths([tmp_path / "in", tmp_path / "missing"], workers=1)
+    assert summary.as_json() == {
+        "imported": 1,
+        "skipped": 0,
+        "failed": [
+            {"path": str(tmp_path / "missing"), "error": "no such file or folder"},
+            {"path": str(tmp_path / "in" / "empty.mp3"), "error": "the file is empty (0 bytes)"},
+        ],
+    }
+
+
+def test_server_folder_import_stays_inside_the_import_root(db_url, tmp_path, stub_tagger):
+    inside = tmp_path / "allowed"
+    inside.mkdir()
+    (inside / "a.wav").write_bytes(audio_bytes("wav"))
+    outside = tmp_path / "elsewhere.wav"
+    outside.write_bytes(audio_bytes("wav", seed=2))
+    (inside / "link.wav").symlink_to(outside)
+    summary = ingest_paths([inside, inside / ".." / "elsewhere.wav"], root=inside, workers=1)
+    assert summary.imported == 1
+    assert [f["error"] for f in summary.as_json()["failed"]] == [f"outside the allowed import folder {inside.resolve()}"]
+
+
+def test_no_temp_files_survive_an_upload(db_url, media_dir, stub_tagger):
+    ingest_bytes(b"garbage", "x.mp3")
+    ingest_bytes(audio_bytes("wav"), "fine.wav")
+    assert [p for p in all_files(media_dir) if p.name.endswith(".tmp")] == []
+    assert os.listdir(media_dir / ".incoming") == []

@@ -1,0 +1,201 @@
+"""Curate page through AppTest: the password gate, upload & tag, rejection of bad files,
+curator overrides that survive re-tagging, and the server-folder import root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from streamlit.testing.v1 import AppTest
+
+from app.catalog.db import session_scope
+from app.catalog.models import Track
+from tests.pages_support import APP_FILE, cleanup_engines, configure_env, install_stub_tagger, seed_catalog, wav_bytes
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch):
+    _, media = configure_env(monkeypatch, tmp_path, password=PASSWORD)
+    install_stub_tagger(monkeypatch)
+    yield {"media": media, "tmp": tmp_path, "monkeypatch": monkeypatch}
+    cleanup_engines()
+
+
+def open_page(page: str = "pages/curate.py") -> AppTest:
+    at = AppTest.from_file(APP_FILE, default_timeout=60)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def log_in(at: AppTest, password: str = PASSWORD) -> AppTest:
+    at.text_input(key="_moodtune_admin_password_input").input(password)
+    at.get("form_submit_button")[0].click() if at.get("form_submit_button") else at.button[0].click()
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def is_locked(at: AppTest) -> bool:
+    return [t.value for t in at.title] == ["🔒 Curators only"] and not at.file_uploader
+
+
+def track_count() -> int:
+    with session_scope() as s:
+        return s.scalar(select(func.count()).select_from(Track))
+
+
+def media_files(media: Path) -> list[Path]:
+    return [p for p in media.rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize("page", ["pages/curate.py", "pages/analytics.py"])
+def test_locked_without_a_configured_password_and_says_how_to_set_one(tmp_path, monkeypatch, page):
+    configure_env(monkeypatch, tmp_path, password=None)
+    at = open_page(page)
+    assert is_locked(at)
+    assert any("no admin password is configured" in w.value for w in at.warning)
+    assert any("MOODTUNE_ADMIN_PASSWORD" in m.value for m in at.markdown)
+    # Nothing to type a password into: with none configured, nothing can match.
+    assert not at.text_input
+    cleanup_engines()
+
+
+@pytest.mark.parametrize("page", ["pages/curate.py", "pages/analytics.py"])
+def test_wrong_password_and_tampering_stay_locked_right_password_opens(env, page):
+    at = open_page(page)
+    assert is_locked(at)
+    log_in(at, "guess")
+    assert is_locked(at) and any("Wrong password" in e.value for e in at.error)
+
+    # Query parameters and made-up session state don't open it.
+    at.query_params["admin"] = "1"
+    at.query_params["password"] = PASSWORD
+    at.session_state["_moodtune_admin_token"] = "0" * 64
+    at.session_state["admin"] = True
+    at.session_state["authenticated"] = True
+    at.run()
+    assert is_locked(at)
+
+    log_in(at)
+    assert not [t for t in at.title if t.value == "🔒 Curators only"]
+    assert "_moodtune_admin_password_input" not in at.session_state  # the typed password is not kept
+
+
+def test_a_token_from_another_password_is_rejected(env):
+    at = open_page()
+    log_in(at)
+    assert not is_locked(at)
+    env["monkeypatch"].setenv("MOODTUNE_ADMIN_PASSWORD", "a new password")
+    at.run()
+    assert is_locked(at)
+
+
+def test_uploading_a_synthesized_wav_adds_a_tagged_track(env):
+    at = log_in(open_page())
+    at.file_uploader(key="upload_0").set_value(("Dawn Chorus.wav", wav_bytes(650, 1.5), "audio/wav")).run()
+    at.button(key="upload_go").click().run()
+    assert not at.exception, at.exception
+    results = at.dataframe[0].value
+    row = results.iloc[0]
+    assert (row["file"], row["status"], row["title"]) == ("Dawn Chorus.wav", "imported", "Dawn Chorus")
+    assert row["quadrant"] in {"Q1", "Q2", "Q3", "Q4"} and row["duration_s"] == pytest.approx(1.5, abs=0.1)
+    assert -1 <= row["valence"] <= 1 and -1 <= row["arousal"] <= 1 and 0 < row["confidence"] <= 1
+    with session_scope() as s:
+        track = s.scalar(select(Track))
+        assert (track.title, track.quadrant) == ("Dawn Chorus", row["quadrant"])
+        assert track.tagged_by.startswith("model:")
+    assert len(media_files(env["media"])) == 1
+    # The new track is in the review table, with its mood.
+    table = at.data_editor(key="catalog_editor").value
+    assert list(table["title"]) == ["Dawn Chorus"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("cover.wav", b"\x89PNG\r\n\x1a\n" + bytes(200), "PNG"),
+        ("noise.mp3", bytes(range(256)) * 8, "not an audio file"),
+        ("empty.wav", b"", "empty"),
+    ],
+)
+def test_a_bad_file_is_rejected_with_its_reason_and_leaves_nothing(env, name, content, reason):
+    at = log_in(open_page())
+    at.file_uploader(key="upload_0").set_value(
+        [(name, content, "audio/wav"), ("good.wav", wav_bytes(300, 1.0), "audio/wav")]
+    ).run()
+    at.button(key="upload_go").click().run()
+    assert not at.exception, at.exception
+    results = at.dataframe[0].value.set_index("file")
+    assert results.loc[name, "status"] == "failed"
+    assert reason.lower() in results.loc[name, "message"].lower()
+    assert results.loc["good.wav", "status"] == "imported"  # one bad file doesn't sink the batch
+    assert track_count() == 1
+    assert len(media_files(env["media"])) == 1  # only the good file; no temp leftovers
+
+
+def test_override_persists_and_survives_retagging(env):
+    seeded = seed_catalog(env["media"], env["tmp"], per_quadrant=2)
+    target = next(t for t in seeded if t.quadrant == "Q1")
+    at = log_in(open_page())
+    table = at.data_editor(key="catalog_editor").value
+    row = int(table.index[table["id"] == target.track_id][0])
+    at.session_state["catalog_editor"] = {
+        "edited_rows": {row: {"quadrant": "Q3", "title": "Rainy Day"}}, "added_rows": [], "deleted_rows": []
+    }
+    at.run()
+    at.button(key="review_save").click().run()
+    assert any("1 updated" in s.value for s in at.success)
+
+    # A fresh session (reload) sees the override.
+    at = log_in(open_page())
+    table = at.data_editor(key="catalog_editor").value.set_index("id")
+    assert (table.loc[target.track_id, "quadrant"], table.loc[target.track_id, "tagged_by"]) == ("Q3", "curator")
+    assert table.loc[target.track_id, "title"] == "Rainy Day"
+
+    at.button(key="retag_go").click().run()
+    assert not at.exception, at.exception
+    retagged = at.dataframe[-1].value
+    assert len(retagged) == len(seeded) - 1 and "Rainy Day" not in set(retagged["title"])
+    with session_scope() as s:
+        track = s.get(Track, target.track_id)
+        assert (track.quadrant, track.tagged_by, track.title) == ("Q3", "curator", "Rainy Day")
+        others = s.scalars(select(Track).where(Track.id != target.track_id)).all()
+        assert all(t.tagged_by == "model:stub-1" for t in others)
+
+
+def test_delete_removes_the_row_and_its_file(env):
+    seeded = seed_catalog(env["media"], env["tmp"], per_quadrant=1)
+    at = log_in(open_page())
+    table = at.data_editor(key="catalog_editor").value
+    at.session_state["catalog_editor"] = {"edited_rows": {0: {"delete": True}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    at.button(key="review_save").click().run()
+    assert any("1 deleted" in s.value for s in at.success)
+    assert track_count() == len(seeded) - 1
+    assert len(media_files(env["media"])) == len(seeded) - 1
+    assert int(table.iloc[0]["id"]) not in set(at.data_editor(key="catalog_editor").value["id"])
+
+
+def test_folder_import_is_confined_to_the_import_root(env):
+    root = env["tmp"] / "library"
+    (root / "album").mkdir(parents=True)
+    (root / "album" / "Artist - Song.wav").write_bytes(wav_bytes(500, 1.0))
+    (env["tmp"] / "secret.wav").write_bytes(wav_bytes(510, 1.0))
+    env["monkeypatch"].setenv("MOODTUNE_IMPORT_ROOT", str(root))
+    at = log_in(open_page())
+
+    at.text_input(key="import_folder").input("../").run()
+    at.button(key="import_go").click().run()
+    assert any("only folders inside" in e.value for e in at.error)
+    assert track_count() == 0
+
+    at.text_input(key="import_folder").input("album").run()
+    at.button(key="import_go").click().run()
+    assert not at.exception, at.exception
+    assert track_count() == 1
+    assert at.dataframe[-1].value.iloc[0]["status"] == "imported"
