@@ -13,9 +13,9 @@ from app.ui.startup import ensure_database
 
 st.set_page_config(page_title="Moodtune", page_icon="🎧", layout="wide")
 
-mood_page = st.Page("pages/mood.py", title="Mood", icon="🎧", url_path="mood", default=True)
-curate_page = st.Page("pages/curate.py", title="Curate", icon="🎚️", url_path="curate")
-analytics_page = st.Page("pages/analytics.py", title="Analytics", icon="📊", url_path="analytics")
+mood_page = st.Page("app_pages/mood.py", title="Mood", icon="🎧", url_path="mood", default=True)
+curate_page = st.Page("app_pages/curate.py", title="Curate", icon="🎚️", url_path="curate")
+analytics_page = st.Page("app_pages/analytics.py", title="Analytics", icon="📊", url_path="analytics")
 ADMIN_PAGES = {curate_page.url_path, analytics_page.url_path}
 
 current = st.navigation({"Listen": [mood_page], "Curators": [curate_page, analytics_page]})

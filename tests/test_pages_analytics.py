@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from app.catalog.models import ListeningEvent, MoodEvent
 from tests.pages_support import APP_FILE, cleanup_engines, configure_env, seed_catalog
 
 PASSWORD = "analytics-pass"
-TODAY = datetime.utcnow().replace(hour=12, minute=0, second=0, microsecond=0)
+TODAY = datetime.now(UTC).replace(tzinfo=None, hour=12, minute=0, second=0, microsecond=0)
 OLD = TODAY - timedelta(days=400)
 
 
@@ -128,7 +128,7 @@ def _bars(spec: dict) -> dict:
 def test_analytics_page_charts_match_the_seeded_data(seeded):
     at = AppTest.from_file(APP_FILE, default_timeout=60)
     at.run()
-    at.switch_page("pages/analytics.py").run()
+    at.switch_page("app_pages/analytics.py").run()
     at.text_input(key="_moodtune_admin_password_input").input(PASSWORD)
     at.button[0].click().run()
     assert not at.exception, at.exception

@@ -24,7 +24,7 @@ def env(tmp_path: Path, monkeypatch):
     cleanup_engines()
 
 
-def open_page(page: str = "pages/curate.py") -> AppTest:
+def open_page(page: str = "app_pages/curate.py") -> AppTest:
     at = AppTest.from_file(APP_FILE, default_timeout=60)
     at.run()
     at.switch_page(page).run()
@@ -53,7 +53,7 @@ def media_files(media: Path) -> list[Path]:
     return [p for p in media.rglob("*") if p.is_file()]
 
 
-@pytest.mark.parametrize("page", ["pages/curate.py", "pages/analytics.py"])
+@pytest.mark.parametrize("page", ["app_pages/curate.py", "app_pages/analytics.py"])
 def test_locked_without_a_configured_password_and_says_how_to_set_one(tmp_path, monkeypatch, page):
     configure_env(monkeypatch, tmp_path, password=None)
     at = open_page(page)
@@ -65,7 +65,7 @@ def test_locked_without_a_configured_password_and_says_how_to_set_one(tmp_path, 
     cleanup_engines()
 
 
-@pytest.mark.parametrize("page", ["pages/curate.py", "pages/analytics.py"])
+@pytest.mark.parametrize("page", ["app_pages/curate.py", "app_pages/analytics.py"])
 def test_wrong_password_and_tampering_stay_locked_right_password_opens(env, page):
     at = open_page(page)
     assert is_locked(at)

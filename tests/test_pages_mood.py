@@ -381,3 +381,14 @@ def test_unreachable_database_shows_a_message_without_secrets_and_retry_recovers
     assert not at.error
     pick_emotion(at, "happy")
     assert len(queue_on_page(at)) == 5
+
+
+def test_ice_servers_default_to_none_for_localhost_and_configured_ones_win(monkeypatch):
+    from app.ui.live import TURN_PROVIDER_KEYS, resolve_ice_servers, rtc_configuration
+
+    for key in TURN_PROVIDER_KEYS:
+        monkeypatch.delenv(key, raising=False)
+    assert rtc_configuration(resolve_ice_servers(())) == {"iceServers": []}
+    turn = {"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "set")  # configured servers still win
+    assert rtc_configuration(resolve_ice_servers((turn,))) == {"iceServers": [turn]}

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from app.emotions import FACE_LABELS, QUADRANT_NAMES, STRATEGIES, MoodPoint, quadrant_of
+from app.emotions import FACE_LABELS, QUADRANT_NAMES, STRATEGIES, MoodPoint
 
 QUEUE_LENGTH = 5
 
@@ -210,7 +210,6 @@ __all__ = [
     "QueueItem",
     "QUEUE_LENGTH",
     "quadrant_chip",
-    "quadrant_of",
     "reading_from_distribution",
     "reading_from_label",
     "reading_from_point",

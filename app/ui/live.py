@@ -4,20 +4,28 @@
 not available. The callback therefore writes into a ``MoodHolder`` (a lock-protected box) that
 the script reads from an ``st.fragment(run_every=...)``; nothing blocks the script.
 
-ICE servers come from ``get_settings().ice_servers``: an empty list (the default) is right for
-localhost, where browser and server reach each other directly. Behind NAT, e.g. on Streamlit
-Community Cloud, put TURN servers in the secrets::
+ICE servers (``resolve_ice_servers``): an explicit list from settings wins
+(``MOODTUNE_ICE_SERVERS`` or ``ice_servers`` in the secrets); an empty list, the default, is right
+for localhost, where browser and server reach each other directly. Behind NAT, e.g. on Streamlit
+Community Cloud, the browser needs a TURN relay. Either give the servers yourself::
 
     # .streamlit/secrets.toml (Community Cloud: app Settings → Secrets)
     ice_servers = '[{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}]'
 
-or fetch short-lived ones with ``streamlit_webrtc.credentials.get_cloudflare_ice_servers(key_id,
-api_token)`` / ``get_twilio_ice_servers(sid, token)`` / ``get_hf_ice_servers(token)`` and pass
-the result as ``MOODTUNE_ICE_SERVERS``.
+or let ``streamlit_webrtc.credentials`` fetch short-lived credentials by putting one provider's
+keys at the top level of the secrets (Streamlit exports top-level secrets as environment
+variables, which is where streamlit-webrtc looks)::
+
+    CLOUDFLARE_TURN_KEY_ID = "..."          # Cloudflare Realtime TURN, or
+    CLOUDFLARE_TURN_KEY_API_TOKEN = "..."
+    TWILIO_ACCOUNT_SID = "..."              # Twilio (needs `pip install twilio`), or
+    TWILIO_AUTH_TOKEN = "..."
+    HF_TOKEN = "..."                        # Hugging Face's TURN service
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -120,6 +128,21 @@ def make_video_frame_callback(process: Callable[[np.ndarray], np.ndarray]):
         return av.VideoFrame.from_ndarray(process(image), format="bgr24")
 
     return video_frame_callback
+
+
+TURN_PROVIDER_KEYS = ("CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN")
+
+
+def resolve_ice_servers(configured: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
+    """Configured servers if any; else TURN credentials from a provider whose keys are set;
+    else none (localhost)."""
+    if configured:
+        return [dict(s) for s in configured]
+    if any(os.environ.get(key) for key in TURN_PROVIDER_KEYS):
+        from streamlit_webrtc.credentials import get_available_ice_servers
+
+        return [dict(s) for s in get_available_ice_servers()]
+    return []
 
 
 def rtc_configuration(ice_servers: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> dict[str, Any]:

@@ -207,12 +207,12 @@ def _render_live_camera() -> bool:
     from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
     from app.config import get_settings
-    from app.ui.live import rtc_configuration
+    from app.ui.live import resolve_ice_servers, rtc_configuration
 
     ctx = webrtc_streamer(
         key="moodtune-live",
         mode=WebRtcMode.SENDRECV,
-        rtc_configuration=rtc_configuration(get_settings().ice_servers),
+        rtc_configuration=rtc_configuration(resolve_ice_servers(get_settings().ice_servers)),
         media_stream_constraints={"video": True, "audio": False},
         video_frame_callback=_live_callback(),
         async_processing=True,
@@ -334,18 +334,29 @@ def _live_mood_fragment() -> None:
 # ----------------------------------------------------------------------------- queue
 
 
-def _render_queue() -> None:
+def _refill_queue() -> str | None:
+    """Bring the queue up to date with the mood and strategy; returns an error message or None.
+    Runs before the mood panel, so the panel's fragment sees an up-to-date queue basis and
+    doesn't ask for another full rerun."""
+    session = listener()
+    if session.effective_mood() is None or not session.queue_needs_refill():
+        return None
+    try:
+        session.refill(service.recommend_items)
+    except Exception as exc:
+        return f"Couldn't get recommendations ({type(exc).__name__}). Try again in a moment."
+    return None
+
+
+def _render_queue(error: str | None) -> None:
     session = listener()
     if session.effective_mood() is None:
         st.info("Your queue fills as soon as Moodtune knows your mood.")
         return
-    if session.queue_needs_refill():
-        try:
-            session.refill(service.recommend_items)
-        except Exception as exc:
-            st.error(f"Couldn't get recommendations ({type(exc).__name__}). Try again in a moment.")
-            st.button("Retry", key="retry_recommend")
-            return
+    if error:
+        st.error(error)
+        st.button("Retry", key="retry_recommend")
+        return
     if not session.queue:
         st.warning("Nothing left to suggest for this mood — you've heard it all. Try another strategy.")
         return
@@ -405,6 +416,12 @@ def render(live_camera: bool = True) -> None:
             )
         with pad_tab:
             _render_mood_pad()
+    if playing:
+        # Take the latest live reading now, so the queue below follows it in this same run.
+        live = _reading_from_live(_holder().snapshot())
+        if live is not None:
+            _adopt(live)
+    queue_error = _refill_queue()
     with right:
         st.radio(
             "Music should…",
@@ -427,4 +444,4 @@ def render(live_camera: bool = True) -> None:
             _render_mood_panel(None)
 
     st.subheader("Your queue")
-    _render_queue()
+    _render_queue(queue_error)

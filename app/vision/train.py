@@ -115,7 +115,7 @@ def augment_batch(x, seed_gen):
     contrast = tf.reshape(u(0.75, 1.25), [-1, 1, 1, 1])
     bright = tf.reshape(u(-0.1, 0.1), [-1, 1, 1, 1])
     x = tf.clip_by_value((x - mean) * contrast + mean + bright, 0.0, 1.0)
-    # random erasing (p = 0.5): a rectangle of 4–25 % of the image set to noise
+    # random erasing (p = 0.3): a rectangle of 4–25 % of the image set to noise
     area = u(0.04, 0.25)
     aspect = tf.exp(u(math.log(0.5), math.log(2.0)))
     eh = tf.clip_by_value(tf.sqrt(area * aspect) * IMG, 4.0, IMG - 1.0)
@@ -125,7 +125,7 @@ def augment_batch(x, seed_gen):
     grid = tf.range(IMG, dtype=tf.float32)
     in_y = (grid[None, :] >= ey[:, None]) & (grid[None, :] < (ey + eh)[:, None])
     in_x = (grid[None, :] >= ex[:, None]) & (grid[None, :] < (ex + ew)[:, None])
-    do = (seed_gen.uniform([b]) < 0.5)[:, None, None]
+    do = (seed_gen.uniform([b]) < 0.3)[:, None, None]
     mask = tf.logical_and(tf.logical_and(in_y[:, :, None], in_x[:, None, :]), do)[..., None]
     noise = seed_gen.uniform(tf.shape(x))
     return tf.where(mask, noise, x)

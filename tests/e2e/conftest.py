@@ -7,6 +7,7 @@ is not used. WebRTC between the local browser and server needs no STUN (iceServe
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -80,13 +81,14 @@ def e2e_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("e2e")
 
 
-@pytest.fixture(scope="session")
-def server(e2e_dir: Path) -> Iterator[Server]:
-    """`streamlit run streamlit_app.py` with a fresh catalog of synthesized tracks."""
+@contextlib.contextmanager
+def run_server(folder: Path) -> Iterator[Server]:
+    """`streamlit run streamlit_app.py` with a fresh catalog of synthesized tracks in `folder`."""
     require(CHROMIUM.exists(), f"{CHROMIUM} not installed (apt-get install -y chromium)")
+    folder.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    media = e2e_dir / "media"
-    database_url = f"sqlite:///{e2e_dir / 'moodtune.db'}"
+    media = folder / "media"
+    database_url = f"sqlite:///{folder / 'moodtune.db'}"
     env.update(
         DATABASE_URL=database_url,
         MOODTUNE_MEDIA_DIR=str(media),
@@ -97,11 +99,11 @@ def server(e2e_dir: Path) -> Iterator[Server]:
     # Seed in a child process so this test process keeps its own (isolated) settings.
     seed = (
         "from pathlib import Path; from tests.pages_support import seed_catalog; "
-        f"seed_catalog(Path({str(media)!r}), Path({str(e2e_dir)!r}))"
+        f"seed_catalog(Path({str(media)!r}), Path({str(folder)!r}))"
     )
     subprocess.run([sys.executable, "-c", seed], env=env, cwd=REPO_ROOT, check=True)
     port = _free_port()
-    log_path = e2e_dir / "streamlit.log"
+    log_path = folder / "streamlit.log"
     log = open(log_path, "wb")
     process = subprocess.Popen(
         [
@@ -112,19 +114,18 @@ def server(e2e_dir: Path) -> Iterator[Server]:
         cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"streamlit did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.5)
     try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.5)
         yield Server(url, media, database_url, process, log_path)
     finally:
         process.terminate()
@@ -133,6 +134,12 @@ def server(e2e_dir: Path) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def server(e2e_dir: Path) -> Iterator[Server]:
+    with run_server(e2e_dir / "shared-server") as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

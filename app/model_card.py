@@ -1,0 +1,137 @@
+"""Write models/MODEL_CARD.md from the metrics files the training scripts leave in models/.
+
+    python -m app.model_card            (after python -m app.vision.train --export
+                                          and python -m app.music.train)
+
+Only measured figures go in: every number below comes from face_metrics.json,
+music_metrics.json or bench.json, all written by code in this repository.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from app.emotions import FACE_LABELS, QUADRANTS
+
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+
+
+def _load(name: str) -> dict | None:
+    path = MODELS_DIR / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _confusion_table(labels: list[str], matrix: list[list[int]]) -> str:
+    head = "| true \\ predicted | " + " | ".join(labels) + " |\n|---|" + "---|" * len(labels) + "\n"
+    return head + "".join(f"| **{lab}** | " + " | ".join(str(v) for v in row) + " |\n" for lab, row in zip(labels, matrix))
+
+
+def face_section(m: dict | None, bench: dict | None) -> str:
+    if m is None:
+        return "## Face expression model\n\nNot trained yet (`models/face_metrics.json` missing).\n"
+    rows = "".join(f"| {lab} | {m['per_class'][lab]:.3f} |\n" for lab in FACE_LABELS)
+    hist = m.get("history", [])
+    curve = ", ".join(f"{h['epoch']}: {h['val_acc']:.3f}" for h in hist[:: max(1, len(hist) // 12)])
+    speed = ""
+    if bench:
+        speed = (
+            f"\n**Latency** (`python -m app bench`, one thread, this machine): classifier "
+            f"{bench.get('classifier_ms_per_face')} ms per face (with flip averaging); full frame "
+            f"(640×480 astronaut photo: detect + classify + overlay) median {bench.get('frame_ms_p50')} ms, "
+            f"{bench.get('frame_ms_p50_detect_every_frame')} ms when detecting on every frame.\n"
+        )
+    return f"""## Face expression model — `face_expression.tflite`
+
+- **Task**: 7-way facial expression ({", ".join(FACE_LABELS)}) from a 48×48 grayscale face crop.
+- **Data**: FER2013 (Goodfellow et al. 2013) — trained on `train` (28,709 images), model selected
+  on `val` (PublicTest, 3,435 images). A held-out test split is kept elsewhere.
+- **Architecture**: VGG-style CNN, four stages of two 3×3 conv + BatchNorm + ReLU (32-64-128-256
+  channels), max-pooling and light spatial dropout, global average pooling, dense 256, softmax;
+  {m.get("params", 0):,} parameters.
+- **Training** (`python -m app.vision.train`): AdamW, cosine schedule with one warm-up epoch,
+  label smoothing 0.1, class weights ∝ 1/√frequency (disgust is 1.5 % of the data), augmentation:
+  horizontal flip, rotation ±12°, zoom ±12 %, shift ±10 %, brightness/contrast jitter, random
+  erasing; seed {m.get("seed")}. {m.get("epochs_trained")} epochs trained, best epoch {m.get("best_epoch")}.
+- **Inference**: exported to TFLite (float32) and run with LiteRT; prediction averaged with the
+  mirrored crop ({m.get("tta")}).
+
+**Validation (FER2013 PublicTest, {m["n"]} images)**: accuracy **{m["accuracy"]:.4f}**, macro-F1 **{m["macro_f1"]:.4f}**.
+
+| class | recall |
+|---|---|
+{rows}
+Confusion matrix (rows: true label):
+
+{_confusion_table(list(FACE_LABELS), m["confusion"])}
+Validation accuracy by epoch: {curve}
+{speed}
+**Limits**: FER2013 faces are mostly frontal, low-resolution web images; accuracy drops for
+profile views, strong lighting and faces under ~40 px. Disgust and fear are the weakest classes.
+Expression is not emotion: the app treats it as a hint for music, never as a judgement.
+"""
+
+
+def music_section(m: dict | None, bench: dict | None) -> str:
+    if m is None:
+        return "## Music mood model\n\nNot trained yet (`models/music_metrics.json` missing).\n"
+    best = m["results"][m["selected"]]
+    table = "".join(
+        f"| {name} | {r['macro_f1']:.4f} | {r['accuracy']:.4f} |\n" for name, r in sorted(m["results"].items(), key=lambda kv: -kv[1]["macro_f1"])
+    )
+    rec = "".join(f"| {q} | {best['per_class_recall'][q]:.3f} |\n" for q in QUADRANTS)
+    speed = ""
+    if bench:
+        speed = f"\n**Latency** (`python -m app bench`, one thread): {bench.get('music_tag_s_30s')} s for a 30 s clip, {bench.get('music_tag_s_5min')} s for a 5-minute song (three 10 s windows).\n"
+    return f"""## Music mood model — `music_mood.joblib` (version `{m["version"]}`)
+
+- **Task**: Russell quadrant (Q1 happy/energetic, Q2 tense/angry, Q3 sad, Q4 calm/tender) with
+  probabilities; valence = P(Q1)+P(Q4)−P(Q2)−P(Q3), arousal = P(Q1)+P(Q2)−P(Q3)−P(Q4), and the
+  tag's quadrant is the one holding that point, so the two always agree.
+- **Data**: 4Q audio emotion dataset (Panda et al. 2018) development split, {m["n_4q"]} clips of
+  30 s; Emotify (Aljanaki et al. 2016) as optional extra training data, {m["n_emotify_used"]} clips
+  used in the selected model (GEMS → quadrant mapping in `app/music/train.py`).
+- **Features** ({m["n_features"]} dims): {m.get("features", "hand-made audio descriptors")}.
+- **Validation**: {m["cv"]}. Emotify clips only ever join training folds.
+- **Selected**: `{m["selected"]}`.
+
+**Grouped CV on 4Q**: macro-F1 **{best["macro_f1"]:.4f}**, accuracy **{best["accuracy"]:.4f}**
+— scored on the quadrant the app stores (the one holding the tag's valence/arousal point);
+the plain argmax of the probabilities scores macro-F1 {best.get("macro_f1_argmax", float("nan")):.4f}.
+
+| quadrant | recall |
+|---|---|
+{rec}
+{_confusion_table(list(QUADRANTS), best["confusion"])}
+All candidates (same folds):
+
+| candidate | macro-F1 | accuracy |
+|---|---|---|
+{table}{speed}
+**Limits**: trained on 30 s excerpts of mostly Western popular music; synthetic or very unusual
+audio falls outside what it has seen, and its probabilities there are less reliable. Curators
+can override any tag.
+"""
+
+
+def main() -> None:
+    bench = _load("bench.json")
+    text = (
+        "# Model card — Moodtune\n\nBoth models are trained here from the code in `app/`; the figures below are written by\n"
+        "`python -m app.model_card` from the metrics files the training scripts produce.\n\n"
+        + face_section(_load("face_metrics.json"), bench)
+        + "\n"
+        + music_section(_load("music_metrics.json"), bench)
+        + "\n## musicnn embedding — `musicnn_msd.tflite`\n\nPre-trained MSD musicnn (Pons & Serra 2019, ISC licence, see "
+        "`MUSICNN_LICENSE.txt`), converted to TFLite by `app/music/convert_musicnn.py`; outputs match the original "
+        "TF1 graph within 3e-5. Used as an audio embedding input to the music mood model.\n"
+        "\n## How to retrain\n\n```\npython -m app.vision.train --data ../shared/data/fer2013 --epochs 36   # resumable\n"
+        "python -m app.vision.train --data ../shared/data/fer2013 --export\npython -m app.music.train --data ../shared/data/music\n"
+        "python -m app bench --json > models/bench.json\npython -m app.model_card\n```\n"
+    )
+    (MODELS_DIR / "MODEL_CARD.md").write_text(text)
+    print(f"wrote {MODELS_DIR / 'MODEL_CARD.md'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""The live vision pipeline on generated frames: the astronaut photo (a smiling face), a blank
+frame, several faces side by side, and the smoother's behaviour over time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from app.bench import astronaut_frame
+from app.emotions import FACE_LABELS
+from app.vision import Face, FaceAnalyzer, MoodSmoother, draw_overlay
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> FaceAnalyzer:
+    return FaceAnalyzer.load()
+
+
+def test_astronaut_is_found_and_happy(analyzer):
+    frame = astronaut_frame()
+    faces = analyzer.analyze(frame)
+    assert len(faces) == 1
+    x, y, w, h = faces[0].box
+    # Her face is in the upper middle of the photo.
+    assert 180 < x + w / 2 < 340 and 40 < y + h / 2 < 200
+    assert faces[0].label == "happy"
+    assert abs(sum(faces[0].probabilities.values()) - 1) < 1e-3
+    assert set(faces[0].probabilities) == set(FACE_LABELS)
+
+
+def test_no_face_gives_empty_result(analyzer):
+    blank = np.full((480, 640, 3), 90, np.uint8)
+    cv2.circle(blank, (320, 240), 60, (20, 200, 20), -1)  # a shape, not a face
+    assert analyzer.analyze(blank) == []
+
+
+def test_several_faces_one_result_each(analyzer):
+    face = cv2.resize(astronaut_frame(), (320, 240))
+    frame = np.concatenate([face, face[:, ::-1]], axis=1)  # two astronauts, one mirrored
+    faces = analyzer.analyze(frame)
+    assert len(faces) == 2
+    centres = sorted(f.box[0] + f.box[2] / 2 for f in faces)
+    assert centres[0] < 320 < centres[1]
+
+
+def test_live_stream_reuses_boxes_between_detections(analyzer):
+    live = analyzer.stream()
+    frame = astronaut_frame()
+    results = [live.analyze(frame) for _ in range(analyzer.detect_every + 1)]
+    assert all(len(r) == 1 for r in results)
+    assert len({r[0].box for r in results}) == 1
+
+
+def test_overlay_draws_box_and_label(analyzer):
+    frame = astronaut_frame()
+    faces = analyzer.analyze(frame)
+    drawn = draw_overlay(frame.copy(), faces)
+    x, y, w, h = faces[0].box
+    diff = np.abs(drawn.astype(int) - frame.astype(int)).sum(axis=2)
+    assert diff[y : y + h, x].mean() > 0  # the box's left edge
+    assert diff[max(0, y - 30) : y, x : x + w].sum() > 0  # the label above it
+
+
+def _face(label: str, box=(100, 100, 80, 80), p: float = 0.9) -> Face:
+    rest = (1 - p) / (len(FACE_LABELS) - 1)
+    return Face(box, label, {k: (p if k == label else rest) for k in FACE_LABELS})
+
+
+def test_smoother_converges_and_resets():
+    smoother = MoodSmoother(tau_s=1.0, forget_s=1.5)
+    mood = None
+    for i in range(30):  # 2 s of "sad" at 15 fps
+        mood = smoother.update([_face("sad")], i / 15)
+    assert mood.label == "sad"
+    # One flickering "happy" frame does not flip the mood...
+    mood = smoother.update([_face("happy")], 30 / 15)
+    assert mood.label == "sad"
+    # ...but a sustained change wins within about two seconds.
+    for i in range(31, 61):
+        mood = smoother.update([_face("happy")], i / 15)
+    assert mood.label == "happy"
+    assert mood.point.valence > 0.3
+    # Briefly losing the face keeps the mood; a long absence reports "no face".
+    assert smoother.update([], 61 / 15 + 0.5) is not None
+    assert smoother.update([], 61 / 15 + 2.0) is None
+
+
+def test_smoother_prefers_the_larger_face():
+    smoother = MoodSmoother()
+    small, large = _face("angry", (10, 10, 40, 40)), _face("happy", (300, 200, 160, 160))
+    mood = smoother.update([small, large], 0.0, (640, 480))
+    assert mood.label == "happy" and mood.faces == 2
+
+
+def test_eval_face_prints_json_shape(tmp_path):
+    """eval-face on a tiny generated folder: crops of the astronaut's face plus a folder to ignore."""
+    analyzer = FaceAnalyzer.load()
+    frame = astronaut_frame()
+    x, y, w, h = analyzer.analyze(frame)[0].box
+    crop = cv2.cvtColor(frame[y : y + h, x : x + w], cv2.COLOR_BGR2GRAY)
+    for label in ("happy", "neutral"):
+        (tmp_path / label).mkdir()
+        for i in range(2):
+            cv2.imwrite(str(tmp_path / label / f"{i}.png"), cv2.resize(crop, (48 + i, 48 + i)))
+    (tmp_path / "not_a_label").mkdir()
+    cv2.imwrite(str(tmp_path / "not_a_label" / "x.png"), crop)
+    out = subprocess.run([sys.executable, "-m", "app", "eval-face", str(tmp_path), "--json"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["n"] == 4
+    assert set(report["per_class"]) == {"happy", "neutral"}
+    assert 0 <= report["accuracy"] <= 1 and 0 <= report["macro_f1"] <= 1
+    assert report["per_class"]["happy"] == 1.0  # the astronaut smiles
+
+
+def test_missing_face_model_is_a_clear_error(tmp_path):
+    from app.vision.analyzer import ExpressionClassifier, VisionModelError
+
+    with pytest.raises(VisionModelError, match="missing"):
+        ExpressionClassifier(tmp_path / "nope.tflite")
+    corrupt = tmp_path / "corrupt.tflite"
+    corrupt.write_bytes(b"not a model")
+    with pytest.raises(VisionModelError, match="corrupt"):
+        ExpressionClassifier(corrupt)
