@@ -43,8 +43,10 @@ def test_no_face_gives_empty_result(analyzer):
 
 
 def test_several_faces_one_result_each(analyzer):
-    face = cv2.resize(astronaut_frame(), (320, 240))
-    frame = np.concatenate([face, face[:, ::-1]], axis=1)  # two astronauts, one mirrored
+    head = astronaut_frame()[10:230, 170:390]  # her head and shoulders, 220x220
+    frame = np.full((480, 640, 3), 120, np.uint8)
+    frame[130:350, 40:260] = head
+    frame[130:350, 380:600] = head[:, ::-1]  # a second, mirrored person
     faces = analyzer.analyze(frame)
     assert len(faces) == 2
     centres = sorted(f.box[0] + f.box[2] / 2 for f in faces)

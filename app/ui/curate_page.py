@@ -3,6 +3,8 @@ Only reached through app.ui.auth.require_admin()."""
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
 from app.catalog import repository
@@ -57,6 +59,8 @@ def _render_upload() -> None:
         type=UPLOAD_TYPES,
         accept_multiple_files=True,
         key=f"upload_{nonce}",
+        # The browser refuses bigger files up front; ingest checks the exact limit again.
+        max_upload_size=max(1, math.ceil(settings.max_upload_mb)),
     )
     if files and st.button(f"Tag and add {len(files)} file(s)", key="upload_go", type="primary"):
 

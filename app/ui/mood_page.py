@@ -412,7 +412,10 @@ def render(live_camera: bool = True) -> None:
             _render_still_input(st.camera_input("Take a snapshot", key="snapshot"), "snapshot")
         with photo_tab:
             _render_still_input(
-                st.file_uploader("Upload a photo of your face", type=["jpg", "jpeg", "png"], key="photo"), "photo"
+                st.file_uploader(
+                    "Upload a photo of your face", type=["jpg", "jpeg", "png"], key="photo", max_upload_size=10
+                ),
+                "photo",
             )
         with pad_tab:
             _render_mood_pad()
