@@ -27,6 +27,13 @@ def _confusion_table(labels: list[str], matrix: list[list[int]]) -> str:
     return head + "".join(f"| **{lab}** | " + " | ".join(str(v) for v in row) + " |\n" for lab, row in zip(labels, matrix))
 
 
+def _variants(m: dict) -> str:
+    return "; ".join(
+        f"{name} {v['accuracy']:.4f} accuracy, {v['ms_per_face']:.2f} ms/face, {v['bytes'] / 1e6:.1f} MB"
+        for name, v in m.get("variants", {}).items()
+    ) or "float32 only"
+
+
 def face_section(m: dict | None, bench: dict | None) -> str:
     if m is None:
         return "## Face expression model\n\nNot trained yet (`models/face_metrics.json` missing).\n"
@@ -53,8 +60,10 @@ def face_section(m: dict | None, bench: dict | None) -> str:
   label smoothing 0.1, class weights ∝ 1/√frequency (disgust is 1.5 % of the data), augmentation:
   horizontal flip, rotation ±12°, zoom ±12 %, shift ±10 %, brightness/contrast jitter, random
   erasing; seed {m.get("seed")}. {m.get("epochs_trained")} epochs trained, best epoch {m.get("best_epoch")}.
-- **Inference**: exported to TFLite (float32) and run with LiteRT; prediction averaged with the
-  mirrored crop ({m.get("tta")}).
+- **Inference**: exported to TFLite and run with LiteRT (XNNPACK, one thread); prediction averaged
+  with the mirrored crop ({m.get("tta")}). Served variant: **{m.get("served", "float32")}** — the
+  export measures both on val through the serving code and keeps int8 only if it loses at most
+  half a point: {_variants(m)}.
 
 **Validation (FER2013 PublicTest, {m["n"]} images)**: accuracy **{m["accuracy"]:.4f}**, macro-F1 **{m["macro_f1"]:.4f}**.
 
