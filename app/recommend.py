@@ -78,13 +78,28 @@ def describe_track_mood(valence: float, arousal: float) -> str:
     return f"{energy}, {colour}"
 
 
+# Beyond this distance in the plane a track is no longer "what you asked for", only the nearest
+# the catalog has; the reason says so rather than over-promise.
+FAR_FROM_TARGET = 0.75
+
+
 def reason_for(
-    label: str | None, listener: MoodPoint, strategy: str, valence: float, arousal: float, feedback: repository.Feedback
+    label: str | None,
+    listener: MoodPoint,
+    strategy: str,
+    valence: float,
+    arousal: float,
+    feedback: repository.Feedback,
+    target: MoodPoint | None = None,
 ) -> str:
     who = f"you look {label}" if label else _LISTENER_BY_QUADRANT[listener.quadrant]
     mood = describe_track_mood(valence, arousal)
     article = "an" if mood[0] in "aeiou" else "a"
-    text = f"{who} → {article} {mood} track {_PURPOSE[strategy]}"
+    if target is not None and math.hypot(valence - target.valence, arousal - target.arousal) > FAR_FROM_TARGET:
+        wanted = describe_track_mood(target.valence, target.arousal)
+        text = f"{who} → {article} {mood} track, the nearest the catalog has to {wanted}"
+    else:
+        text = f"{who} → {article} {mood} track {_PURPOSE[strategy]}"
     if feedback.likes >= 2 and feedback.approval >= 0.6:
         text += " · liked by other listeners"
     return text
@@ -192,7 +207,7 @@ def recommend(
             valence=round(t.valence, 3),
             arousal=round(t.arousal, 3),
             score=round(score_of[t.id], 4),
-            reason=reason_for(label, point, strategy, t.valence, t.arousal, feedback.get(t.id, no_feedback)),
+            reason=reason_for(label, point, strategy, t.valence, t.arousal, feedback.get(t.id, no_feedback), target),
             media_path=t.media_path,
             duration_s=t.duration_s,
             format=t.format,

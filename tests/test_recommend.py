@@ -56,6 +56,16 @@ def test_reason_says_what_the_listener_looks_like_and_why(db_url, catalog):
     assert point_pick.reason.startswith("you seem low → ") and point_pick.reason.endswith("to calm you down")
 
 
+def test_reason_admits_when_the_catalog_has_nothing_close(db_url):
+    """With only calm, bright tracks, a sad listener's match is the nearest there is, and the
+    reason says so instead of claiming it matches."""
+    with session_scope(db_url) as s:
+        add(s, "Soft Meadow", 0.6, -0.6, artist="Ann")
+        [pick] = recommend(s, "sad", strategy="match", n=1)
+    assert "nearest the catalog has" in pick.reason
+    assert "matches your mood" not in pick.reason
+
+
 def test_played_and_skipped_tracks_do_not_come_back_in_the_session(db_url, catalog):
     with session_scope(db_url) as s:
         first = recommend(s, "sad", n=2, session_id="me")
