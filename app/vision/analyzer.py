@@ -101,10 +101,12 @@ class FaceDetector:
         scale = min(1.0, DETECT_WIDTH / gray.shape[1])
         small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
         # No histogram equalisation: measured on generated frames, it made the cascade miss faces
-        # against flat backgrounds. scaleFactor 1.1 / minNeighbors 5 found every test face.
-        min_side = max(24, int(min(small.shape[:2]) * 0.12))
+        # against flat backgrounds. The smallest window sizes cost the most, so faces under ~18 %
+        # of the frame height (~88 px at 480 p; a listener sits closer than that) are not
+        # searched: 20 ms instead of 40 ms per detection on the astronaut frame, one core.
+        min_side = max(24, int(min(small.shape[:2]) * 0.18))
         with self._lock:  # CascadeClassifier is not documented as thread-safe
-            found = self._cascade.detectMultiScale(small, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))
+            found = self._cascade.detectMultiScale(small, scaleFactor=1.15, minNeighbors=5, minSize=(min_side, min_side))
         boxes = [tuple(int(round(v / scale)) for v in b) for b in found]
         return sorted(boxes, key=lambda b: -b[2] * b[3])
 
