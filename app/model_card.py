@@ -34,6 +34,18 @@ def _variants(m: dict) -> str:
     ) or "float32 only"
 
 
+def _schedule(m: dict) -> str:
+    ws = m.get("warm_start")
+    if not ws:
+        return f"{m.get('epochs_trained')} epochs trained, best epoch {m.get('best_epoch')}."
+    return (
+        f"A first run of {ws.get('from_epochs')} epochs (one cosine cycle, best val accuracy "
+        f"{ws.get('from_val_acc', 0):.4f}) was continued with a warm restart (`--init-from`, a new, lower "
+        f"cosine cycle) for {m.get('epochs_trained')} epochs; best epoch of the restart {m.get('best_epoch')}. "
+        "The epoch curve below is the restart's."
+    )
+
+
 def face_section(m: dict | None, bench: dict | None) -> str:
     if m is None:
         return "## Face expression model\n\nNot trained yet (`models/face_metrics.json` missing).\n"
@@ -59,7 +71,7 @@ def face_section(m: dict | None, bench: dict | None) -> str:
 - **Training** (`python -m app.vision.train`): AdamW, cosine schedule with one warm-up epoch,
   label smoothing 0.1, class weights ∝ 1/√frequency (disgust is 1.5 % of the data), augmentation:
   horizontal flip, rotation ±12°, zoom ±12 %, shift ±10 %, brightness/contrast jitter, random
-  erasing; seed {m.get("seed")}. {m.get("epochs_trained")} epochs trained, best epoch {m.get("best_epoch")}.
+  erasing; seed {m.get("seed")}. {_schedule(m)}
 - **Inference**: exported to TFLite and run with LiteRT (XNNPACK, one thread); prediction averaged
   with the mirrored crop ({m.get("tta")}). Served variant: **{m.get("served", "float32")}** — the
   export measures both on val through the serving code and keeps int8 only if it loses at most
@@ -135,7 +147,9 @@ def main() -> None:
         "`MUSICNN_LICENSE.txt`), converted to TFLite by `app/music/convert_musicnn.py`; outputs match the original "
         "TF1 graph within 3e-5. Used as an audio embedding input to the music mood model.\n"
         "\n## How to retrain\n\n```\npython -m app.vision.train --data ../shared/data/fer2013 --epochs 36   # resumable\n"
-        "python -m app.vision.train --data ../shared/data/fer2013 --export\npython -m app.music.train --data ../shared/data/music\n"
+        "python -m app.vision.train --data ../shared/data/fer2013 --workdir .cache/face_train_restart \\\n"
+        "    --init-from .cache/face_train/best.keras --epochs 8 --lr 4e-4 --seed 14   # warm restart\n"
+        "python -m app.vision.train --data ../shared/data/fer2013 --workdir .cache/face_train_restart --export\npython -m app.music.train --data ../shared/data/music\n"
         "python -m app bench --json > models/bench.json\npython -m app.model_card\n```\n"
     )
     (MODELS_DIR / "MODEL_CARD.md").write_text(text)

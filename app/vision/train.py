@@ -169,12 +169,13 @@ def train(args: argparse.Namespace) -> None:
     total_steps = steps_per_epoch * args.epochs
 
     state_path, last_path, best_path = work / "state.json", work / "last.keras", work / "best.keras"
-    state = json.loads(state_path.read_text()) if state_path.exists() else {"epoch": 0, "best_acc": 0.0, "history": []}
+    state = json.loads(state_path.read_text()) if state_path.exists() else {"epoch": 0, "best_acc": 0.0, "history": [], "init_from": args.init_from}
     if last_path.exists() and state["epoch"] > 0:
         model = tf.keras.models.load_model(last_path)
         print(f"resumed at epoch {state['epoch']}", flush=True)
     else:
-        model = build_model(width=args.width)
+        # --init-from: a warm restart (new cosine cycle) from an earlier run's weights.
+        model = tf.keras.models.load_model(args.init_from) if args.init_from else build_model(width=args.width)
         schedule = tf.keras.optimizers.schedules.CosineDecay(
             0.0, total_steps - steps_per_epoch, alpha=0.01,
             warmup_target=args.lr, warmup_steps=steps_per_epoch,
@@ -242,6 +243,17 @@ def _litert_predict(model_bytes: bytes, x_uint8: np.ndarray) -> tuple[np.ndarray
     return probs, float(np.median(times) * 1000)
 
 
+def _warm_start_info(init_from: str | None) -> dict | None:
+    """What a warm restart started from: the earlier run's epochs and best val accuracy."""
+    if not init_from:
+        return None
+    prior = Path(init_from).parent / "state.json"
+    if not prior.exists():
+        return {"from": Path(init_from).name}
+    st = json.loads(prior.read_text())
+    return {"from_epochs": st["epoch"], "from_best_epoch": st.get("best_epoch"), "from_val_acc": st["best_acc"]}
+
+
 def export(args: argparse.Namespace) -> None:
     """Convert best.keras (softmax appended) to TFLite, float32 and int8, measure both through
     LiteRT on val, keep int8 if it costs at most half a point of accuracy, write the figures."""
@@ -283,6 +295,7 @@ def export(args: argparse.Namespace) -> None:
             "history": state["history"],
             "tta": "horizontal flip",
             "seed": args.seed,
+            "warm_start": _warm_start_info(state.get("init_from")),
             "served": chosen,
             "variants": {k: {kk: vv for kk, vv in v.items() if kk != "probs"} for k, v in variants.items()},
             "keras_val_accuracy": float((predict_tta(model, x_va).argmax(1) == y_va).mean()),
@@ -303,6 +316,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--width", type=int, default=32)
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    p.add_argument("--init-from", help="start from this .keras model's weights (warm restart with a new schedule)")
     p.add_argument("--export", action="store_true", help="export best.keras to models/ and stop")
     args = p.parse_args(argv)
     if args.export:
