@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,16 +12,9 @@ from app.catalog.db import session_scope
 from app.catalog.ingest import ingest_files
 from app.demo import SR, build_demo_catalog, demo_specs, synthesize_clip, write_demo_wav
 from catalog_helpers import add
+from cli_helpers import run_cli
 from conftest import all_files, audio_bytes
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args], cwd=REPO, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
-    )
 
 
 def test_import_folder_tags_good_files_and_lists_bad_ones(tmp_path, monkeypatch):

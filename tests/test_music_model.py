@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import run_cli
 import soundfile as sf
 
 from app.demo import SR, synthesize_clip
 from app.music import AudioError, ModelError, MoodTagger
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def synth(quadrant: str, seconds: float | None = None, index: int = 0) -> np.ndarray:
@@ -113,7 +109,7 @@ def test_eval_music_prints_json_shape(tmp_path):
         sf.write(tmp_path / "audio" / "Q3" / f"s{i}.ogg", synth("Q3", 10, index=i), SR)
         rows += [f"h{i},Q1,A", f"s{i},Q3,B"]
     (tmp_path / "annotations.csv").write_text("\n".join(rows) + "\n")
-    out = subprocess.run([sys.executable, "-m", "app", "eval-music", str(tmp_path), "--json"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    out = run_cli("eval-music", str(tmp_path), "--json")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["n"] == 4

@@ -4,19 +4,15 @@ frame, several faces side by side, and the smoother's behaviour over time."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from cli_helpers import run_cli
 
 from app.bench import astronaut_frame
 from app.emotions import FACE_LABELS
 from app.vision import Face, FaceAnalyzer, MoodSmoother, draw_overlay
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +110,7 @@ def test_eval_face_prints_json_shape(tmp_path):
             cv2.imwrite(str(tmp_path / label / f"{i}.png"), cv2.resize(crop, (48 + i, 48 + i)))
     (tmp_path / "not_a_label").mkdir()
     cv2.imwrite(str(tmp_path / "not_a_label" / "x.png"), crop)
-    out = subprocess.run([sys.executable, "-m", "app", "eval-face", str(tmp_path), "--json"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    out = run_cli("eval-face", str(tmp_path), "--json")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["n"] == 4

@@ -142,9 +142,9 @@ class MusicnnEmbedder:
             out = self._runner(x=np.ascontiguousarray(batch, dtype=np.float32))
             return {k: np.array(v) for k, v in out.items()}  # copy: buffers are reused next call
 
-    def embed(self, y: np.ndarray, sr: int, max_patches: int = MAX_PATCHES) -> np.ndarray:
-        """300-d embedding of a clip (any rate, mono or multichannel) from at most `max_patches`
-        3 s patches spread over it. Raises ValueError on empty/invalid audio."""
+    def patch_outputs(self, y: np.ndarray, sr: int, max_patches: int = MAX_PATCHES) -> np.ndarray:
+        """[patches, 50 tags + 200 penultimate] for at most `max_patches` 3 s patches spread over
+        a clip (any rate, mono or multichannel). Raises ValueError on empty/invalid audio."""
         y = _to_mono(y)
         if y.size == 0 or not np.all(np.isfinite(y)):
             raise ValueError("audio is empty or contains invalid samples")
@@ -154,4 +154,8 @@ class MusicnnEmbedder:
             # Same resampler (soxr HQ) that librosa.load uses in musicnn's own extractor.
             y = soxr.resample(y, sr, SR, quality="HQ").astype(np.float32)
         out = self.run_patches(patches(log_mel(y), max_patches))
-        return summarize(np.concatenate([out["taggram"], out["penultimate"]], axis=1))
+        return np.concatenate([out["taggram"], out["penultimate"]], axis=1)
+
+    def embed(self, y: np.ndarray, sr: int, max_patches: int = MAX_PATCHES) -> np.ndarray:
+        """300-d embedding of a clip from at most `max_patches` 3 s patches spread over it."""
+        return summarize(self.patch_outputs(y, sr, max_patches))

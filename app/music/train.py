@@ -46,18 +46,6 @@ GEMS_VA: dict[str, tuple[float, float]] = {
 }
 
 
-def _musicnn_patches(y: np.ndarray) -> np.ndarray:
-    """musicnn outputs (50 tags + 200 penultimate) for every 3 s patch of the analysis audio."""
-    import soxr
-
-    from app.music.audio import SAMPLE_RATE
-    from app.music.embedding import SR, MusicnnEmbedder, log_mel, patches
-
-    y16 = soxr.resample(y, SAMPLE_RATE, SR, quality="HQ").astype(np.float32)
-    out = MusicnnEmbedder.load().run_patches(patches(log_mel(y16)))
-    return np.concatenate([out["taggram"], out["penultimate"]], axis=1)
-
-
 def _extract_all(paths: list[Path], work: Path, name: str) -> tuple[np.ndarray, list[np.ndarray]]:
     """Hand-made features (all 267) and per-patch musicnn outputs per clip, cached in `work`."""
     hand_cache, nn_cache = work / f"feat_{name}.npy", work / f"mnn_{name}.npy"
@@ -65,12 +53,16 @@ def _extract_all(paths: list[Path], work: Path, name: str) -> tuple[np.ndarray, 
         return np.load(hand_cache), list(np.load(nn_cache, allow_pickle=True))
     from tqdm import tqdm
 
+    from app.music.audio import SAMPLE_RATE
+    from app.music.embedding import MusicnnEmbedder
+
+    embedder = MusicnnEmbedder.load()
     hand, nn = [], []
     for p in tqdm(paths, desc=f"features {name}", mininterval=10):
         try:
             y = analysis_audio(p)
             hand.append(extract(y))
-            nn.append(_musicnn_patches(y))
+            nn.append(embedder.patch_outputs(y, SAMPLE_RATE))
         except AudioError as exc:
             raise SystemExit(f"{p}: {exc}") from None
     work.mkdir(parents=True, exist_ok=True)
