@@ -2,35 +2,45 @@
 
 Page config, navigation (Mood for listeners; Curate and Analytics for curators, behind the
 admin password) and the shared sidebar. The pages themselves are thin views over ``app/``.
+
+Everything runs inside ``main()``, behind ``if __name__ == "__main__"`` (Streamlit runs this
+script as ``__main__``): the audio-analysis worker processes (multiprocessing, forkserver)
+re-import the main module as ``__mp_main__``, and must get neither the page nor its imports.
 """
 
 from __future__ import annotations
 
-import streamlit as st
 
-from app.ui.auth import is_admin, render_locked_page, render_logout_button
-from app.ui.startup import ensure_database
+def main() -> None:
+    import streamlit as st
 
-st.set_page_config(page_title="Moodtune", page_icon="🎧", layout="wide")
+    from app.ui.auth import is_admin, render_locked_page, render_logout_button
+    from app.ui.startup import ensure_database
 
-mood_page = st.Page("app_pages/mood.py", title="Mood", icon="🎧", url_path="mood", default=True)
-curate_page = st.Page("app_pages/curate.py", title="Curate", icon="🎚️", url_path="curate")
-analytics_page = st.Page("app_pages/analytics.py", title="Analytics", icon="📊", url_path="analytics")
-ADMIN_PAGES = {curate_page.url_path, analytics_page.url_path}
+    st.set_page_config(page_title="Moodtune", page_icon="🎧", layout="wide")
 
-current = st.navigation({"Listen": [mood_page], "Curators": [curate_page, analytics_page]})
+    mood_page = st.Page("app_pages/mood.py", title="Mood", icon="🎧", url_path="mood", default=True)
+    curate_page = st.Page("app_pages/curate.py", title="Curate", icon="🎚️", url_path="curate")
+    analytics_page = st.Page("app_pages/analytics.py", title="Analytics", icon="📊", url_path="analytics")
+    admin_pages = {curate_page.url_path, analytics_page.url_path}
 
-with st.sidebar:
-    st.caption("Moodtune — music for the mood on your face.")
-render_logout_button()
+    current = st.navigation({"Listen": [mood_page], "Curators": [curate_page, analytics_page]})
 
-if not ensure_database():
-    st.stop()
+    with st.sidebar:
+        st.caption("Moodtune — music for the mood on your face.")
+    render_logout_button()
 
-# The gate sits here, before any admin page's code runs, so a direct URL (/curate), query
-# parameters or session-state values can't get past it; the pages check again themselves.
-if current.url_path in ADMIN_PAGES and not is_admin():
-    render_locked_page()
-    st.stop()
+    if not ensure_database():
+        st.stop()
 
-current.run()
+    # The gate sits here, before any admin page's code runs, so a direct URL (/curate), query
+    # parameters or session-state values can't get past it; the pages check again themselves.
+    if current.url_path in admin_pages and not is_admin():
+        render_locked_page()
+        st.stop()
+
+    current.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("import", cmd_import, "import audio files or folders, tagging each with the mood model")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--json", action="store_true", help="print {imported, skipped, failed} as JSON")
-    p.add_argument("--workers", type=int, default=2, help="tagging processes (default 2)")
+    p.add_argument("--workers", type=int, default=2, help="analysis processes (default 2; 0 analyses in this process)")
 
     p = add("retag", cmd_retag, "re-run the mood model on every track a curator hasn't set")
     p.add_argument("--json", action="store_true")
@@ -196,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("bench", cmd_bench, "performance figures as one JSON object")
     p.add_argument("--json", action="store_true")
     p.add_argument("--catalog-size", type=int, default=100_000, metavar="N")
+    p.add_argument("--events", type=int, default=None, metavar="N", help="synthetic listening events (default: as many as tracks)")
+    p.add_argument("--db-url", default=None, help="run the catalog figures on this database (default: a cached SQLite file)")
+    p.add_argument("--explain", action="store_true", help="print each analytics query's plan to stderr")
+    p.add_argument("--import-files", type=int, default=100, metavar="N", help="clips imported by the app-process figures (rss_mb, import_tracks_per_s)")
     return parser
 
 

@@ -50,7 +50,7 @@ def _lookup(secrets: Any | None, *names: str) -> Any | None:
     return None
 
 
-def _number(secrets: Any | None, name: str, default: float) -> float:
+def _number(secrets: Any | None, name: str, default: float, *, allow_zero: bool = False) -> float:
     raw = _lookup(secrets, name)
     if raw is None:
         return default
@@ -58,8 +58,8 @@ def _number(secrets: Any | None, name: str, default: float) -> float:
         value = float(raw)
     except (TypeError, ValueError):
         raise ConfigError(f"{name} must be a number") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(f"{name} must be {'zero or more' if allow_zero else 'positive'}")
     return value
 
 
@@ -91,6 +91,8 @@ class Settings:
     import_root: Path | None = None
     max_upload_mb: float = 50.0
     max_duration_s: float = 900.0
+    # Processes that analyse audio for imports and uploads; 0 analyses in the calling process.
+    analysis_workers: int = 2
 
     @property
     def max_upload_bytes(self) -> int:
@@ -114,4 +116,5 @@ def get_settings() -> Settings:
         import_root=Path(str(import_root_raw)).resolve() if import_root_raw else None,
         max_upload_mb=_number(secrets, "MOODTUNE_MAX_UPLOAD_MB", 50.0),
         max_duration_s=_number(secrets, "MOODTUNE_MAX_DURATION_S", 900.0),
+        analysis_workers=int(_number(secrets, "MOODTUNE_ANALYSIS_WORKERS", 2, allow_zero=True)),
     )

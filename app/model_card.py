@@ -34,15 +34,28 @@ def _variants(m: dict) -> str:
     ) or "float32 only"
 
 
+def _options(options: dict | None) -> str:
+    if not options:
+        return ""
+    return (f"; peak LR {options.get('lr')}, dropout {options.get('dropout')}, spatial dropout "
+            f"{options.get('spatial_dropout')}, random erasing p {options.get('erase_prob')}")
+
+
 def _schedule(m: dict) -> str:
-    ws = m.get("warm_start")
-    if not ws:
+    chain = m.get("warm_start")
+    if isinstance(chain, dict):  # metrics written before restarts were chained
+        chain = [chain]
+    if not chain:
         return f"{m.get('epochs_trained')} epochs trained, best epoch {m.get('best_epoch')}."
+    stages = [
+        f"{c.get('from_epochs')} epochs (best val accuracy {c.get('from_val_acc', 0):.4f}{_options(c.get('options'))})"
+        for c in chain
+    ]
     return (
-        f"A first run of {ws.get('from_epochs')} epochs (one cosine cycle, best val accuracy "
-        f"{ws.get('from_val_acc', 0):.4f}) was continued with a warm restart (`--init-from`, a new, lower "
-        f"cosine cycle) for {m.get('epochs_trained')} epochs; best epoch of the restart {m.get('best_epoch')}. "
-        "The epoch curve below is the restart's."
+        "Trained in stages, each a warm restart (`--init-from`, a new cosine cycle) from the weights "
+        "of the stage before: " + " → ".join(stages)
+        + f" → {m.get('epochs_trained')} epochs{_options(m.get('options'))}; best epoch of the last stage "
+        f"{m.get('best_epoch')}. The epoch curve below is the last stage's."
     )
 
 

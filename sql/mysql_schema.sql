@@ -30,6 +30,9 @@ CREATE INDEX ix_tracks_va_cell ON tracks (va_cell, valence, arousal);
 CREATE INDEX ix_tracks_quadrant_va ON tracks (quadrant, valence, arousal);
 CREATE INDEX ix_tracks_artist ON tracks (artist);
 CREATE INDEX ix_tracks_created_at ON tracks (created_at);
+-- analytics: per-quadrant and per-source counts over a date range, index-only
+CREATE INDEX ix_tracks_quadrant_time ON tracks (quadrant, created_at);
+CREATE INDEX ix_tracks_tagged_by_time ON tracks (tagged_by, created_at);
 
 CREATE TABLE IF NOT EXISTS listening_events (
     id INTEGER NOT NULL AUTO_INCREMENT,
@@ -37,6 +40,7 @@ CREATE TABLE IF NOT EXISTS listening_events (
     track_id INTEGER NOT NULL,
     action VARCHAR(16) NOT NULL,          -- played | liked | skipped
     strategy VARCHAR(16),                 -- match | lift | calm
+    quadrant VARCHAR(2),                  -- the track's quadrant when it was played
     emotion VARCHAR(16),                  -- detected face label at the time
     valence FLOAT,
     arousal FLOAT,
@@ -48,6 +52,8 @@ CREATE TABLE IF NOT EXISTS listening_events (
 CREATE INDEX ix_listening_session_time ON listening_events (session_id, created_at);
 CREATE INDEX ix_listening_track_action ON listening_events (track_id, action);
 CREATE INDEX ix_listening_time_action ON listening_events (created_at, action);
+-- most-liked tracks: liked events in track order, time filtered inside the index
+CREATE INDEX ix_listening_action_track_time ON listening_events (action, track_id, created_at);
 
 CREATE TABLE IF NOT EXISTS mood_events (
     id INTEGER NOT NULL AUTO_INCREMENT,
@@ -62,3 +68,32 @@ CREATE TABLE IF NOT EXISTS mood_events (
 
 CREATE INDEX ix_mood_session_time ON mood_events (session_id, created_at);
 CREATE INDEX ix_mood_time_label ON mood_events (created_at, label);
+
+-- Rollups read by the analytics page instead of the event tables; kept in step on every write
+-- (app/catalog/rollups.py), rebuilt from the event tables after a bulk load.
+
+CREATE TABLE IF NOT EXISTS listening_daily (
+    day DATE NOT NULL,
+    strategy VARCHAR(16) NOT NULL,        -- '' when the event had none
+    quadrant VARCHAR(2) NOT NULL,         -- the track's quadrant when played
+    action VARCHAR(16) NOT NULL,
+    events INTEGER NOT NULL,
+    PRIMARY KEY (day, strategy, quadrant, action)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE TABLE IF NOT EXISTS listening_session_days (
+    day DATE NOT NULL,
+    session_id VARCHAR(64) NOT NULL,
+    strategy VARCHAR(16) NOT NULL,
+    PRIMARY KEY (day, session_id, strategy)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+CREATE INDEX ix_session_days_strategy ON listening_session_days (strategy, day, session_id);
+
+CREATE TABLE IF NOT EXISTS mood_hourly (
+    day DATE NOT NULL,
+    hour SMALLINT NOT NULL,               -- 0..23, UTC
+    label VARCHAR(16) NOT NULL,
+    readings INTEGER NOT NULL,
+    PRIMARY KEY (day, hour, label)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

@@ -173,11 +173,13 @@ class StubTagger:
 
 @pytest.fixture
 def stub_tagger(monkeypatch: pytest.MonkeyPatch) -> StubTagger:
-    """Replace the mood model in this process (use workers=1 so no pool process is involved)."""
+    """Replace the mood model in this process, and analyse in this process (workers=0) so no
+    worker process is involved."""
     import app.catalog.ingest as ingest
 
     tagger = StubTagger()
     monkeypatch.setattr(ingest, "_load_tagger", lambda: tagger)
+    monkeypatch.setenv("MOODTUNE_ANALYSIS_WORKERS", "0")
     return tagger
 
 

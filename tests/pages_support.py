@@ -122,4 +122,6 @@ def install_stub_tagger(monkeypatch) -> StubTagger:
 
     stub = StubTagger()
     monkeypatch.setattr(MoodTagger, "_instance", stub)
+    # The stub lives in this process: analyse here rather than in worker processes.
+    monkeypatch.setenv("MOODTUNE_ANALYSIS_WORKERS", "0")
     return stub

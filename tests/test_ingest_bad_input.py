@@ -60,7 +60,7 @@ CASES = {
 def test_bad_files_fail_with_a_reason_and_leave_nothing(db_url, media_dir, tmp_path, stub_tagger, name):
     make, expected = CASES[name]
     path = _write(tmp_path, name, make())
-    summary = ingest_files([path], workers=1)
+    summary = ingest_files([path], workers=0)
     [result] = summary.results
     assert result.status == "failed"
     assert expected in result.message
@@ -71,7 +71,7 @@ def test_bad_files_fail_with_a_reason_and_leave_nothing(db_url, media_dir, tmp_p
 def test_an_hour_long_wav_names_the_duration_limit(db_url, media_dir, tmp_path, stub_tagger):
     path = tmp_path / "hour.wav"
     _hour_long_wav(path)
-    [result] = ingest_files([path], workers=1).results
+    [result] = ingest_files([path], workers=0).results
     assert result.status == "failed"
     assert "60.0 min long" in result.message and "15.0 min duration limit" in result.message
     _assert_nothing_stored(db_url, media_dir)
@@ -84,7 +84,7 @@ def test_an_oversized_file_is_refused_before_it_is_read(db_url, media_dir, tmp_p
     import app.catalog.ingest as ingest
 
     monkeypatch.setattr(ingest, "_hash_file", lambda p: pytest.fail("the oversized file was read"))
-    [result] = ingest_files([path], workers=1).results
+    [result] = ingest_files([path], workers=0).results
     assert result.status == "failed"
     assert "2048.0 MB" in result.message and "50 MB size limit" in result.message
     _assert_nothing_stored(db_url, media_dir)
@@ -100,10 +100,10 @@ def test_an_oversized_upload_names_the_limit(db_url, media_dir, stub_tagger, mon
 def test_the_same_file_twice_is_stored_once_and_reported(db_url, media_dir, tmp_path, stub_tagger):
     first = _write(tmp_path, "Blue Harbor - Rainy Day.wav", audio_bytes("wav"))
     second = _write(tmp_path, "copy.wav", audio_bytes("wav"))
-    summary = ingest_files([first, second], workers=1)
+    summary = ingest_files([first, second], workers=0)
     assert [r.status for r in summary.results] == ["imported", "skipped"]
     assert "earlier in this import" in summary.results[1].message
-    again = ingest_files([second], workers=1).results[0]
+    again = ingest_files([second], workers=0).results[0]
     assert again.status == "skipped" and "already in the catalog as “Rainy Day” by Blue Harbor" in again.message
     assert len(all_files(media_dir)) == 1
 
@@ -129,7 +129,7 @@ def test_a_failed_database_write_removes_the_stored_file(db_url, media_dir, tmp_
 
     monkeypatch.setattr(repository, "add_track", unavailable)
     path = _write(tmp_path, "ok.wav", audio_bytes("wav"))
-    [result] = ingest_files([path], workers=1).results
+    [result] = ingest_files([path], workers=0).results
     assert result.status == "failed" and "database is unavailable" in result.message
     _assert_nothing_stored(db_url, media_dir)
 
@@ -139,7 +139,7 @@ def test_folder_import_lists_good_and_bad_files(db_url, media_dir, tmp_path, stu
     _write(tmp_path, "empty.mp3", b"")
     _write(tmp_path, "cover.jpg", b"\xff\xd8\xff\xe0")  # not an audio extension: ignored in folders
     _write(tmp_path, ".hidden.wav", b"")
-    summary = ingest_paths([tmp_path / "in", tmp_path / "missing"], workers=1)
+    summary = ingest_paths([tmp_path / "in", tmp_path / "missing"], workers=0)
     assert summary.as_json() == {
         "imported": 1,
         "skipped": 0,
@@ -157,7 +157,7 @@ def test_server_folder_import_stays_inside_the_import_root(db_url, tmp_path, stu
     outside = tmp_path / "elsewhere.wav"
     outside.write_bytes(audio_bytes("wav", seed=2))
     (inside / "link.wav").symlink_to(outside)
-    summary = ingest_paths([inside, inside / ".." / "elsewhere.wav"], root=inside, workers=1)
+    summary = ingest_paths([inside, inside / ".." / "elsewhere.wav"], root=inside, workers=0)
     assert summary.imported == 1
     assert [f["error"] for f in summary.as_json()["failed"]] == [f"outside the allowed import folder {inside.resolve()}"]
 
@@ -167,3 +167,36 @@ def test_no_temp_files_survive_an_upload(db_url, media_dir, stub_tagger):
     ingest_bytes(audio_bytes("wav"), "fine.wav")
     assert [p for p in all_files(media_dir) if p.name.endswith(".tmp")] == []
     assert os.listdir(media_dir / ".incoming") == []
+
+
+def test_an_upload_cut_off_half_way_names_the_problem_and_leaves_nothing(db_url, media_dir, stub_tagger):
+    """The browser's upload stopped half-way: what reaches the app is the first half of the file."""
+    whole = audio_bytes("wav", 10)
+    result = ingest_bytes(whole[: len(whole) // 2], "cut-off.wav")
+    assert result.status == "failed" and "truncated" in result.message
+    _assert_nothing_stored(db_url, media_dir)
+    assert os.listdir(media_dir / ".incoming") == []
+    assert ingest_bytes(whole, "cut-off.wav").status == "imported"  # the full upload still works
+
+
+@pytest.mark.parametrize("stage", ["copying into the store", "writing the row"])
+def test_an_upload_interrupted_mid_ingest_leaves_nothing_half_done(db_url, media_dir, stub_tagger, monkeypatch, stage):
+    """The curator leaves the page while an upload is being stored: Streamlit stops the script
+    thread with an exception that isn't an Exception (KeyboardInterrupt stands in for it)."""
+    import app.catalog.media as media
+
+    def interrupt(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    if stage == "copying into the store":
+        monkeypatch.setattr(media.os, "fsync", interrupt)  # after part of the copy is written
+    else:
+        monkeypatch.setattr(repository, "add_track", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_bytes(audio_bytes("wav"), "interrupted.wav")
+    _assert_nothing_stored(db_url, media_dir)
+    assert os.listdir(media_dir / ".incoming") == []
+    monkeypatch.undo()
+    monkeypatch.setenv("MOODTUNE_ANALYSIS_WORKERS", "0")
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    assert ingest_bytes(audio_bytes("wav"), "interrupted.wav").status == "imported"

@@ -54,5 +54,5 @@ def test_ddl_file_matches_the_orm_on_a_real_server(mysql_database):
     engine.dispose()
 
     orm, ddl = _describe(orm_url), _describe(ddl_url)
-    assert set(orm) == {"tracks", "listening_events", "mood_events"}
+    assert set(orm) == {"tracks", "listening_events", "mood_events", "listening_daily", "listening_session_days", "mood_hourly"}
     assert orm == ddl

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -68,11 +68,38 @@ def get_sessionmaker(url: str | None = None) -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(url), expire_on_commit=False)
 
 
+def _upgrade(engine: Engine, existing_tables: set[str]) -> None:
+    """Bring a database made by an earlier version up to date: the listening events' quadrant
+    column (filled from the tracks' current tags) and the analytics rollups, rebuilt from the
+    events when their tables are new. A fresh database has nothing to do here."""
+    from sqlalchemy.orm import Session as _Session
+
+    from . import rollups
+    from .models import ListeningDaily, ListeningEvent, Track
+
+    if "listening_events" not in existing_tables:
+        return
+    columns = {c["name"] for c in inspect(engine).get_columns("listening_events")}
+    with _Session(engine) as session, session.begin():
+        if "quadrant" not in columns:
+            session.execute(text("ALTER TABLE listening_events ADD COLUMN quadrant VARCHAR(2)"))
+            session.execute(
+                ListeningEvent.__table__.update().values(
+                    quadrant=Track.__table__.select().with_only_columns(Track.quadrant)
+                    .where(Track.id == ListeningEvent.track_id).scalar_subquery()
+                )
+            )
+        if ListeningDaily.__tablename__ not in existing_tables:
+            rollups.rebuild(session)
+
+
 def init_db(url: str | None = None) -> Engine:
     """Create the tables and indexes that don't exist yet. Raises DatabaseUnavailable."""
     engine = get_engine(url)
     try:
+        existing = set(inspect(engine).get_table_names())
         Base.metadata.create_all(engine)
+        _upgrade(engine, existing)
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(f"cannot create the schema on {safe_url(url)}: {type(exc.orig or exc).__name__}") from None
     return engine

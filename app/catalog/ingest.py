@@ -6,8 +6,9 @@ title/artist/album from tags (mutagen) with a file-name fallback → mood from t
 content-addressed copy into the media store → one database row. Any failure leaves no row, no
 media file and no temp file, and yields a result whose message names the problem or the limit.
 
-Tagging is CPU-bound, so bulk imports analyse files in a pool of worker processes; the database
-and the media store are written only by the calling process.
+Analysis (decode + mood model) runs in worker processes (`_AnalysisPool`): both cores for bulk
+imports, and the app's own process never loads the mood model's libraries. The database and the
+media store are written only by the calling process.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,8 +41,8 @@ log = logging.getLogger(__name__)
 AUDIO_EXTENSIONS = frozenset({"mp3", "wav", "wave", "flac", "ogg", "oga", "opus", "aif", "aiff", "m4a", "aac", "wma"})
 # Formats soundfile decodes and the app stores/plays.
 ACCEPTED_FORMATS = ("wav", "flac", "mp3", "ogg", "opus", "aiff")
-DEFAULT_WORKERS = 2
 TAIL_CHECK_S = 2.0
+ANALYSIS_IDLE_S = 120.0
 
 
 class IngestSetupError(RuntimeError):
@@ -223,6 +225,27 @@ def _tagger_version(tagger: Any) -> str:
     return str(getattr(tagger, "version", None) or getattr(type(tagger), "version", "unknown"))
 
 
+def _wav_declared_data_shortfall(path: str) -> int:
+    """Bytes of audio data a RIFF/WAVE header declares beyond the end of the file (0 when it
+    fits, or when the size is left open as streaming writers do)."""
+    import struct
+
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        if f.read(12)[8:12] != b"WAVE":
+            return 0
+        offset = 12
+        while offset + 8 <= size:
+            f.seek(offset)
+            chunk_id, chunk_size = struct.unpack("<4sI", f.read(8))
+            if chunk_id == b"data":
+                if chunk_size in (0, 0xFFFFFFFF):
+                    return 0
+                return max(0, offset + 8 + chunk_size - size)
+            offset += 8 + chunk_size + (chunk_size & 1)
+    return 0
+
+
 def _analyse(path: str, source: str, name_hint: str, sha256: str, max_duration_s: float) -> _Analysis | IngestResult:
     """Validate, read tags and tag the mood of one file. Runs in a worker process; no side effects."""
     from app.music.audio import AudioError, load_audio, probe
@@ -250,6 +273,10 @@ def _analyse(path: str, source: str, name_hint: str, sha256: str, max_duration_s
         load_audio(path, sr=info.sample_rate, duration_s=min(5.0, info.duration_s))
     except AudioError as exc:
         return fail(f"cannot decode this {fmt.upper()} file: {exc}")
+    declared = _wav_declared_data_shortfall(path) if fmt == "wav" else 0
+    if declared > 0:
+        # libsndfile quietly plays a cut-off WAV as a shorter one; the header knows better.
+        return fail(f"the WAV file is truncated: its header declares {_format_mb(declared)} more audio data than the file holds")
     if info.duration_s > 2 * TAIL_CHECK_S:
         # A cut-off file still has a header promising the full length: decoding its end fails.
         try:
@@ -347,6 +374,94 @@ def _commit(analysis: _Analysis, store: MediaStore, database_url: str | None) ->
     return result
 
 
+# ----------------------------------------------------------------------------- analysis pool
+
+
+class _AnalysisPool:
+    """Worker processes that analyse audio, so the app's own process never loads the mood model
+    and its libraries (librosa, numba, SciPy, scikit-learn: about 450 MB measured; see
+    `rss_mb` and `analysis_worker_rss_mb` in `python -m app bench`).
+
+    Started on first use and kept while imports keep coming (each worker loads the model once,
+    so a curator's uploads one after another don't pay that each time), shut down after
+    ANALYSIS_IDLE_S without work so the memory goes back. forkserver: workers start from a clean
+    process, safe even though the caller has threads (the Streamlit server does)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+        self._size = 0
+        self._busy = 0
+        self._idle_timer: threading.Timer | None = None
+
+    def acquire(self, workers: int) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
+            if self._executor is not None and self._size < workers and self._busy == 0:
+                self._executor.shutdown(wait=False)
+                self._executor = None
+            if self._executor is None:
+                context = multiprocessing.get_context("forkserver")
+                self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+                self._size = workers
+            self._busy += 1
+            return self._executor
+
+    def release(self, executor: ProcessPoolExecutor, broken: bool = False) -> None:
+        with self._lock:
+            self._busy -= 1
+            if broken and executor is self._executor:
+                self._executor = None
+                executor.shutdown(wait=False, cancel_futures=True)
+            if self._busy == 0 and self._executor is not None:
+                self._idle_timer = threading.Timer(ANALYSIS_IDLE_S, self.shutdown_if_idle)
+                self._idle_timer.daemon = True
+                self._idle_timer.start()
+
+    def shutdown_if_idle(self) -> None:
+        with self._lock:
+            if self._busy == 0 and self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+
+
+_analysis_pool = _AnalysisPool()
+
+
+def _check_tagger() -> str:
+    """Run in a worker before any file: one clear error if the model can't load there."""
+    return _tagger_version(_load_tagger())
+
+
+def _run_in_workers(jobs: list, fn: Callable, workers: int, source_of: Callable[[Any], str]) -> Iterator[tuple[int, Any]]:
+    """(index, outcome) for every job as the workers finish them; a crashed worker or an
+    exception becomes a failed IngestResult for that job. Raises IngestSetupError if the model
+    can't load in the workers."""
+    executor = _analysis_pool.acquire(workers)
+    broken = False
+    try:
+        try:
+            executor.submit(_check_tagger).result()
+        except BrokenProcessPool:
+            broken = True
+            raise IngestSetupError("the analysis worker could not start (out of memory?)") from None
+        futures: dict[Future, tuple[int, Any]] = {executor.submit(fn, job): (i, job) for i, job in jobs}
+        for future in as_completed(futures):
+            i, job = futures[future]
+            try:
+                outcome = future.result()
+            except BrokenProcessPool:
+                broken = True
+                outcome = IngestResult(source_of(job), "failed", "the analysis worker crashed (out of memory?)")
+            except Exception as exc:
+                outcome = IngestResult(source_of(job), "failed", f"analysis failed: {type(exc).__name__}: {exc}")
+            yield i, outcome
+    finally:
+        _analysis_pool.release(executor, broken)
+
+
 # ----------------------------------------------------------------------------- public API
 
 Progress = Callable[[int, int, IngestResult], None]
@@ -401,7 +516,7 @@ def ingest_files(
     settings: Settings | None = None,
     store: MediaStore | None = None,
     progress: Progress | None = None,
-    workers: int = DEFAULT_WORKERS,
+    workers: int | None = None,
     name_hints: Sequence[str] | None = None,
     sources: Sequence[str] | None = None,
 ) -> ImportSummary:
@@ -411,6 +526,7 @@ def ingest_files(
     file in messages) default to the paths. Raises IngestSetupError if the mood model can't load.
     """
     settings = settings or get_settings()
+    workers = settings.analysis_workers if workers is None else workers
     store = store or MediaStore(settings.media_dir)
     n = len(files)
     results: list[IngestResult | None] = [None] * n
@@ -452,28 +568,15 @@ def ingest_files(
             seen[sha] = source
             jobs.append((i, (path, source, hint, sha, settings.max_duration_s)))
 
-    if jobs:
-        _load_tagger()  # fail fast with one clear error instead of one per file
-    pool_size = max(1, min(workers, len(jobs)))
-    if pool_size == 1:
+    if workers <= 0:
+        if jobs:
+            _load_tagger()  # fail fast with one clear error instead of one per file
         for i, job in jobs:
             outcome = _analyse_job(job)
             finish(i, outcome if isinstance(outcome, IngestResult) else _commit(outcome, store, settings.database_url))
-    else:
-        # forkserver: workers start from a clean process, safe even when the caller has threads
-        # (the Streamlit server does); each worker loads the mood model once.
-        context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=pool_size, mp_context=context) as pool:
-            futures = {pool.submit(_analyse_job, job): (i, job[1]) for i, job in jobs}
-            for future in as_completed(futures):
-                i, source = futures[future]
-                try:
-                    outcome = future.result()
-                except BrokenProcessPool:
-                    outcome = IngestResult(source, "failed", "the analysis worker crashed (out of memory?)")
-                except Exception as exc:
-                    outcome = IngestResult(source, "failed", f"analysis failed: {type(exc).__name__}: {exc}")
-                finish(i, outcome if isinstance(outcome, IngestResult) else _commit(outcome, store, settings.database_url))
+    elif jobs:
+        for i, outcome in _run_in_workers(jobs, _analyse_job, min(workers, len(jobs)), lambda job: job[1]):
+            finish(i, outcome if isinstance(outcome, IngestResult) else _commit(outcome, store, settings.database_url))
     return ImportSummary([r for r in results if r is not None])
 
 
@@ -483,7 +586,7 @@ def ingest_paths(
     settings: Settings | None = None,
     root: Path | None = None,
     progress: Progress | None = None,
-    workers: int = DEFAULT_WORKERS,
+    workers: int | None = None,
 ) -> ImportSummary:
     """Ingest files and folders (the CLI `import` and the curator's server-folder import)."""
     files, problems = collect_audio_files(paths, root=root)
@@ -492,8 +595,9 @@ def ingest_paths(
     return summary
 
 
-def ingest_bytes(data: bytes, filename: str, *, settings: Settings | None = None) -> IngestResult:
-    """Ingest one upload held in memory (the curator page). Uses the same path as files."""
+def ingest_bytes(data: bytes, filename: str, *, settings: Settings | None = None, workers: int | None = None) -> IngestResult:
+    """Ingest one upload held in memory (the curator page). Uses the same path as files, with
+    one analysis worker (the warm pool's, when uploads come one after another)."""
     settings = settings or get_settings()
     name = sanitize_name(filename)
     if len(data) > settings.max_upload_bytes:
@@ -503,7 +607,8 @@ def ingest_bytes(data: bytes, filename: str, *, settings: Settings | None = None
     try:
         with open(temp, "wb") as f:
             f.write(data)
-        summary = ingest_files([temp], settings=settings, store=store, workers=1, name_hints=[name], sources=[name])
+        workers = min(1, settings.analysis_workers) if workers is None else workers
+        summary = ingest_files([temp], settings=settings, store=store, workers=workers, name_hints=[name], sources=[name])
         return summary.results[0]
     except IngestSetupError as exc:
         return IngestResult(name, "failed", str(exc))
@@ -511,29 +616,53 @@ def ingest_bytes(data: bytes, filename: str, *, settings: Settings | None = None
         temp.unlink(missing_ok=True)
 
 
-def retag_catalog(*, settings: Settings | None = None, progress: Progress | None = None) -> ImportSummary:
-    """Re-run the mood model on every track a curator hasn't set (e.g. after retraining)."""
+def _retag_job(job: tuple[int, str]) -> tuple[Any, str] | IngestResult:
+    """The mood of one stored track (in a worker): (MoodTag, model version) or a failure."""
     from app.music.audio import AudioError
 
-    settings = settings or get_settings()
-    store = MediaStore(settings.media_dir)
+    track_id, path = job
     tagger = _load_tagger()
-    version = _tagger_version(tagger)
-    with session_scope(settings.database_url) as session:
-        ids = repository.model_tagged_track_ids(session)
+    try:
+        return tagger.tag(path), _tagger_version(tagger)
+    except (AudioError, OSError, ValueError) as exc:
+        return IngestResult(str(track_id), "failed", f"could not retag: {exc}", track_id)
+
+
+def retag_catalog(
+    *, settings: Settings | None = None, progress: Progress | None = None, workers: int | None = None
+) -> ImportSummary:
+    """Re-run the mood model on every track a curator hasn't set (e.g. after retraining)."""
+    settings = settings or get_settings()
+    workers = settings.analysis_workers if workers is None else workers
+    store = MediaStore(settings.media_dir)
     summary = ImportSummary()
-    for n, track_id in enumerate(ids, 1):
-        with session_scope(settings.database_url) as session:
+    jobs: list[tuple[int, tuple[int, str]]] = []
+    with session_scope(settings.database_url) as session:
+        for track_id in repository.model_tagged_track_ids(session):
             track = repository.get_track(session, track_id)
-            if track is None:
-                continue
             try:
-                tag = tagger.tag(str(store.resolve(track.media_path)))
+                jobs.append((len(jobs), (track_id, str(store.resolve(track.media_path)))))
+            except (OSError, ValueError) as exc:  # MediaPathError is a ValueError
+                summary.results.append(IngestResult(track.title, "failed", f"could not retag: {exc}", track_id))
+    if workers <= 0:
+        if jobs:
+            _load_tagger()
+        outcomes: Iterable[tuple[int, Any]] = ((i, _retag_job(job)) for i, job in jobs)
+    else:
+        outcomes = _run_in_workers(jobs, _retag_job, workers, lambda job: str(job[0])) if jobs else ()
+    total = len(jobs) + len(summary.results)
+    for i, outcome in outcomes:
+        if isinstance(outcome, IngestResult):
+            result = outcome
+        else:
+            tag, version = outcome
+            with session_scope(settings.database_url) as session:
+                track = repository.get_track(session, jobs[i][1][0])
+                if track is None:
+                    continue
                 repository.set_track_mood_by_model(session, track, tag, version)
                 result = IngestResult(track.title, "imported", f"retagged as {track.quadrant}", track.id, track.title, track.artist, track.quadrant)
-            except (AudioError, OSError, ValueError) as exc:
-                result = IngestResult(track.title, "failed", f"could not retag: {exc}", track.id)
         summary.results.append(result)
         if progress is not None:
-            progress(n, len(ids), result)
+            progress(len(summary.results), total, result)
     return summary

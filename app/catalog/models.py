@@ -6,10 +6,10 @@ No image or video frame is ever stored: only mood numbers with an anonymous sess
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # The valence–arousal plane [-1, 1]² is cut into GRID x GRID cells; `Track.va_cell` stores the
@@ -51,6 +51,10 @@ class Track(Base):
         Index("ix_tracks_quadrant_va", "quadrant", "valence", "arousal"),
         Index("ix_tracks_artist", "artist"),
         Index("ix_tracks_created_at", "created_at"),
+        # Analytics: per-quadrant and per-source counts over a date range read these alone
+        # (index-only, already grouped) instead of a million table rows.
+        Index("ix_tracks_quadrant_time", "quadrant", "created_at"),
+        Index("ix_tracks_tagged_by_time", "tagged_by", "created_at"),
         MYSQL_TABLE_OPTIONS,
     )
 
@@ -101,6 +105,8 @@ class ListeningEvent(Base):
         Index("ix_listening_session_time", "session_id", "created_at"),
         Index("ix_listening_track_action", "track_id", "action"),
         Index("ix_listening_time_action", "created_at", "action"),
+        # Most-liked tracks: the liked events in track order, filtered on time inside the index.
+        Index("ix_listening_action_track_time", "action", "track_id", "created_at"),
         MYSQL_TABLE_OPTIONS,
     )
 
@@ -109,6 +115,9 @@ class ListeningEvent(Base):
     track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE", name="fk_listening_track"))
     action: Mapped[str] = mapped_column(String(16))  # one of ACTIONS
     strategy: Mapped[str | None] = mapped_column(String(16))
+    # The track's quadrant when it was played: feedback per mood is about what the listener
+    # heard, and a later re-tag doesn't rewrite history (nor the rollup below).
+    quadrant: Mapped[str | None] = mapped_column(String(2))
     emotion: Mapped[str | None] = mapped_column(String(16))  # detected label at that time
     valence: Mapped[float | None] = mapped_column(Float)
     arousal: Mapped[float | None] = mapped_column(Float)
@@ -132,3 +141,46 @@ class MoodEvent(Base):
     valence: Mapped[float] = mapped_column(Float)
     arousal: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# ----------------------------------------------------------------------------- rollups
+# The analytics page reads these instead of scanning ten million events. `app.catalog.rollups`
+# keeps them in step with the event tables in the same transaction as every write, and can
+# rebuild them from the event tables after a bulk load.
+
+
+class ListeningDaily(Base):
+    """Listening events counted per day, strategy ('' for none), quadrant when played and action."""
+
+    __tablename__ = "listening_daily"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    strategy: Mapped[str] = mapped_column(String(16), primary_key=True)
+    quadrant: Mapped[str] = mapped_column(String(2), primary_key=True)
+    action: Mapped[str] = mapped_column(String(16), primary_key=True)
+    events: Mapped[int] = mapped_column(Integer)
+
+
+class ListeningSessionDay(Base):
+    """Which listener sessions listened on which day with which strategy: distinct sessions over
+    a date range come from here (a few rows per session instead of one per event)."""
+
+    __tablename__ = "listening_session_days"
+    __table_args__ = (Index("ix_session_days_strategy", "strategy", "day", "session_id"), MYSQL_TABLE_OPTIONS)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    strategy: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class MoodHourly(Base):
+    """Mood readings counted per day, hour (UTC) and detected label."""
+
+    __tablename__ = "mood_hourly"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    label: Mapped[str] = mapped_column(String(16), primary_key=True)
+    readings: Mapped[int] = mapped_column(Integer)

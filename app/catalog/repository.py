@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.emotions import FACE_LABELS, QUADRANT_VA, QUADRANTS, emotion_to_point, quadrant_of
 
+from . import rollups
 from .media import MediaStore
 from .models import ACTIONS, ListeningEvent, MoodEvent, Track
 
@@ -183,6 +184,7 @@ def delete_track(session: Session, track_id: int, store: MediaStore | None = Non
     if track is None:
         return False
     media_path = track.media_path
+    rollups.subtract_listening(session, ListeningEvent.track_id == track_id)
     session.execute(delete(ListeningEvent).where(ListeningEvent.track_id == track_id))
     session.delete(track)
     session.flush()
@@ -227,7 +229,7 @@ def record_listening(
         arousal=arousal,
     )
     session.add(event_row)
-    session.flush()
+    session.flush()  # counted in the rollups by app.catalog.rollups' insert hook
     return event_row
 
 
@@ -242,12 +244,15 @@ def record_mood(session: Session, session_id: str, distribution: Mapping[str, fl
         session_id=session_id[:64], distribution=clean, label=label, valence=point.valence, arousal=point.arousal
     )
     session.add(row)
-    session.flush()
+    session.flush()  # counted in the rollups by app.catalog.rollups' insert hook
     return row
 
 
 def forget_session(session: Session, session_id: str) -> tuple[int, int]:
     """Delete everything recorded for a listener session. Returns (listening, mood) rows deleted."""
+    rollups.subtract_listening(session, ListeningEvent.session_id == session_id)
+    rollups.forget_session_days(session, session_id)
+    rollups.subtract_mood(session, MoodEvent.session_id == session_id)
     listening = session.execute(delete(ListeningEvent).where(ListeningEvent.session_id == session_id)).rowcount
     mood = session.execute(delete(MoodEvent).where(MoodEvent.session_id == session_id)).rowcount
     return int(listening or 0), int(mood or 0)

@@ -12,12 +12,14 @@ import numpy as np
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from app.emotions import FACE_LABELS, QUADRANT_VA, QUADRANTS
+from app.emotions import FACE_LABELS, QUADRANT_VA, QUADRANTS, STRATEGIES
 
-from .models import GRID, CELL_SIZE, ListeningEvent, MoodEvent, Track
+from . import rollups
+from .models import CELL_SIZE, GRID, ListeningEvent, MoodEvent, Track
 
 SYNTHETIC_TAG = "synthetic"
 CHUNK = 20_000
+EVENTS_PER_SESSION = 25
 
 
 def _cells(valence: np.ndarray, arousal: np.ndarray) -> np.ndarray:
@@ -38,12 +40,14 @@ def populate(
     n_events: int = 0,
     *,
     n_mood_events: int | None = None,
-    n_sessions: int = 5_000,
+    n_sessions: int | None = None,
     n_artists: int = 20_000,
     seed: int = 0,
 ) -> None:
     """Append `n_tracks` synthetic tracks and `n_events` listening events (plus mood events,
-    default a tenth of that) in the session's transaction. Tracks cluster around the four
+    default a tenth of that) in the session's transaction, then rebuild the analytics rollups.
+    Events come from `n_sessions` listener sessions (default: one per 25 events), each an hour
+    long at some time in the 90 days before 2026-01-01, with one strategy each. Tracks cluster around the four
     quadrant centres like a real catalog, with some spread over the whole plane."""
     rng = np.random.default_rng(seed)
     first_id = int(session.scalar(select(func.coalesce(func.max(Track.id), 0)))) + 1
@@ -88,6 +92,15 @@ def populate(
 
     last_id = first_id + n_tracks - 1
     if n_events and last_id >= 1:
+        # Quadrant of every track id (ids are dense from 1), to stamp events as the insert hook
+        # would; bulk Core inserts bypass the hook, and the rollups are rebuilt at the end.
+        quadrant_of_id = np.full(last_id + 1, "", dtype="<U2")
+        for track_id, quadrant in conn.execute(select(Track.id, Track.quadrant)):
+            quadrant_of_id[track_id] = quadrant
+        n_sessions = n_sessions or max(1, n_events // EVENTS_PER_SESSION)
+        # A listener session lasts up to an hour, at some time in the last 90 days.
+        session_start = rng.integers(0, 90 * 86400, n_sessions)
+        session_strategy = rng.choice(len(STRATEGIES), n_sessions, p=[0.5, 0.3, 0.2])
         actions = np.array(["played", "liked", "skipped"])
         for start in range(0, n_events, CHUNK):
             size = min(CHUNK, n_events - start)
@@ -95,7 +108,8 @@ def populate(
             action = actions[rng.choice(3, size, p=[0.6, 0.15, 0.25])]
             sessions = rng.integers(0, n_sessions, size)
             va = rng.uniform(-1, 1, (size, 2))
-            offsets = rng.integers(0, 90 * 86400, size)
+            offsets = session_start[sessions] - rng.integers(0, 3600, size)
+            emotions = rng.integers(0, len(FACE_LABELS), size)
             conn.execute(
                 insert(ListeningEvent.__table__),
                 [
@@ -103,8 +117,9 @@ def populate(
                         "session_id": f"synthetic-{sessions[i]}",
                         "track_id": int(track_ids[i]),
                         "action": str(action[i]),
-                        "strategy": "match",
-                        "emotion": FACE_LABELS[i % len(FACE_LABELS)],
+                        "strategy": STRATEGIES[session_strategy[sessions[i]]],
+                        "quadrant": str(quadrant_of_id[track_ids[i]]) or None,
+                        "emotion": FACE_LABELS[emotions[i]],
                         "valence": float(va[i, 0]),
                         "arousal": float(va[i, 1]),
                         "created_at": now - timedelta(seconds=int(offsets[i])),
@@ -122,7 +137,7 @@ def populate(
             insert(MoodEvent.__table__),
             [
                 {
-                    "session_id": f"synthetic-{int(rng.integers(0, n_sessions))}",
+                    "session_id": f"synthetic-{int(rng.integers(0, n_sessions or 5_000))}",
                     "distribution": {FACE_LABELS[labels[i]]: 1.0},
                     "label": FACE_LABELS[labels[i]],
                     "valence": float(va[i, 0]),
@@ -132,3 +147,5 @@ def populate(
                 for i in range(size)
             ],
         )
+    if n_events or n_mood:
+        rollups.rebuild(session)

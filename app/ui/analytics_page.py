@@ -103,7 +103,7 @@ def render() -> None:
         _csv(strategies, "strategies")
     with right:
         rates = by_quadrant.melt(id_vars="quadrant", value_vars=["like_rate", "skip_rate"], var_name="rate", value_name="value")
-        _chart(px.bar(rates, x="quadrant", y="value", color="rate", barmode="group", title="Like and skip rates by quadrant"), "chart_rates_quadrant")
+        _chart(px.bar(rates, x="quadrant", y="value", color="rate", barmode="group", title="Like and skip rates by quadrant (the track's mood when it played)"), "chart_rates_quadrant")
         _csv(by_quadrant, "feedback_by_quadrant")
     rates = by_strategy.melt(id_vars="strategy", value_vars=["like_rate", "skip_rate"], var_name="rate", value_name="value")
     _chart(px.bar(rates, x="strategy", y="value", color="rate", barmode="group", title="Like and skip rates by strategy"), "chart_rates_strategy")
