@@ -19,6 +19,8 @@ from datetime import date, datetime, time, timedelta
 
 import pandas as pd
 from sqlalchemy import func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.orm import Session
 
 from app.catalog.models import ListeningDaily, ListeningEvent, ListeningSessionDay, MoodEvent, MoodHourly, Track
@@ -27,6 +29,30 @@ from app.emotions import FACE_LABELS, QUADRANT_NAMES, QUADRANTS, STRATEGIES
 
 CURATOR = "curator"
 SCATTER_LIMIT = 5000
+
+
+class unindexed(FunctionElement):
+    """A column, marked so SQLite's planner doesn't pick an index for this one condition
+    (rendered `+column`, SQLite's documented way; other databases get the plain column, their
+    planners estimate ranges). Without it SQLite reads a million track rows through the
+    created_at index for a date range spanning the whole catalog (3.9 s measured) instead of
+    scanning the covering (quadrant, created_at) index (0.2 s)."""
+
+    inherit_cache = True
+
+    def __init__(self, column) -> None:
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(unindexed)
+def _plain_column(element, compiler, **kw) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(unindexed, "sqlite")
+def _sqlite_unindexed(element, compiler, **kw) -> str:
+    return "+" + compiler.process(element.clauses, **kw)
 
 
 def _range(column, start: date | None, end: date | None) -> list:
@@ -63,7 +89,7 @@ def date_bounds(session: Session) -> tuple[date, date] | None:
 def tracks_per_quadrant(session: Session, start: date | None = None, end: date | None = None) -> pd.DataFrame:
     rows = dict(
         session.execute(
-            select(Track.quadrant, func.count()).where(*_range(Track.created_at, start, end)).group_by(Track.quadrant)
+            select(Track.quadrant, func.count()).where(*_range(unindexed(Track.created_at), start, end)).group_by(Track.quadrant)
         ).all()
     )
     return pd.DataFrame(
@@ -77,7 +103,7 @@ def tagged_by_source(session: Session, start: date | None = None, end: date | No
     # Grouped by the raw column (a few model versions and "curator"), which the
     # (tagged_by, created_at) index delivers already grouped; folded into two groups here.
     rows = session.execute(
-        select(Track.tagged_by, func.count()).where(*_range(Track.created_at, start, end)).group_by(Track.tagged_by)
+        select(Track.tagged_by, func.count()).where(*_range(unindexed(Track.created_at), start, end)).group_by(Track.tagged_by)
     ).all()
     curator = sum(int(n) for source, n in rows if source == CURATOR)
     model = sum(int(n) for source, n in rows if source != CURATOR)
@@ -144,13 +170,13 @@ def strategies_used(session: Session, start: date | None = None, end: date | Non
             .group_by(ListeningDaily.strategy)
         ).all()
     )
-    sessions = dict(
-        session.execute(
-            select(ListeningSessionDay.strategy, func.count(ListeningSessionDay.session_id.distinct()))
-            .where(*_day_range(ListeningSessionDay.day, start, end), ListeningSessionDay.strategy != NO_STRATEGY)
-            .group_by(ListeningSessionDay.strategy)
-        ).all()
+    pairs = (
+        select(ListeningSessionDay.strategy, ListeningSessionDay.session_id)
+        .where(*_day_range(ListeningSessionDay.day, start, end), ListeningSessionDay.strategy != NO_STRATEGY)
+        .group_by(ListeningSessionDay.strategy, ListeningSessionDay.session_id)
+        .subquery()
     )
+    sessions = dict(session.execute(select(pairs.c.strategy, func.count()).group_by(pairs.c.strategy)).all())
     names = list(STRATEGIES) + sorted(s for s in events if s not in STRATEGIES)
     return pd.DataFrame(
         {
@@ -218,5 +244,12 @@ def summary(session: Session, start: date | None = None, end: date | None = None
         "tracks": int(session.scalar(select(func.count()).select_from(Track).where(*_range(Track.created_at, start, end))) or 0),
         "listening_events": int(session.scalar(select(func.sum(ListeningDaily.events)).where(*_day_range(ListeningDaily.day, start, end))) or 0),
         "mood_events": int(session.scalar(select(func.sum(MoodHourly.readings)).where(*_day_range(MoodHourly.day, start, end))) or 0),
-        "sessions": int(session.scalar(select(func.count(ListeningSessionDay.session_id.distinct())).where(*_day_range(ListeningSessionDay.day, start, end))) or 0),
+        "sessions": _distinct_sessions(session, start, end),
     }
+
+
+def _distinct_sessions(session: Session, start: date | None, end: date | None) -> int:
+    # GROUP BY in a subquery rather than COUNT(DISTINCT): SQLite builds the same temp b-tree
+    # either way, but this form took 0.38 s instead of 0.85 s on 400 k session-days.
+    ids = select(ListeningSessionDay.session_id).where(*_day_range(ListeningSessionDay.day, start, end)).group_by(ListeningSessionDay.session_id).subquery()
+    return int(session.scalar(select(func.count()).select_from(ids)) or 0)

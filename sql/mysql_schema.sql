@@ -82,13 +82,14 @@ CREATE TABLE IF NOT EXISTS listening_daily (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 CREATE TABLE IF NOT EXISTS listening_session_days (
-    day DATE NOT NULL,
     session_id VARCHAR(64) NOT NULL,
+    day DATE NOT NULL,
     strategy VARCHAR(16) NOT NULL,
-    PRIMARY KEY (day, session_id, strategy)
+    PRIMARY KEY (session_id, day, strategy)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
-CREATE INDEX ix_session_days_strategy ON listening_session_days (strategy, day, session_id);
+-- distinct sessions per strategy: an index already in (strategy, session_id) order
+CREATE INDEX ix_session_days_strategy ON listening_session_days (strategy, session_id, day);
 
 CREATE TABLE IF NOT EXISTS mood_hourly (
     day DATE NOT NULL,

@@ -200,3 +200,27 @@ def test_an_upload_interrupted_mid_ingest_leaves_nothing_half_done(db_url, media
     monkeypatch.setenv("MOODTUNE_ANALYSIS_WORKERS", "0")
     monkeypatch.setenv("DATABASE_URL", db_url)
     assert ingest_bytes(audio_bytes("wav"), "interrupted.wav").status == "imported"
+
+
+def test_idle_analysis_workers_exit_and_hand_back_their_memory(monkeypatch):
+    """The mood model lives in worker processes, not the app's; when imports stop, they exit."""
+    import time
+
+    from app.catalog import ingest
+
+    monkeypatch.setattr(ingest, "ANALYSIS_IDLE_S", 0.2)
+    pool = ingest._AnalysisPool()
+    executor = pool.acquire(1)
+    worker_pid = executor.submit(os.getpid).result()
+    assert worker_pid != os.getpid()
+    pool.release(executor)
+    assert pool.acquire(1) is executor  # reused while work keeps coming
+    pool.release(executor)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{worker_pid}"):
+        time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{worker_pid}"), "the idle worker is still running"
+    fresh = pool.acquire(1)
+    assert fresh is not executor  # the next import starts afresh
+    pool.release(fresh)
+    pool.shutdown_if_idle()

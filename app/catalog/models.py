@@ -164,13 +164,15 @@ class ListeningDaily(Base):
 
 class ListeningSessionDay(Base):
     """Which listener sessions listened on which day with which strategy: distinct sessions over
-    a date range come from here (a few rows per session instead of one per event)."""
+    a date range come from here (a few rows per session instead of one per event). The key
+    leads with session_id and the index with (strategy, session_id), so counting distinct
+    sessions reads an index already in that order."""
 
     __tablename__ = "listening_session_days"
-    __table_args__ = (Index("ix_session_days_strategy", "strategy", "day", "session_id"), MYSQL_TABLE_OPTIONS)
+    __table_args__ = (Index("ix_session_days_strategy", "strategy", "session_id", "day"), MYSQL_TABLE_OPTIONS)
 
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
     session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
     strategy: Mapped[str] = mapped_column(String(16), primary_key=True)
 
 
