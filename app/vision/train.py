@@ -303,7 +303,7 @@ def export(args: argparse.Namespace) -> None:
             "best_epoch": state.get("best_epoch"),
             "history": state["history"],
             "tta": "horizontal flip",
-            "seed": args.seed,
+            "seed": (state.get("options") or {}).get("seed", args.seed),
             "warm_start": _warm_start_info(state.get("init_from")),
             "options": state.get("options"),
             "served": chosen,

@@ -146,8 +146,9 @@ def test_ten_listener_sessions_at_once(browser, server: Server, e2e_dir):
         for p, label in zip(pages, emotions):
             p.get_by_test_id("stButtonGroup").get_by_text(re.compile(rf"\b{label}\b")).click()
         queues: dict[str, list[list[str]]] = {}
+        # Ten sessions' reruns queue up on two cores: the first wait per page is generous.
         for p, label in zip(pages, emotions):
-            expect(p.get_by_test_id("stMetricValue").first).to_have_text(label)
+            expect(p.get_by_test_id("stMetricValue").first).to_have_text(label, timeout=30_000)
             expect(p.locator("audio")).to_have_count(5)
             expect(p.get_by_test_id("stText").filter(has_text=f"you look {label}")).to_have_count(5)
             expect(p.get_by_test_id("stException")).to_have_count(0)
@@ -165,7 +166,7 @@ def test_ten_listener_sessions_at_once(browser, server: Server, e2e_dir):
             # emotion must agree exactly.
             happy_queues: dict[str, list[list[str]]] = {}
             for p, label in zip(pages, emotions):
-                expect(p.get_by_test_id("stMetricValue").first).to_have_text("happy")
+                expect(p.get_by_test_id("stMetricValue").first).to_have_text("happy", timeout=30_000)
                 # Wait for the whole new queue, not just the metric: all reasons speak of the
                 # new mood except the playing track's, which was chosen for the old one.
                 happy_reasons = p.get_by_test_id("stText").filter(has_text="you look happy")
