@@ -24,7 +24,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.orm import Session
 
 from app.catalog.models import ListeningDaily, ListeningEvent, ListeningSessionDay, MoodEvent, MoodHourly, Track
-from app.catalog.rollups import NO_QUADRANT, NO_STRATEGY
+from app.catalog.rollups import NO_QUADRANT, NO_STRATEGY, as_date
 from app.emotions import FACE_LABELS, QUADRANT_NAMES, QUADRANTS, STRATEGIES
 
 CURATOR = "curator"
@@ -143,9 +143,9 @@ def emotions_over_time(
         .group_by(*keys, MoodHourly.label)
     ).all()
     if granularity == "hour":
-        rows = [(f"{_iso(day)} {int(hour):02d}:00", label, n) for day, hour, label, n in rows]
+        rows = [(f"{as_date(day).isoformat()} {int(hour):02d}:00", label, n) for day, hour, label, n in rows]
     else:
-        rows = [(_iso(day), label, n) for day, label, n in rows]
+        rows = [(as_date(day).isoformat(), label, n) for day, label, n in rows]
     frame = pd.DataFrame(rows, columns=["period", "emotion", "count"])
     if frame.empty:
         frame["share"] = pd.Series(dtype=float)
@@ -154,10 +154,6 @@ def emotions_over_time(
     frame["share"] = frame["count"] / frame.groupby("period")["count"].transform("sum")
     order = {label: i for i, label in enumerate(FACE_LABELS)}
     return frame.sort_values(["period", "emotion"], key=lambda s: s.map(order) if s.name == "emotion" else s).reset_index(drop=True)
-
-
-def _iso(day) -> str:
-    return day.isoformat() if isinstance(day, date) else str(day)[:10]
 
 
 def strategies_used(session: Session, start: date | None = None, end: date | None = None) -> pd.DataFrame:

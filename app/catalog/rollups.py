@@ -80,7 +80,8 @@ def _mood_groups(*where) -> select:
     )
 
 
-def _as_date(value) -> date:
+def as_date(value) -> date:
+    """A DATE column's value as a date (SQLite hands back text for DATE(...) expressions)."""
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
@@ -89,7 +90,7 @@ def subtract_listening(session: Session, *where) -> None:
     for day, strategy, quadrant, action, n in session.execute(_listening_groups(*where)).all():
         session.execute(
             update(ListeningDaily)
-            .where(ListeningDaily.day == _as_date(day), ListeningDaily.strategy == strategy,
+            .where(ListeningDaily.day == as_date(day), ListeningDaily.strategy == strategy,
                    ListeningDaily.quadrant == quadrant, ListeningDaily.action == action)
             .values(events=ListeningDaily.events - n)
         )
@@ -104,7 +105,7 @@ def subtract_mood(session: Session, *where) -> None:
     for day, hour, label, n in session.execute(_mood_groups(*where)).all():
         session.execute(
             update(MoodHourly)
-            .where(MoodHourly.day == _as_date(day), MoodHourly.hour == int(hour), MoodHourly.label == label)
+            .where(MoodHourly.day == as_date(day), MoodHourly.hour == int(hour), MoodHourly.label == label)
             .values(readings=MoodHourly.readings - n)
         )
     session.execute(delete(MoodHourly).where(MoodHourly.readings <= 0))
