@@ -435,11 +435,18 @@ def _check_tagger() -> str:
     return _tagger_version(_load_tagger())
 
 
-def _run_in_workers(jobs: list, fn: Callable, workers: int, source_of: Callable[[Any], str]) -> Iterator[tuple[int, Any]]:
-    """(index, outcome) for every job as the workers finish them; a crashed worker or an
-    exception becomes a failed IngestResult for that job. Raises IngestSetupError if the model
-    can't load in the workers."""
-    executor = _analysis_pool.acquire(workers)
+def _analysis_outcomes(jobs: list, fn: Callable, workers: int, source_of: Callable[[Any], str]) -> Iterator[tuple[int, Any]]:
+    """(index, outcome) for every (index, job) as it is done: in this process when workers is 0,
+    else in the analysis pool, where a crashed worker or an exception becomes a failed
+    IngestResult for that job. Raises IngestSetupError first if the model can't load."""
+    if not jobs:
+        return
+    if workers <= 0:
+        _load_tagger()  # fail fast with one clear error instead of one per file
+        for i, job in jobs:
+            yield i, fn(job)
+        return
+    executor = _analysis_pool.acquire(min(workers, len(jobs)))
     broken = False
     try:
         try:
@@ -568,15 +575,8 @@ def ingest_files(
             seen[sha] = source
             jobs.append((i, (path, source, hint, sha, settings.max_duration_s)))
 
-    if workers <= 0:
-        if jobs:
-            _load_tagger()  # fail fast with one clear error instead of one per file
-        for i, job in jobs:
-            outcome = _analyse_job(job)
-            finish(i, outcome if isinstance(outcome, IngestResult) else _commit(outcome, store, settings.database_url))
-    elif jobs:
-        for i, outcome in _run_in_workers(jobs, _analyse_job, min(workers, len(jobs)), lambda job: job[1]):
-            finish(i, outcome if isinstance(outcome, IngestResult) else _commit(outcome, store, settings.database_url))
+    for i, outcome in _analysis_outcomes(jobs, _analyse_job, workers, lambda job: job[1]):
+        finish(i, outcome if isinstance(outcome, IngestResult) else _commit(outcome, store, settings.database_url))
     return ImportSummary([r for r in results if r is not None])
 
 
@@ -644,14 +644,8 @@ def retag_catalog(
                 jobs.append((len(jobs), (track_id, str(store.resolve(track.media_path)))))
             except (OSError, ValueError) as exc:  # MediaPathError is a ValueError
                 summary.results.append(IngestResult(track.title, "failed", f"could not retag: {exc}", track_id))
-    if workers <= 0:
-        if jobs:
-            _load_tagger()
-        outcomes: Iterable[tuple[int, Any]] = ((i, _retag_job(job)) for i, job in jobs)
-    else:
-        outcomes = _run_in_workers(jobs, _retag_job, workers, lambda job: str(job[0])) if jobs else ()
     total = len(jobs) + len(summary.results)
-    for i, outcome in outcomes:
+    for i, outcome in _analysis_outcomes(jobs, _retag_job, workers, lambda job: str(job[0])):
         if isinstance(outcome, IngestResult):
             result = outcome
         else:
