@@ -37,8 +37,31 @@ def _variants(m: dict) -> str:
 def _options(options: dict | None) -> str:
     if not options:
         return ""
-    return (f"; peak LR {options.get('lr')}, dropout {options.get('dropout')}, spatial dropout "
+    lr = (f"constant LR {options.get('lr')} after the warm-up epoch, weights averaged from epoch {options.get('swa_start')}"
+          if options.get("schedule") == "constant" else f"peak LR {options.get('lr')}")
+    return (f"; {lr}, dropout {options.get('dropout')}, spatial dropout "
             f"{options.get('spatial_dropout')}, random erasing p {options.get('erase_prob')}")
+
+
+def _weight_average(m: dict) -> str:
+    swa = m.get("weight_average")
+    if not swa:
+        return ""
+    return (
+        f" Stochastic weight averaging (Izmailov et al. 2018): the mean of the weights at the end of the "
+        f"last {swa['epochs_averaged']} epochs, BatchNorm statistics recomputed on `train`; val accuracy "
+        f"{swa['val_acc_prior_corrected']:.4f} (Keras, prior-corrected) against "
+        f"{max(h.get('val_acc_prior_corrected', 0) for h in m.get('history', [{}])):.4f} for the best single epoch."
+    )
+
+
+def _prior_correction(m: dict) -> str:
+    if not m.get("prior_correction"):
+        return ""
+    return (
+        " The class weighting is undone at prediction time (logit adjustment, Menon et al. 2021: "
+        "log class weight subtracted from the output bias, fixed by the training labels, not fitted on val)."
+    )
 
 
 def _schedule(m: dict) -> str:
@@ -52,10 +75,11 @@ def _schedule(m: dict) -> str:
         for c in chain
     ]
     return (
-        "Trained in stages, each a warm restart (`--init-from`, a new cosine cycle) from the weights "
+        "Trained in stages, each a warm restart (`--init-from`, a new learning-rate cycle) from the weights "
         "of the stage before: " + " → ".join(stages)
-        + f" → {m.get('epochs_trained')} epochs{_options(m.get('options'))}; best epoch of the last stage "
-        f"{m.get('best_epoch')}. The epoch curve below is the last stage's."
+        + f" → {m.get('epochs_trained')} epochs{_options(m.get('options'))}; served: "
+        + (f"epoch {m.get('best_epoch')}" if isinstance(m.get("best_epoch"), int) else str(m.get("best_epoch")))
+        + " of the last stage. The epoch curve below is the last stage's." + _weight_average(m)
     )
 
 
@@ -86,7 +110,7 @@ def face_section(m: dict | None, bench: dict | None) -> str:
   horizontal flip, rotation ±12°, zoom ±12 %, shift ±10 %, brightness/contrast jitter, random
   erasing; seed {m.get("seed")}. {_schedule(m)}
 - **Inference**: exported to TFLite and run with LiteRT (XNNPACK, one thread); prediction averaged
-  with the mirrored crop ({m.get("tta")}). Served variant: **{m.get("served", "float32")}** — the
+  with the mirrored crop ({m.get("tta")}).{_prior_correction(m)} Served variant: **{m.get("served", "float32")}** — the
   export measures both on val through the serving code and keeps int8 only if it loses at most
   half a point: {_variants(m)}.
 
@@ -159,10 +183,14 @@ def main() -> None:
         + "\n## musicnn embedding — `musicnn_msd.tflite`\n\nPre-trained MSD musicnn (Pons & Serra 2019, ISC licence, see "
         "`MUSICNN_LICENSE.txt`), converted to TFLite by `app/music/convert_musicnn.py`; outputs match the original "
         "TF1 graph within 3e-5. Used as an audio embedding input to the music mood model.\n"
-        "\n## How to retrain\n\n```\npython -m app.vision.train --data ../shared/data/fer2013 --epochs 36   # resumable\n"
-        "python -m app.vision.train --data ../shared/data/fer2013 --workdir .cache/face_train_restart \\\n"
-        "    --init-from .cache/face_train/best.keras --epochs 8 --lr 4e-4 --seed 14   # warm restart\n"
-        "python -m app.vision.train --data ../shared/data/fer2013 --workdir .cache/face_train_restart --export\npython -m app.music.train --data ../shared/data/music\n"
+        "\n## How to retrain\n\nEvery stage is resumable (rerun the same command); each stage's options are in its workdir's "
+        "`state.json` and, for the served chain, in `face_metrics.json` (`warm_start`, `options`). The commands below are the recipe in three stages; the served model took the longer chain listed above.\n\n"
+        "```\npython -m app.vision.train --data ../shared/data/fer2013 --workdir .cache/face_train --epochs 36\n"
+        "python -m app.vision.train --data ../shared/data/fer2013 --workdir .cache/face_stage2 \\\n"
+        "    --init-from .cache/face_train/best.keras --epochs 30 --lr 6e-4 --dropout 0.15 --spatial-dropout 0.025 --erase-prob 0.15   # warm restart\n"
+        "python -m app.vision.train --data ../shared/data/fer2013 --workdir .cache/face_swa --init-from .cache/face_stage2/best.keras \\\n"
+        "    --schedule constant --lr 2e-4 --swa-start 2 --epochs 16 --dropout 0.15 --spatial-dropout 0.025 --erase-prob 0.15   # weight averaging\n"
+        "python -m app.vision.train --data ../shared/data/fer2013 --workdir .cache/face_swa --export\npython -m app.music.train --data ../shared/data/music\n"
         "python -m app bench --json > models/bench.json\npython -m app.model_card\n```\n"
     )
     (MODELS_DIR / "MODEL_CARD.md").write_text(text)

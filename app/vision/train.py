@@ -148,6 +148,47 @@ def metrics_from_predictions(y_true: np.ndarray, y_pred: np.ndarray, labels=FACE
     }
 
 
+def class_weights(y_train: np.ndarray) -> np.ndarray:
+    """Per-class loss weights ∝ (1/frequency)^0.5, normalised to a mean sample weight of 1:
+    lifts disgust/surprise recall without wrecking accuracy."""
+    counts = np.bincount(y_train, minlength=len(FACE_LABELS)).astype(np.float64)
+    cw = (counts.sum() / counts) ** 0.5
+    return cw / (cw * counts).sum() * counts.sum()
+
+
+def prior_corrected(probs: np.ndarray, cw: np.ndarray) -> np.ndarray:
+    """Undo the class weighting at prediction time: a net trained with loss weights w_c learns
+    p(c|x)·w_c (up to normalisation), so dividing by w_c gives back the posterior under the
+    training prior (the logit adjustment of Menon et al. 2021). Fixed by the training labels,
+    not fitted on val. The export folds the same shift into the logits' bias."""
+    p = probs / cw
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def recompute_bn_statistics(model, x_uint8: np.ndarray, batch: int = 256, seed: int = 0) -> None:
+    """Set every BatchNorm's moving mean/variance to its exact average over the training images
+    (mirrored at random), as averaged weights need (Izmailov et al. 2018, SWA). Eager calls
+    so each batch can use its own momentum i/(i+1): a cumulative mean, not an EMA."""
+    import tensorflow as tf
+
+    bns = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.BatchNormalization)]
+    for layer in bns:
+        layer.moving_mean.assign(tf.zeros_like(layer.moving_mean))
+        layer.moving_variance.assign(tf.ones_like(layer.moving_variance))
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(x_uint8))
+    momenta = [layer.momentum for layer in bns]
+    for i, start in enumerate(range(0, len(order), batch)):
+        xb = x_uint8[order[start : start + batch]].astype(np.float32)[..., None] / 255.0
+        mirror = rng.random(len(xb)) < 0.5
+        xb = np.where(mirror[:, None, None, None], xb[:, :, ::-1], xb)
+        for layer in bns:
+            layer.momentum = i / (i + 1)
+        model(xb, training=True)
+    for layer, momentum in zip(bns, momenta):
+        layer.momentum = momentum
+
+
 def train(args: argparse.Namespace) -> None:
     import tensorflow as tf
 
@@ -161,15 +202,13 @@ def train(args: argparse.Namespace) -> None:
     x_va, y_va = load_split(root, "val", work)
     print(f"train {x_tr.shape} val {x_va.shape}", flush=True)
 
-    # Class weights ∝ (1/frequency)^0.5: lifts disgust/surprise recall without wrecking accuracy.
-    counts = np.bincount(y_tr, minlength=len(FACE_LABELS)).astype(np.float64)
-    cw = (counts.sum() / counts) ** 0.5
-    cw = cw / (cw * counts).sum() * counts.sum()
+    cw = class_weights(y_tr)
     steps_per_epoch = math.ceil(len(x_tr) / args.batch)
     total_steps = steps_per_epoch * args.epochs
 
     state_path, last_path, best_path = work / "state.json", work / "last.keras", work / "best.keras"
-    options = {k: getattr(args, k) for k in ("epochs", "batch", "lr", "weight_decay", "width", "dropout", "spatial_dropout", "erase_prob", "seed")}
+    options = {k: getattr(args, k) for k in ("epochs", "batch", "lr", "weight_decay", "width", "dropout", "spatial_dropout", "erase_prob", "seed", "schedule", "swa_start")}
+    swa_path = work / "swa_running_mean.npz"
     state = json.loads(state_path.read_text()) if state_path.exists() else {"epoch": 0, "best_acc": 0.0, "history": [], "init_from": args.init_from, "options": options}
     if last_path.exists() and state["epoch"] > 0:
         model = tf.keras.models.load_model(last_path)
@@ -180,8 +219,10 @@ def train(args: argparse.Namespace) -> None:
         if args.init_from:
             # Rebuilt rather than loaded so a restart can change the (weightless) dropout rates.
             model.set_weights(tf.keras.models.load_model(args.init_from).get_weights())
+        # One warm-up epoch, then cosine decay to 1 % of the peak, or (constant, for weight
+        # averaging) alpha 1: CosineDecay with alpha=1 stays at the peak.
         schedule = tf.keras.optimizers.schedules.CosineDecay(
-            0.0, total_steps - steps_per_epoch, alpha=0.01,
+            0.0, max(total_steps - steps_per_epoch, 1), alpha=0.01 if args.schedule == "cosine" else 1.0,
             warmup_target=args.lr, warmup_steps=steps_per_epoch,
         )
         model.compile(
@@ -209,20 +250,68 @@ def train(args: argparse.Namespace) -> None:
         hist = model.fit(make_ds(epoch), epochs=1, verbose=0)
         probs = predict_tta(model, x_va)
         m = metrics_from_predictions(y_va, probs.argmax(1))
+        # Selection uses what is served: the prior-corrected prediction.
+        mc = metrics_from_predictions(y_va, prior_corrected(probs, cw).argmax(1))
         dt = time.time() - t0
         state["epoch"] = epoch + 1
         state["history"].append(
             {"epoch": epoch + 1, "loss": float(hist.history["loss"][-1]), "val_acc": m["accuracy"],
-             "val_macro_f1": m["macro_f1"], "seconds": round(dt, 1)}
+             "val_macro_f1": m["macro_f1"], "val_acc_prior_corrected": mc["accuracy"],
+             "val_macro_f1_prior_corrected": mc["macro_f1"], "seconds": round(dt, 1)}
         )
-        if m["accuracy"] > state["best_acc"]:
-            state["best_acc"] = m["accuracy"]
+        if mc["accuracy"] > state["best_acc"]:
+            state["best_acc"] = mc["accuracy"]
             state["best_epoch"] = epoch + 1
             model.save(best_path)
+        if args.swa_start and epoch + 1 >= args.swa_start:
+            state["swa_n"] = update_running_mean(swa_path, model.get_weights(), state.get("swa_n", 0))
         model.save(last_path)
         state_path.write_text(json.dumps(state, indent=1))
         print(f"epoch {epoch + 1}/{args.epochs} loss {hist.history['loss'][-1]:.4f} "
-              f"val_acc {m['accuracy']:.4f} macro_f1 {m['macro_f1']:.4f} ({dt:.0f}s)", flush=True)
+              f"val_acc {m['accuracy']:.4f} macro_f1 {m['macro_f1']:.4f} prior-corrected "
+              f"{mc['accuracy']:.4f} / {mc['macro_f1']:.4f} ({dt:.0f}s)", flush=True)
+
+    if state.get("swa_n"):
+        _finish_weight_average(model, state, swa_path, best_path, x_tr, x_va, y_va, cw)
+        state_path.write_text(json.dumps(state, indent=1))
+
+
+def update_running_mean(path: Path, weights: list[np.ndarray], n: int) -> int:
+    """Fold one more set of weights into the running mean of `n` sets stored at `path` (kept on
+    disk so a resumed run continues it); returns the new count."""
+    if n:
+        with np.load(path) as f:
+            mean = [f[f"w{i}"] for i in range(len(weights))]
+        weights = [m + (w - m) / (n + 1) for m, w in zip(mean, weights)]
+    np.savez(path, **{f"w{i}": w for i, w in enumerate(weights)})
+    return n + 1
+
+
+def fold_prior_correction(model, cw: np.ndarray) -> None:
+    """Subtract log(class weight) from the "logits" layer's bias, so the served softmax is
+    prior_corrected() without any code in the serving path: softmax(z − log w) ∝ softmax(z) / w."""
+    layer = model.get_layer("logits")
+    kernel, bias = layer.get_weights()
+    layer.set_weights([kernel, bias - np.log(cw).astype(bias.dtype)])
+
+
+def _finish_weight_average(model, state: dict, swa_path: Path, best_path: Path, x_tr, x_va, y_va, cw) -> None:
+    """Load the averaged weights, recompute BatchNorm statistics for them, measure on val, and
+    make them best.keras when they beat the best single epoch."""
+    with np.load(swa_path) as f:
+        model.set_weights([f[f"w{i}"] for i in range(len(f.files))])
+    recompute_bn_statistics(model, x_tr)
+    probs = predict_tta(model, x_va)
+    m = metrics_from_predictions(y_va, probs.argmax(1))
+    mc = metrics_from_predictions(y_va, prior_corrected(probs, cw).argmax(1))
+    state["swa"] = {"epochs_averaged": state["swa_n"], "val_acc": m["accuracy"], "val_macro_f1": m["macro_f1"],
+                    "val_acc_prior_corrected": mc["accuracy"], "val_macro_f1_prior_corrected": mc["macro_f1"]}
+    print(f"weight average of {state['swa_n']} epochs: val_acc {m['accuracy']:.4f} prior-corrected "
+          f"{mc['accuracy']:.4f} / {mc['macro_f1']:.4f}", flush=True)
+    if mc["accuracy"] > state["best_acc"]:
+        state["best_acc"] = mc["accuracy"]
+        state["best_epoch"] = "weight average"
+        model.save(best_path)
 
 
 def _litert_predict(model_bytes: bytes, x_uint8: np.ndarray) -> tuple[np.ndarray, float]:
@@ -270,14 +359,17 @@ def export(args: argparse.Namespace) -> None:
 
     work = Path(args.workdir)
     model = tf.keras.models.load_model(work / "best.keras")
+    x_tr, y_tr = load_split(Path(args.data), "train", work)
+    fold_prior_correction(model, class_weights(y_tr))
     serving = tf.keras.Sequential([model, tf.keras.layers.Softmax()])
-    x_tr, _ = load_split(Path(args.data), "train", work)
     x_va, y_va = load_split(Path(args.data), "val", work)
 
     float_bytes = tf.lite.TFLiteConverter.from_keras_model(serving).convert()
     converter = tf.lite.TFLiteConverter.from_keras_model(serving)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    calib = x_tr[np.random.default_rng(args.seed).choice(len(x_tr), 600, replace=False)]
+    # 3,000 calibration images rather than 600: activation ranges from more faces cost the int8
+    # model less (val 0.6990 vs 0.6981 for the same weights; float32 0.6996).
+    calib = x_tr[np.random.default_rng(args.seed).choice(len(x_tr), 3000, replace=False)]
 
     def representative():
         for img in calib:
@@ -303,6 +395,8 @@ def export(args: argparse.Namespace) -> None:
             "best_epoch": state.get("best_epoch"),
             "history": state["history"],
             "tta": "horizontal flip",
+            "prior_correction": "logits − log(class weight), folded into the output bias",
+            "weight_average": state.get("swa"),
             "seed": (state.get("options") or {}).get("seed", args.seed),
             "warm_start": _warm_start_info(state.get("init_from")),
             "options": state.get("options"),
@@ -329,6 +423,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dropout", type=float, default=0.3, help="dropout before the classifier")
     p.add_argument("--spatial-dropout", type=float, default=0.05, help="spatial dropout per stage (times stage number)")
     p.add_argument("--erase-prob", type=float, default=0.3, help="random-erasing probability")
+    p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
+                   help="learning rate after the warm-up epoch: cosine decay, or constant (for --swa-start)")
+    p.add_argument("--swa-start", type=int, default=0,
+                   help="average the weights of every epoch from this one on (stochastic weight averaging); 0: off")
     p.add_argument("--init-from", help="start from this .keras model's weights (warm restart with a new schedule)")
     p.add_argument("--export", action="store_true", help="export best.keras to models/ and stop")
     args = p.parse_args(argv)

@@ -1,0 +1,70 @@
+"""The face-model training helpers that change what the app serves: the prior correction folded
+into the exported model, weight averaging and the BatchNorm statistics it needs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.emotions import FACE_LABELS
+from app.vision.train import class_weights, fold_prior_correction, prior_corrected, recompute_bn_statistics, update_running_mean
+
+tf = pytest.importorskip("tensorflow")
+
+
+def _labels_like_fer() -> np.ndarray:
+    # FER2013-like imbalance: disgust rare, happy common.
+    counts = [3995, 436, 4097, 7215, 4965, 4830, 3171]
+    return np.repeat(np.arange(len(FACE_LABELS)), counts)
+
+
+def test_class_weights_favour_rare_classes_and_keep_the_mean_sample_weight_at_one():
+    y = _labels_like_fer()
+    cw = class_weights(y)
+    assert cw[FACE_LABELS.index("disgust")] > cw[FACE_LABELS.index("happy")] * 3
+    assert cw[y].mean() == pytest.approx(1.0)
+
+
+def test_prior_correction_recovers_the_unweighted_posterior():
+    # A net trained with loss weights w learns q ∝ w·p; the correction must give p back.
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(7), size=50)
+    cw = class_weights(_labels_like_fer())
+    q = p * cw
+    q /= q.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(prior_corrected(q, cw), p, rtol=1e-9)
+
+
+def test_folded_bias_serves_the_prior_corrected_softmax():
+    inp = tf.keras.Input((4,))
+    model = tf.keras.Model(inp, tf.keras.layers.Dense(7, name="logits")(inp))
+    x = np.random.default_rng(1).normal(size=(20, 4)).astype(np.float32)
+    before = tf.nn.softmax(model(x)).numpy()
+    cw = class_weights(_labels_like_fer())
+    fold_prior_correction(model, cw)
+    after = tf.nn.softmax(model(x)).numpy()
+    np.testing.assert_allclose(after, prior_corrected(before, cw), atol=1e-5)
+
+
+def test_running_mean_of_weights_survives_on_disk(tmp_path):
+    path = tmp_path / "avg.npz"
+    sets = [[np.full((2, 2), v), np.array([v * 10.0])] for v in (1.0, 2.0, 6.0)]
+    n = 0
+    for weights in sets:
+        n = update_running_mean(path, weights, n)
+    with np.load(path) as f:
+        np.testing.assert_allclose(f["w0"], np.full((2, 2), 3.0))
+        np.testing.assert_allclose(f["w1"], [30.0])
+    assert n == 3
+
+
+def test_batchnorm_statistics_are_recomputed_from_the_images():
+    inp = tf.keras.Input((48, 48, 1))
+    model = tf.keras.Model(inp, tf.keras.layers.BatchNormalization()(inp))
+    x = np.random.default_rng(2).integers(40, 200, size=(600, 48, 48), dtype=np.uint8)
+    recompute_bn_statistics(model, x, batch=128)
+    bn = model.layers[-1]
+    pixels = x.astype(np.float64) / 255.0
+    assert float(bn.moving_mean.numpy()[0]) == pytest.approx(pixels.mean(), abs=1e-4)
+    assert float(bn.moving_variance.numpy()[0]) == pytest.approx(pixels.var(), rel=0.02)
+    assert bn.momentum == pytest.approx(0.99)  # restored for any later training
