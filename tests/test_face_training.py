@@ -1,15 +1,30 @@
 """The face-model training helpers that change what the app serves: the prior correction folded
-into the exported model, weight averaging and the BatchNorm statistics it needs."""
+into the exported model, weight averaging and the BatchNorm statistics it needs.
+
+The Keras checks run in a fresh spawned process: TensorFlow loaded into the test process makes a
+later `import aiortc` (the mood page's streamlit-webrtc) segfault, measured here
+(`python -c "import tensorflow; import aiortc"` exits 139). The app never imports TensorFlow.
+"""
 
 from __future__ import annotations
+
+import importlib.util
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
 
 from app.emotions import FACE_LABELS
-from app.vision.train import class_weights, fold_prior_correction, prior_corrected, recompute_bn_statistics, update_running_mean
+from app.vision.train import class_weights, prior_corrected, update_running_mean
 
-tf = pytest.importorskip("tensorflow")
+# find_spec, not importorskip: that would import TensorFlow into this process.
+needs_tensorflow = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="TensorFlow (training) not installed")
+
+
+def _in_fresh_process(fn, *args):
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result(timeout=300)
 
 
 def _labels_like_fer() -> np.ndarray:
@@ -35,14 +50,23 @@ def test_prior_correction_recovers_the_unweighted_posterior():
     np.testing.assert_allclose(prior_corrected(q, cw), p, rtol=1e-9)
 
 
-def test_folded_bias_serves_the_prior_corrected_softmax():
+def _softmax_before_and_after_folding(cw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import tensorflow as tf
+
+    from app.vision.train import fold_prior_correction
+
     inp = tf.keras.Input((4,))
     model = tf.keras.Model(inp, tf.keras.layers.Dense(7, name="logits")(inp))
     x = np.random.default_rng(1).normal(size=(20, 4)).astype(np.float32)
     before = tf.nn.softmax(model(x)).numpy()
-    cw = class_weights(_labels_like_fer())
     fold_prior_correction(model, cw)
-    after = tf.nn.softmax(model(x)).numpy()
+    return before, tf.nn.softmax(model(x)).numpy()
+
+
+@needs_tensorflow
+def test_folded_bias_serves_the_prior_corrected_softmax():
+    cw = class_weights(_labels_like_fer())
+    before, after = _in_fresh_process(_softmax_before_and_after_folding, cw)
     np.testing.assert_allclose(after, prior_corrected(before, cw), atol=1e-5)
 
 
@@ -58,13 +82,23 @@ def test_running_mean_of_weights_survives_on_disk(tmp_path):
     assert n == 3
 
 
-def test_batchnorm_statistics_are_recomputed_from_the_images():
+def _bn_statistics_after_recompute(x: np.ndarray) -> tuple[float, float, float]:
+    import tensorflow as tf
+
+    from app.vision.train import recompute_bn_statistics
+
     inp = tf.keras.Input((48, 48, 1))
     model = tf.keras.Model(inp, tf.keras.layers.BatchNormalization()(inp))
-    x = np.random.default_rng(2).integers(40, 200, size=(600, 48, 48), dtype=np.uint8)
     recompute_bn_statistics(model, x, batch=128)
     bn = model.layers[-1]
+    return float(bn.moving_mean.numpy()[0]), float(bn.moving_variance.numpy()[0]), float(bn.momentum)
+
+
+@needs_tensorflow
+def test_batchnorm_statistics_are_recomputed_from_the_images():
+    x = np.random.default_rng(2).integers(40, 200, size=(600, 48, 48), dtype=np.uint8)
+    mean, variance, momentum = _in_fresh_process(_bn_statistics_after_recompute, x)
     pixels = x.astype(np.float64) / 255.0
-    assert float(bn.moving_mean.numpy()[0]) == pytest.approx(pixels.mean(), abs=1e-4)
-    assert float(bn.moving_variance.numpy()[0]) == pytest.approx(pixels.var(), rel=0.02)
-    assert bn.momentum == pytest.approx(0.99)  # restored for any later training
+    assert mean == pytest.approx(pixels.mean(), abs=1e-4)
+    assert variance == pytest.approx(pixels.var(), rel=0.02)
+    assert momentum == pytest.approx(0.99)  # restored for any later training
