@@ -37,8 +37,13 @@ def _variants(m: dict) -> str:
 def _options(options: dict | None) -> str:
     if not options:
         return ""
-    lr = (f"constant LR {options.get('lr')} after the warm-up epoch, weights averaged from epoch {options.get('swa_start')}"
-          if options.get("schedule") == "constant" else f"peak LR {options.get('lr')}")
+    if options.get("schedule") == "constant":
+        lr = f"constant LR {options.get('lr')} after the warm-up epoch, weights averaged from epoch {options.get('swa_start')}"
+    elif options.get("schedule") == "cyclic":
+        lr = (f"cosine cycles of {options.get('cycle_epochs')} epochs from LR {options.get('lr')}, the weights at "
+              f"each cycle's end averaged")
+    else:
+        lr = f"peak LR {options.get('lr')}"
     return (f"; {lr}, dropout {options.get('dropout')}, spatial dropout "
             f"{options.get('spatial_dropout')}, random erasing p {options.get('erase_prob')}")
 
@@ -48,8 +53,8 @@ def _weight_average(m: dict) -> str:
     if not swa:
         return ""
     return (
-        f" Stochastic weight averaging (Izmailov et al. 2018): the mean of the weights at the end of the "
-        f"last {swa['epochs_averaged']} epochs, BatchNorm statistics recomputed on `train`; val accuracy "
+        f" Stochastic weight averaging (Izmailov et al. 2018): the mean of {swa['epochs_averaged']} weight "
+        f"snapshots of the last stage, BatchNorm statistics recomputed on `train`; val accuracy "
         f"{swa['val_acc_prior_corrected']:.4f} (Keras, prior-corrected) against "
         f"{max(h.get('val_acc_prior_corrected', 0) for h in m.get('history', [{}])):.4f} for the best single epoch."
     )

@@ -207,7 +207,7 @@ def train(args: argparse.Namespace) -> None:
     total_steps = steps_per_epoch * args.epochs
 
     state_path, last_path, best_path = work / "state.json", work / "last.keras", work / "best.keras"
-    options = {k: getattr(args, k) for k in ("epochs", "batch", "lr", "weight_decay", "width", "dropout", "spatial_dropout", "erase_prob", "seed", "schedule", "swa_start")}
+    options = {k: getattr(args, k) for k in ("epochs", "batch", "lr", "weight_decay", "width", "dropout", "spatial_dropout", "erase_prob", "seed", "schedule", "cycle_epochs", "swa_start")}
     swa_path = work / "swa_running_mean.npz"
     state = json.loads(state_path.read_text()) if state_path.exists() else {"epoch": 0, "best_acc": 0.0, "history": [], "init_from": args.init_from, "options": options}
     if last_path.exists() and state["epoch"] > 0:
@@ -221,10 +221,16 @@ def train(args: argparse.Namespace) -> None:
             model.set_weights(tf.keras.models.load_model(args.init_from).get_weights())
         # One warm-up epoch, then cosine decay to 1 % of the peak, or (constant, for weight
         # averaging) alpha 1: CosineDecay with alpha=1 stays at the peak.
-        schedule = tf.keras.optimizers.schedules.CosineDecay(
-            0.0, max(total_steps - steps_per_epoch, 1), alpha=0.01 if args.schedule == "cosine" else 1.0,
-            warmup_target=args.lr, warmup_steps=steps_per_epoch,
-        )
+        if args.schedule == "cyclic":
+            # Short cosine cycles with no warm-up (for averaging the low-LR end of each cycle,
+            # Garipov et al. 2018 / Izmailov et al. 2018): starts from a trained net.
+            schedule = tf.keras.optimizers.schedules.CosineDecayRestarts(
+                args.lr, steps_per_epoch * args.cycle_epochs, t_mul=1.0, m_mul=1.0, alpha=0.01)
+        else:
+            schedule = tf.keras.optimizers.schedules.CosineDecay(
+                0.0, max(total_steps - steps_per_epoch, 1), alpha=0.01 if args.schedule == "cosine" else 1.0,
+                warmup_target=args.lr, warmup_steps=steps_per_epoch,
+            )
         model.compile(
             optimizer=tf.keras.optimizers.AdamW(schedule, weight_decay=args.weight_decay),
             loss=tf.keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
@@ -263,7 +269,8 @@ def train(args: argparse.Namespace) -> None:
             state["best_acc"] = mc["accuracy"]
             state["best_epoch"] = epoch + 1
             model.save(best_path)
-        if args.swa_start and epoch + 1 >= args.swa_start:
+        cycle_end = args.schedule != "cyclic" or (epoch + 1) % args.cycle_epochs == 0
+        if args.swa_start and epoch + 1 >= args.swa_start and cycle_end:
             state["swa_n"] = update_running_mean(swa_path, model.get_weights(), state.get("swa_n", 0))
         model.save(last_path)
         state_path.write_text(json.dumps(state, indent=1))
@@ -423,8 +430,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dropout", type=float, default=0.3, help="dropout before the classifier")
     p.add_argument("--spatial-dropout", type=float, default=0.05, help="spatial dropout per stage (times stage number)")
     p.add_argument("--erase-prob", type=float, default=0.3, help="random-erasing probability")
-    p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
-                   help="learning rate after the warm-up epoch: cosine decay, or constant (for --swa-start)")
+    p.add_argument("--schedule", choices=("cosine", "constant", "cyclic"), default="cosine",
+                   help="learning rate: cosine decay after a warm-up epoch, constant after it (for --swa-start), or cyclic cosine (--cycle-epochs, no warm-up)")
+    p.add_argument("--cycle-epochs", type=int, default=2, help="epochs per cosine cycle with --schedule cyclic")
     p.add_argument("--swa-start", type=int, default=0,
                    help="average the weights of every epoch from this one on (stochastic weight averaging); 0: off")
     p.add_argument("--init-from", help="start from this .keras model's weights (warm restart with a new schedule)")
