@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from app.bench import ANALYTICS_QUERIES
-from tests.cli_helpers import run_cli
+from cli_helpers import run_cli
 
 
 def test_bench_prints_every_figure_as_one_json_object(tmp_path):

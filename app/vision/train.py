@@ -254,19 +254,15 @@ def train(args: argparse.Namespace) -> None:
     for epoch in range(state["epoch"], args.epochs):
         t0 = time.time()
         hist = model.fit(make_ds(epoch), epochs=1, verbose=0)
-        probs = predict_tta(model, x_va)
-        m = metrics_from_predictions(y_va, probs.argmax(1))
-        # Selection uses what is served: the prior-corrected prediction.
-        mc = metrics_from_predictions(y_va, prior_corrected(probs, cw).argmax(1))
+        scores = _val_scores(model, x_va, y_va, cw)
         dt = time.time() - t0
         state["epoch"] = epoch + 1
         state["history"].append(
-            {"epoch": epoch + 1, "loss": float(hist.history["loss"][-1]), "val_acc": m["accuracy"],
-             "val_macro_f1": m["macro_f1"], "val_acc_prior_corrected": mc["accuracy"],
-             "val_macro_f1_prior_corrected": mc["macro_f1"], "seconds": round(dt, 1)}
+            {"epoch": epoch + 1, "loss": float(hist.history["loss"][-1]), **scores, "seconds": round(dt, 1)}
         )
-        if mc["accuracy"] > state["best_acc"]:
-            state["best_acc"] = mc["accuracy"]
+        # Selection uses what is served: the prior-corrected prediction.
+        if scores["val_acc_prior_corrected"] > state["best_acc"]:
+            state["best_acc"] = scores["val_acc_prior_corrected"]
             state["best_epoch"] = epoch + 1
             model.save(best_path)
         cycle_end = args.schedule != "cyclic" or (epoch + 1) % args.cycle_epochs == 0
@@ -274,13 +270,25 @@ def train(args: argparse.Namespace) -> None:
             state["swa_n"] = update_running_mean(swa_path, model.get_weights(), state.get("swa_n", 0))
         model.save(last_path)
         state_path.write_text(json.dumps(state, indent=1))
-        print(f"epoch {epoch + 1}/{args.epochs} loss {hist.history['loss'][-1]:.4f} "
-              f"val_acc {m['accuracy']:.4f} macro_f1 {m['macro_f1']:.4f} prior-corrected "
-              f"{mc['accuracy']:.4f} / {mc['macro_f1']:.4f} ({dt:.0f}s)", flush=True)
+        print(f"epoch {epoch + 1}/{args.epochs} loss {hist.history['loss'][-1]:.4f} {_scores_line(scores)} ({dt:.0f}s)", flush=True)
 
     if state.get("swa_n"):
         _finish_weight_average(model, state, swa_path, best_path, x_tr, x_va, y_va, cw)
         state_path.write_text(json.dumps(state, indent=1))
+
+
+def _val_scores(model, x_va: np.ndarray, y_va: np.ndarray, cw: np.ndarray) -> dict[str, float]:
+    """Val accuracy and macro-F1 of the flip-averaged prediction, as is and prior-corrected."""
+    probs = predict_tta(model, x_va)
+    m = metrics_from_predictions(y_va, probs.argmax(1))
+    mc = metrics_from_predictions(y_va, prior_corrected(probs, cw).argmax(1))
+    return {"val_acc": m["accuracy"], "val_macro_f1": m["macro_f1"],
+            "val_acc_prior_corrected": mc["accuracy"], "val_macro_f1_prior_corrected": mc["macro_f1"]}
+
+
+def _scores_line(scores: dict[str, float]) -> str:
+    return (f"val_acc {scores['val_acc']:.4f} macro_f1 {scores['val_macro_f1']:.4f} prior-corrected "
+            f"{scores['val_acc_prior_corrected']:.4f} / {scores['val_macro_f1_prior_corrected']:.4f}")
 
 
 def update_running_mean(path: Path, weights: list[np.ndarray], n: int) -> int:
@@ -308,15 +316,11 @@ def _finish_weight_average(model, state: dict, swa_path: Path, best_path: Path, 
     with np.load(swa_path) as f:
         model.set_weights([f[f"w{i}"] for i in range(len(f.files))])
     recompute_bn_statistics(model, x_tr)
-    probs = predict_tta(model, x_va)
-    m = metrics_from_predictions(y_va, probs.argmax(1))
-    mc = metrics_from_predictions(y_va, prior_corrected(probs, cw).argmax(1))
-    state["swa"] = {"epochs_averaged": state["swa_n"], "val_acc": m["accuracy"], "val_macro_f1": m["macro_f1"],
-                    "val_acc_prior_corrected": mc["accuracy"], "val_macro_f1_prior_corrected": mc["macro_f1"]}
-    print(f"weight average of {state['swa_n']} epochs: val_acc {m['accuracy']:.4f} prior-corrected "
-          f"{mc['accuracy']:.4f} / {mc['macro_f1']:.4f}", flush=True)
-    if mc["accuracy"] > state["best_acc"]:
-        state["best_acc"] = mc["accuracy"]
+    scores = _val_scores(model, x_va, y_va, cw)
+    state["swa"] = {"epochs_averaged": state["swa_n"], **scores}
+    print(f"weight average of {state['swa_n']} snapshots: {_scores_line(scores)}", flush=True)
+    if scores["val_acc_prior_corrected"] > state["best_acc"]:
+        state["best_acc"] = scores["val_acc_prior_corrected"]
         state["best_epoch"] = "weight average"
         model.save(best_path)
 
