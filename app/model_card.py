@@ -44,7 +44,10 @@ def _options(options: dict | None) -> str:
               f"each cycle's end averaged")
     else:
         lr = f"peak LR {options.get('lr')}"
-    return (f"; {lr}, dropout {options.get('dropout')}, spatial dropout "
+    widened = (f"; widened to {options['widths'].replace(',', '-')} channels (Net2WiderNet, Chen et al. 2016: "
+               "the new channels copy existing ones, so the wider net starts from the narrower one's predictions)"
+               if options.get("widths") else "")
+    return (f"{widened}; {lr}, dropout {options.get('dropout')}, spatial dropout "
             f"{options.get('spatial_dropout')}, random erasing p {options.get('erase_prob')}")
 
 
@@ -107,7 +110,7 @@ def face_section(m: dict | None, bench: dict | None) -> str:
 - **Task**: 7-way facial expression ({", ".join(FACE_LABELS)}) from a 48×48 grayscale face crop.
 - **Data**: FER2013 (Goodfellow et al. 2013) — trained on `train` (28,709 images), model selected
   on `val` (PublicTest, 3,435 images). A held-out test split is kept elsewhere.
-- **Architecture**: VGG-style CNN, four stages of two 3×3 conv + BatchNorm + ReLU (32-64-128-256
+- **Architecture**: VGG-style CNN, four stages of two 3×3 conv + BatchNorm + ReLU ({"-".join(str(c) for c in m.get("stage_channels", (32, 64, 128, 256)))}
   channels), max-pooling and light spatial dropout, global average pooling, dense 256, softmax;
   {m.get("params", 0):,} parameters.
 - **Training** (`python -m app.vision.train`): AdamW, cosine schedule with one warm-up epoch,

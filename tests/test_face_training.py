@@ -102,3 +102,42 @@ def test_batchnorm_statistics_are_recomputed_from_the_images():
     assert mean == pytest.approx(pixels.mean(), abs=1e-4)
     assert variance == pytest.approx(pixels.var(), rel=0.02)
     assert momentum == pytest.approx(0.99)  # restored for any later training
+
+
+def _narrow_and_widened_logits(noise: float) -> tuple[np.ndarray, np.ndarray, int, int]:
+    import tensorflow as tf
+
+    from app.vision.train import build_model, widen_weights
+
+    tf.keras.utils.set_random_seed(3)
+    narrow = build_model(width=4)
+    # Give BatchNorm non-trivial statistics so copying them is actually checked.
+    for layer in narrow.layers:
+        if isinstance(layer, tf.keras.layers.BatchNormalization):
+            g, b, m, v = layer.get_weights()
+            rng = np.random.default_rng(len(g))
+            layer.set_weights([g * rng.uniform(0.5, 2, g.shape), b + rng.normal(0, 0.3, b.shape),
+                               m + rng.normal(0, 0.3, m.shape), v * rng.uniform(0.5, 2, v.shape)])
+    wide = build_model(widths="4,12,16,48")
+    widen_weights(narrow.get_weights(), wide, noise=noise)
+    x = np.random.default_rng(4).uniform(0, 1, size=(16, 48, 48, 1)).astype(np.float32)
+    return narrow(x, training=False).numpy(), wide(x, training=False).numpy(), narrow.count_params(), wide.count_params()
+
+
+@needs_tensorflow
+def test_widened_net_starts_out_predicting_what_the_narrow_one_did():
+    narrow, wide, n_narrow, n_wide = _in_fresh_process(_narrow_and_widened_logits, 0.0)
+    assert n_wide > 1.5 * n_narrow
+    np.testing.assert_allclose(wide, narrow, atol=1e-4)
+    # The symmetry-breaking noise moves the logits, a little.
+    _, noisy, _, _ = _in_fresh_process(_narrow_and_widened_logits, 0.05)
+    assert 0 < np.abs(noisy - narrow).max() < 0.5 * np.abs(narrow).max()
+
+
+def test_stage_widths_double_from_the_base_or_follow_the_list():
+    from app.vision.train import stage_widths
+
+    assert stage_widths(32) == (32, 64, 128, 256)
+    assert stage_widths(32, "32,64,128,384") == (32, 64, 128, 384)
+    with pytest.raises(ValueError, match="four positive"):
+        stage_widths(32, "32,64")

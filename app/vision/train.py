@@ -44,14 +44,24 @@ def load_split(root: Path, split: str, cache_dir: Path) -> tuple[np.ndarray, np.
     return x, y
 
 
-def build_model(width: int = 32, dropout: float = 0.3, spatial_dropout: float = 0.05):
+def stage_widths(width: int = 32, widths: str | None = None) -> tuple[int, ...]:
+    """Channels of the four stages: `widths` ("32,64,128,384") when given, else doubling from `width`."""
+    if widths:
+        out = tuple(int(w) for w in widths.split(","))
+        if len(out) != 4 or min(out) < 1:
+            raise ValueError(f"--widths needs four positive channel counts, got {widths!r}")
+        return out
+    return (width, width * 2, width * 4, width * 8)
+
+
+def build_model(width: int = 32, dropout: float = 0.3, spatial_dropout: float = 0.05, widths: str | None = None):
     """VGG-style net, four stages of two 3x3 conv+BN+ReLU, ~1.2 M parameters at width 32."""
     import tensorflow as tf
     from tensorflow.keras import layers
 
     inp = layers.Input((IMG, IMG, 1), name="face")
     x = inp
-    for stage, ch in enumerate((width, width * 2, width * 4, width * 8)):
+    for stage, ch in enumerate(stage_widths(width, widths)):
         for _ in range(2):
             x = layers.Conv2D(ch, 3, padding="same", use_bias=False)(x)
             x = layers.BatchNormalization()(x)
@@ -69,6 +79,46 @@ def build_model(width: int = 32, dropout: float = 0.3, spatial_dropout: float = 
     x = layers.Dropout(dropout)(x)
     out = layers.Dense(len(FACE_LABELS), name="logits")(x)
     return tf.keras.Model(inp, out, name="moodtune_face")
+
+
+def widen_weights(src_weights: list[np.ndarray], dst_model, noise: float = 0.01, seed: int = 0) -> None:
+    """Net2WiderNet (Chen et al. 2016): load a narrower net's weights into `dst_model`, the same
+    architecture with more channels in some conv stages, so that it computes the same function.
+
+    A widened conv's extra output channels copy randomly chosen existing ones (with their
+    BatchNorm parameters); the next layer's input weights for each copied channel are divided by
+    its number of copies, so the sum it sees is unchanged. `noise` (relative to each kernel's
+    spread) on the copies breaks their symmetry so training can make them differ; 0 keeps the
+    function exact. Used to grow the served net without training the wider one from scratch.
+    """
+    rng = np.random.default_rng(seed)
+    src = iter(src_weights)
+    mapping = None  # for the current channel axis: source channel of each destination channel
+    for layer in dst_model.layers:
+        shapes = [w.shape for w in layer.get_weights()]
+        if not shapes:
+            continue
+        old = [next(src) for _ in shapes]
+        kind = type(layer).__name__
+        if kind in ("Conv2D", "Dense"):
+            kernel = old[0]
+            if mapping is not None and shapes[0][-2] != kernel.shape[-2]:
+                counts = np.bincount(mapping, minlength=kernel.shape[-2]).astype(kernel.dtype)
+                kernel = np.take(kernel, mapping, axis=-2) / counts[mapping][:, None]
+            n_old, n_new = kernel.shape[-1], shapes[0][-1]
+            mapping = np.concatenate([np.arange(n_old), rng.integers(0, n_old, n_new - n_old)])
+            new = [np.take(kernel, mapping, axis=-1)] + [np.take(w, mapping, axis=-1) for w in old[1:]]
+            if n_new > n_old and noise:
+                new[0][..., n_old:] += rng.normal(0, noise * kernel.std(), new[0][..., n_old:].shape).astype(kernel.dtype)
+        elif kind == "BatchNormalization":
+            new = [np.take(w, mapping, axis=-1) if mapping is not None and w.shape != shape else w for w, shape in zip(old, shapes)]
+        else:
+            raise ValueError(f"widen_weights does not know how to widen a {kind} layer")
+        if [w.shape for w in new] != shapes:
+            raise ValueError(f"{layer.name}: cannot widen {[w.shape for w in old]} to {shapes}")
+        layer.set_weights(new)
+    if next(src, None) is not None:
+        raise ValueError("the source net has more layers than the destination")
 
 
 def augment_batch(x, seed_gen, erase_prob: float = 0.3):
@@ -207,7 +257,7 @@ def train(args: argparse.Namespace) -> None:
     total_steps = steps_per_epoch * args.epochs
 
     state_path, last_path, best_path = work / "state.json", work / "last.keras", work / "best.keras"
-    options = {k: getattr(args, k) for k in ("epochs", "batch", "lr", "weight_decay", "width", "dropout", "spatial_dropout", "erase_prob", "seed", "schedule", "cycle_epochs", "swa_start")}
+    options = {k: getattr(args, k) for k in ("epochs", "batch", "lr", "weight_decay", "width", "widths", "dropout", "spatial_dropout", "erase_prob", "seed", "schedule", "cycle_epochs", "swa_start")}
     swa_path = work / "swa_running_mean.npz"
     state = json.loads(state_path.read_text()) if state_path.exists() else {"epoch": 0, "best_acc": 0.0, "history": [], "init_from": args.init_from, "options": options}
     if last_path.exists() and state["epoch"] > 0:
@@ -215,10 +265,15 @@ def train(args: argparse.Namespace) -> None:
         print(f"resumed at epoch {state['epoch']}", flush=True)
     else:
         # --init-from: a warm restart (new cosine cycle) from an earlier run's weights.
-        model = build_model(width=args.width, dropout=args.dropout, spatial_dropout=args.spatial_dropout)
+        model = build_model(width=args.width, dropout=args.dropout, spatial_dropout=args.spatial_dropout, widths=args.widths)
         if args.init_from:
-            # Rebuilt rather than loaded so a restart can change the (weightless) dropout rates.
-            model.set_weights(tf.keras.models.load_model(args.init_from).get_weights())
+            # Rebuilt rather than loaded so a restart can change the (weightless) dropout rates,
+            # and widened when --widths asks for more channels than the source has.
+            src = tf.keras.models.load_model(args.init_from).get_weights()
+            if [w.shape for w in src] == [w.shape for w in model.get_weights()]:
+                model.set_weights(src)
+            else:
+                widen_weights(src, model, seed=args.seed)
         # One warm-up epoch, then cosine decay to 1 % of the peak, or (constant, for weight
         # averaging) alpha 1: CosineDecay with alpha=1 stays at the peak.
         if args.schedule == "cyclic":
@@ -403,6 +458,7 @@ def export(args: argparse.Namespace) -> None:
     m.update(
         {
             "params": int(model.count_params()),
+            "stage_channels": [layer.filters for layer in model.layers if isinstance(layer, tf.keras.layers.Conv2D)][::2],
             "epochs_trained": state["epoch"],
             "best_epoch": state.get("best_epoch"),
             "history": state["history"],
@@ -430,6 +486,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lr", type=float, default=1.5e-3)
     p.add_argument("--weight-decay", type=float, default=5e-4)
     p.add_argument("--width", type=int, default=32)
+    p.add_argument("--widths", help="channels of the four stages, e.g. 32,64,128,384 (overrides --width)")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     p.add_argument("--dropout", type=float, default=0.3, help="dropout before the classifier")
