@@ -44,10 +44,9 @@ def _options(options: dict | None) -> str:
               f"each cycle's end averaged")
     else:
         lr = f"peak LR {options.get('lr')}"
-    widened = (f"; widened to {options['widths'].replace(',', '-')} channels (Net2WiderNet, Chen et al. 2016: "
-               "the new channels copy existing ones, so the wider net starts from the narrower one's predictions)"
-               if options.get("widths") else "")
-    return (f"{widened}; {lr}, dropout {options.get('dropout')}, spatial dropout "
+    # The channels only: whether this stage widened its source (Net2WiderNet) follows from the stage before.
+    channels = f"; stage channels {options['widths'].replace(',', '-')}" if options.get("widths") else ""
+    return (f"{channels}; {lr}, dropout {options.get('dropout')}, spatial dropout "
             f"{options.get('spatial_dropout')}, random erasing p {options.get('erase_prob')}")
 
 

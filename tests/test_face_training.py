@@ -141,3 +141,5 @@ def test_stage_widths_double_from_the_base_or_follow_the_list():
     assert stage_widths(32, "32,64,128,384") == (32, 64, 128, 384)
     with pytest.raises(ValueError, match="four positive"):
         stage_widths(32, "32,64")
+    with pytest.raises(ValueError, match="four positive"):
+        stage_widths(32, "32,64,wide,384")

@@ -47,7 +47,10 @@ def load_split(root: Path, split: str, cache_dir: Path) -> tuple[np.ndarray, np.
 def stage_widths(width: int = 32, widths: str | None = None) -> tuple[int, ...]:
     """Channels of the four stages: `widths` ("32,64,128,384") when given, else doubling from `width`."""
     if widths:
-        out = tuple(int(w) for w in widths.split(","))
+        try:
+            out = tuple(int(w) for w in widths.split(","))
+        except ValueError:
+            out = ()
         if len(out) != 4 or min(out) < 1:
             raise ValueError(f"--widths needs four positive channel counts, got {widths!r}")
         return out
@@ -106,6 +109,8 @@ def widen_weights(src_weights: list[np.ndarray], dst_model, noise: float = 0.01,
                 counts = np.bincount(mapping, minlength=kernel.shape[-2]).astype(kernel.dtype)
                 kernel = np.take(kernel, mapping, axis=-2) / counts[mapping][:, None]
             n_old, n_new = kernel.shape[-1], shapes[0][-1]
+            if n_new < n_old:
+                raise ValueError(f"{layer.name}: cannot narrow {n_old} channels to {n_new}")
             mapping = np.concatenate([np.arange(n_old), rng.integers(0, n_old, n_new - n_old)])
             new = [np.take(kernel, mapping, axis=-1)] + [np.take(w, mapping, axis=-1) for w in old[1:]]
             if n_new > n_old and noise:
