@@ -104,7 +104,7 @@ def test_batchnorm_statistics_are_recomputed_from_the_images():
     assert momentum == pytest.approx(0.99)  # restored for any later training
 
 
-def _narrow_and_widened_logits(noise: float) -> tuple[np.ndarray, np.ndarray, int, int]:
+def _narrow_and_widened_logits(noises: tuple[float, ...]) -> tuple[np.ndarray, list[np.ndarray], int, int]:
     import tensorflow as tf
 
     from app.vision.train import build_model, widen_weights
@@ -118,19 +118,21 @@ def _narrow_and_widened_logits(noise: float) -> tuple[np.ndarray, np.ndarray, in
             rng = np.random.default_rng(len(g))
             layer.set_weights([g * rng.uniform(0.5, 2, g.shape), b + rng.normal(0, 0.3, b.shape),
                                m + rng.normal(0, 0.3, m.shape), v * rng.uniform(0.5, 2, v.shape)])
-    wide = build_model(widths="4,12,16,48")
-    widen_weights(narrow.get_weights(), wide, noise=noise)
     x = np.random.default_rng(4).uniform(0, 1, size=(16, 48, 48, 1)).astype(np.float32)
-    return narrow(x, training=False).numpy(), wide(x, training=False).numpy(), narrow.count_params(), wide.count_params()
+    wide_logits = []
+    for noise in noises:
+        wide = build_model(widths="4,12,16,48")
+        widen_weights(narrow.get_weights(), wide, noise=noise)
+        wide_logits.append(wide(x, training=False).numpy())
+    return narrow(x, training=False).numpy(), wide_logits, narrow.count_params(), wide.count_params()
 
 
 @needs_tensorflow
 def test_widened_net_starts_out_predicting_what_the_narrow_one_did():
-    narrow, wide, n_narrow, n_wide = _in_fresh_process(_narrow_and_widened_logits, 0.0)
+    narrow, (wide, noisy), n_narrow, n_wide = _in_fresh_process(_narrow_and_widened_logits, (0.0, 0.05))
     assert n_wide > 1.5 * n_narrow
     np.testing.assert_allclose(wide, narrow, atol=1e-4)
     # The symmetry-breaking noise moves the logits, a little.
-    _, noisy, _, _ = _in_fresh_process(_narrow_and_widened_logits, 0.05)
     assert 0 < np.abs(noisy - narrow).max() < 0.5 * np.abs(narrow).max()
 
 

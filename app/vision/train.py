@@ -273,12 +273,9 @@ def train(args: argparse.Namespace) -> None:
         model = build_model(width=args.width, dropout=args.dropout, spatial_dropout=args.spatial_dropout, widths=args.widths)
         if args.init_from:
             # Rebuilt rather than loaded so a restart can change the (weightless) dropout rates,
-            # and widened when --widths asks for more channels than the source has.
-            src = tf.keras.models.load_model(args.init_from).get_weights()
-            if [w.shape for w in src] == [w.shape for w in model.get_weights()]:
-                model.set_weights(src)
-            else:
-                widen_weights(src, model, seed=args.seed)
+            # and widened when --widths asks for more channels than the source has (an exact copy
+            # of the weights when it asks for none).
+            widen_weights(tf.keras.models.load_model(args.init_from).get_weights(), model, seed=args.seed)
         # One warm-up epoch, then cosine decay to 1 % of the peak, or (constant, for weight
         # averaging) alpha 1: CosineDecay with alpha=1 stays at the peak.
         if args.schedule == "cyclic":
