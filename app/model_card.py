@@ -118,8 +118,9 @@ def face_section(m: dict | None, bench: dict | None) -> str:
   erasing; seed {m.get("seed")}. {_schedule(m)}
 - **Inference**: exported to TFLite and run with LiteRT (XNNPACK, one thread); prediction averaged
   with the mirrored crop ({m.get("tta")}).{_prior_correction(m)} Served variant: **{m.get("served", "float32")}** — the
-  export measures both on val through the serving code and keeps int8 only if it loses at most
-  half a point: {_variants(m)}.
+  export measures each conversion on val through the serving code and serves the fastest that
+  loses at most half a point against float32 (dynamic: int8 weights, activations quantized at run
+  time): {_variants(m)}.
 
 **Validation (FER2013 PublicTest, {m["n"]} images)**: accuracy **{m["accuracy"]:.4f}**, macro-F1 **{m["macro_f1"]:.4f}**.
 

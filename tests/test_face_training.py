@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from app.emotions import FACE_LABELS
-from app.vision.train import class_weights, prior_corrected, update_running_mean
+from app.vision.train import choose_variant, class_weights, prior_corrected, update_running_mean
 
 # find_spec, not importorskip: that would import TensorFlow into this process.
 needs_tensorflow = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="TensorFlow (training) not installed")
@@ -145,3 +145,15 @@ def test_stage_widths_double_from_the_base_or_follow_the_list():
         stage_widths(32, "32,64")
     with pytest.raises(ValueError, match="four positive"):
         stage_widths(32, "32,64,wide,384")
+
+
+def test_export_serves_the_fastest_variant_within_half_a_point_of_float32():
+    def v(acc: float, ms: float) -> dict:
+        return {"accuracy": acc, "ms_per_face": ms}
+
+    # Quantized variants that keep the accuracy: the fastest wins.
+    assert choose_variant({"float32": v(0.701, 4.9), "int8": v(0.699, 1.3), "dynamic": v(0.699, 0.9)}) == "dynamic"
+    # The fastest loses more than half a point: the next fastest that doesn't.
+    assert choose_variant({"float32": v(0.701, 4.9), "int8": v(0.699, 1.3), "dynamic": v(0.690, 0.9)}) == "int8"
+    # Every quantized variant loses too much: float32 is served.
+    assert choose_variant({"float32": v(0.701, 4.9), "int8": v(0.680, 1.3), "dynamic": v(0.690, 0.9)}) == "float32"

@@ -78,7 +78,7 @@ class ExpressionClassifier:
         if self.flip_average:
             n = len(crops)
             probs = (probs[:n] + probs[n:]) / 2
-        # The int8 model's softmax comes in steps of 1/256; renormalise so each row sums to 1.
+        # A full-int8 model's softmax comes in steps of 1/256; renormalise so each row sums to 1.
         return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-9)
 
 

@@ -420,9 +420,21 @@ def _warm_start_info(init_from: str | None) -> list[dict] | None:
     return list(reversed(chain)) or None
 
 
+VARIANT_TOLERANCE = 0.005
+
+
+def choose_variant(variants: dict[str, dict], tolerance: float = VARIANT_TOLERANCE) -> str:
+    """The fastest converted model whose val accuracy is at most `tolerance` below float32's.
+
+    A rule fixed before measuring, so the choice is about speed, not about which variant the val
+    noise (±0.8 points) happens to favour."""
+    floor = variants["float32"]["accuracy"] - tolerance
+    return min((name for name, v in variants.items() if v["accuracy"] >= floor), key=lambda name: variants[name]["ms_per_face"])
+
+
 def export(args: argparse.Namespace) -> None:
-    """Convert best.keras (softmax appended) to TFLite, float32 and int8, measure both through
-    LiteRT on val, keep int8 if it costs at most half a point of accuracy, write the figures."""
+    """Convert best.keras (softmax appended) to TFLite as float32, int8 and dynamic-range int8,
+    measure each through LiteRT on val, serve what `choose_variant` picks, write the figures."""
     import tensorflow as tf
 
     work = Path(args.workdir)
@@ -445,15 +457,21 @@ def export(args: argparse.Namespace) -> None:
             yield [img[None, :, :, None].astype(np.float32) / 255.0]
 
     converter.representative_dataset = representative
-    int8_bytes = converter.convert()
+    blobs = {"float32": float_bytes, "int8": converter.convert()}
+    # Dynamic range: int8 weights, activations quantized at run time (XNNPACK's dynamically
+    # quantized kernels). Measured on the served weights: 0.92 ms/face against 1.26 for full int8,
+    # val 0.6990 against 0.6993.
+    converter = tf.lite.TFLiteConverter.from_keras_model(serving)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    blobs["dynamic"] = converter.convert()
 
     variants = {}
-    for name, blob in (("float32", float_bytes), ("int8", int8_bytes)):
+    for name, blob in blobs.items():
         probs, ms = _litert_predict(blob, x_va)
         variants[name] = {"accuracy": float((probs.argmax(1) == y_va).mean()), "ms_per_face": ms, "bytes": len(blob), "probs": probs}
         print(f"{name}: val accuracy {variants[name]['accuracy']:.4f}, {ms:.2f} ms/face, {len(blob) / 1e6:.1f} MB", flush=True)
-    chosen = "int8" if variants["int8"]["accuracy"] >= variants["float32"]["accuracy"] - 0.005 else "float32"
-    (MODELS_DIR / "face_expression.tflite").write_bytes(int8_bytes if chosen == "int8" else float_bytes)
+    chosen = choose_variant(variants)
+    (MODELS_DIR / "face_expression.tflite").write_bytes(blobs[chosen])
 
     m = metrics_from_predictions(y_va, variants[chosen]["probs"].argmax(1))
     state = json.loads((work / "state.json").read_text())
