@@ -13,6 +13,7 @@ from cli_helpers import run_cli
 from app.bench import astronaut_frame
 from app.emotions import FACE_LABELS
 from app.vision import Face, FaceAnalyzer, MoodSmoother, draw_overlay
+from app.vision.analyzer import crop_face
 
 
 @pytest.fixture(scope="module")
@@ -49,18 +50,16 @@ def test_several_faces_one_result_each(analyzer):
     assert centres[0] < 320 < centres[1]
 
 
-
 def test_a_face_gets_the_same_reading_alone_or_beside_others(analyzer):
     # One batch for all faces of a frame must not let one face's crop change another's reading
     # (a quantized model with ranges per batch instead of per image would).
-    from app.vision.analyzer import crop_face
-
     gray = cv2.cvtColor(astronaut_frame(), cv2.COLOR_BGR2GRAY)
     her = crop_face(gray, analyzer.analyze(astronaut_frame())[0].box)
     others = np.stack([np.full((48, 48), 255, np.uint8), np.zeros((48, 48), np.uint8), her[:, ::-1].copy()])
     alone = analyzer.classifier.predict(her[None])[0]
     beside_others = analyzer.classifier.predict(np.concatenate([her[None], others]))[0]
     np.testing.assert_allclose(beside_others, alone, atol=1e-5)
+
 
 def test_live_stream_reuses_boxes_between_detections(analyzer):
     live = analyzer.stream()

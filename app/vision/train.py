@@ -459,7 +459,7 @@ def export(args: argparse.Namespace) -> None:
     converter.representative_dataset = representative
     blobs = {"float32": float_bytes, "int8": converter.convert()}
     # Dynamic range: int8 weights, activations quantized at run time (XNNPACK's dynamically
-    # quantized kernels). Measured on the served weights: 0.92 ms/face against 1.26 for full int8,
+    # quantized kernels). Measured on the served weights: 0.94 ms/face against 1.27 for full int8,
     # val 0.6990 against 0.6993.
     converter = tf.lite.TFLiteConverter.from_keras_model(serving)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
