@@ -53,8 +53,8 @@ def test_several_faces_one_result_each(analyzer):
 def test_a_face_gets_the_same_reading_alone_or_beside_others(analyzer):
     # One batch for all faces of a frame must not let one face's crop change another's reading
     # (a quantized model with ranges per batch instead of per image would).
-    gray = cv2.cvtColor(astronaut_frame(), cv2.COLOR_BGR2GRAY)
-    her = crop_face(gray, analyzer.analyze(astronaut_frame())[0].box)
+    frame = astronaut_frame()
+    her = crop_face(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), analyzer.analyze(frame)[0].box)
     others = np.stack([np.full((48, 48), 255, np.uint8), np.zeros((48, 48), np.uint8), her[:, ::-1].copy()])
     alone = analyzer.classifier.predict(her[None])[0]
     beside_others = analyzer.classifier.predict(np.concatenate([her[None], others]))[0]
