@@ -75,8 +75,9 @@ def _schedule(m: dict) -> str:
     chain = m.get("warm_start")
     if isinstance(chain, dict):  # metrics written before restarts were chained
         chain = [chain]
+    served = f"epoch {m.get('best_epoch')}" if isinstance(m.get("best_epoch"), int) else str(m.get("best_epoch"))
     if not chain:
-        return f"{m.get('epochs_trained')} epochs trained, best epoch {m.get('best_epoch')}."
+        return f"{m.get('epochs_trained')} epochs from scratch{_options(m.get('options'))}; served: {served}." + _weight_average(m)
     stages = [
         f"{c.get('from_epochs')} epochs (best val accuracy {c.get('from_val_acc', 0):.4f}{_options(c.get('options'))})"
         for c in chain
@@ -84,9 +85,20 @@ def _schedule(m: dict) -> str:
     return (
         "Trained in stages, each a warm restart (`--init-from`, a new learning-rate cycle) from the weights "
         "of the stage before: " + " → ".join(stages)
-        + f" → {m.get('epochs_trained')} epochs{_options(m.get('options'))}; served: "
-        + (f"epoch {m.get('best_epoch')}" if isinstance(m.get("best_epoch"), int) else str(m.get("best_epoch")))
-        + " of the last stage. The epoch curve below is the last stage's." + _weight_average(m)
+        + f" → {m.get('epochs_trained')} epochs{_options(m.get('options'))}; served: {served}"
+        + " of the last stage. The epoch curve is the last stage's." + _weight_average(m)
+    )
+
+
+def _member(member: dict) -> str:
+    """One served net: its shape, how it was trained, and how it does on val by itself."""
+    hist = member.get("history", [])
+    curve = ", ".join(f"{h['epoch']}: {h['val_acc']:.3f}" for h in hist[:: max(1, len(hist) // 12)])
+    return (
+        f"  - **`{member['workdir']}`**: {'-'.join(str(c) for c in member['stage_channels'])} channels, "
+        f"{member['params']:,} parameters, seed {member.get('seed')}; alone, val accuracy "
+        f"{member['keras_val_accuracy']:.4f} (Keras float32, flip-averaged, prior-corrected). "
+        f"{_schedule(member)} Val accuracy by epoch: {curve}.\n"
     )
 
 
@@ -94,8 +106,11 @@ def face_section(m: dict | None, bench: dict | None) -> str:
     if m is None:
         return "## Face expression model\n\nNot trained yet (`models/face_metrics.json` missing).\n"
     rows = "".join(f"| {lab} | {m['per_class'][lab]:.3f} |\n" for lab in FACE_LABELS)
-    hist = m.get("history", [])
-    curve = ", ".join(f"{h['epoch']}: {h['val_acc']:.3f}" for h in hist[:: max(1, len(hist) // 12)])
+    members = m["members"]
+    served_nets = (
+        "one net" if len(members) == 1
+        else f"{len(members)} nets trained separately, their probabilities averaged inside the served graph (one call per batch)"
+    )
     speed = ""
     if bench:
         speed = (
@@ -109,14 +124,14 @@ def face_section(m: dict | None, bench: dict | None) -> str:
 - **Task**: 7-way facial expression ({", ".join(FACE_LABELS)}) from a 48×48 grayscale face crop.
 - **Data**: FER2013 (Goodfellow et al. 2013) — trained on `train` (28,709 images), model selected
   on `val` (PublicTest, 3,435 images). A held-out test split is kept elsewhere.
-- **Architecture**: VGG-style CNN, four stages of two 3×3 conv + BatchNorm + ReLU ({"-".join(str(c) for c in m.get("stage_channels", (32, 64, 128, 256)))}
-  channels), max-pooling and light spatial dropout, global average pooling, dense 256, softmax;
-  {m.get("params", 0):,} parameters.
+- **Architecture**: VGG-style CNN, four stages of two 3×3 conv + BatchNorm + ReLU, max-pooling
+  and light spatial dropout, global average pooling, dense 256, softmax. Served: {served_nets};
+  {m["params"]:,} parameters in all.
 - **Training** (`python -m app.vision.train`): AdamW, cosine schedule with one warm-up epoch,
   label smoothing 0.1, class weights ∝ 1/√frequency (disgust is 1.5 % of the data), augmentation:
   horizontal flip, rotation ±12°, zoom ±12 %, shift ±10 %, brightness/contrast jitter, random
-  erasing; seed {m.get("seed")}. {_schedule(m)}
-- **Inference**: exported to TFLite and run with LiteRT (XNNPACK, one thread); prediction averaged
+  erasing. The served nets:
+{"".join(_member(member) for member in members)}- **Inference**: exported to TFLite and run with LiteRT (XNNPACK, one thread); prediction averaged
   with the mirrored crop ({m.get("tta")}).{_prior_correction(m)} Served variant: **{m.get("served", "float32")}** — the
   export measures each conversion on val through the serving code and serves the fastest that
   loses at most half a point against float32 (dynamic: int8 weights, activations quantized at run
@@ -129,9 +144,7 @@ def face_section(m: dict | None, bench: dict | None) -> str:
 {rows}
 Confusion matrix (rows: true label):
 
-{_confusion_table(list(FACE_LABELS), m["confusion"])}
-Validation accuracy by epoch: {curve}
-{speed}
+{_confusion_table(list(FACE_LABELS), m["confusion"])}{speed}
 **Limits**: FER2013 faces are mostly frontal, low-resolution web images; accuracy drops for
 profile views, strong lighting and faces under ~40 px. Disgust and fear are the weakest classes.
 Expression is not emotion: the app treats it as a hint for music, never as a judgement.
@@ -180,6 +193,39 @@ can override any tag.
 """
 
 
+def _train_command(member: dict) -> str:
+    """The command that trained a from-scratch member, rebuilt from the options its run recorded."""
+    flags = " ".join(f"--{key.replace('_', '-')} {value}" for key, value in (member.get("options") or {}).items() if value is not None)
+    return f"python -m app.vision.train --data ../shared/data/fer2013 --workdir .cache/{member['workdir']} \\\n    {flags}\n"
+
+
+def _retrain(face: dict | None) -> str:
+    members = face["members"] if face else [{"workdir": "face_swa", "warm_start": True}]
+    steps = ""
+    for member in members:
+        if member.get("warm_start"):
+            # A three-stage recipe for the chained net; the served one took the longer chain listed above.
+            steps += (
+                "python -m app.vision.train --data ../shared/data/fer2013 --workdir .cache/face_train --epochs 36\n"
+                "python -m app.vision.train --data ../shared/data/fer2013 --workdir .cache/face_stage2 \\\n"
+                "    --init-from .cache/face_train/best.keras --epochs 30 --lr 6e-4 --dropout 0.15 --spatial-dropout 0.025 --erase-prob 0.15   # warm restart\n"
+                f"python -m app.vision.train --data ../shared/data/fer2013 --workdir .cache/{member['workdir']} --init-from .cache/face_stage2/best.keras \\\n"
+                "    --schedule constant --lr 2e-4 --swa-start 2 --epochs 16 --dropout 0.15 --spatial-dropout 0.025 --erase-prob 0.15   # weight averaging\n"
+            )
+        else:
+            steps += _train_command(member)
+    export = f"python -m app.vision.train --data ../shared/data/fer2013 --workdir .cache/{members[0]['workdir']}" + "".join(
+        f" --ensemble-with .cache/{member['workdir']}" for member in members[1:]
+    )
+    return (
+        "\n## How to retrain\n\nEvery stage is resumable (rerun the same command); each stage's options are in its workdir's "
+        "`state.json` and, for the served nets, in `face_metrics.json` (`members`: `warm_start`, `options`). A net trained "
+        "in a chain of warm restarts is given below as a three-stage recipe; the served one took the longer chain listed above.\n\n"
+        f"```\n{steps}{export} --export\npython -m app.music.train --data ../shared/data/music\n"
+        "python -m app bench --json > models/bench.json\npython -m app.model_card\n```\n"
+    )
+
+
 def main() -> None:
     bench = _load("bench.json")
     text = (
@@ -191,15 +237,7 @@ def main() -> None:
         + "\n## musicnn embedding — `musicnn_msd.tflite`\n\nPre-trained MSD musicnn (Pons & Serra 2019, ISC licence, see "
         "`MUSICNN_LICENSE.txt`), converted to TFLite by `app/music/convert_musicnn.py`; outputs match the original "
         "TF1 graph within 3e-5. Used as an audio embedding input to the music mood model.\n"
-        "\n## How to retrain\n\nEvery stage is resumable (rerun the same command); each stage's options are in its workdir's "
-        "`state.json` and, for the served chain, in `face_metrics.json` (`warm_start`, `options`). The commands below are the recipe in three stages; the served model took the longer chain listed above.\n\n"
-        "```\npython -m app.vision.train --data ../shared/data/fer2013 --workdir .cache/face_train --epochs 36\n"
-        "python -m app.vision.train --data ../shared/data/fer2013 --workdir .cache/face_stage2 \\\n"
-        "    --init-from .cache/face_train/best.keras --epochs 30 --lr 6e-4 --dropout 0.15 --spatial-dropout 0.025 --erase-prob 0.15   # warm restart\n"
-        "python -m app.vision.train --data ../shared/data/fer2013 --workdir .cache/face_swa --init-from .cache/face_stage2/best.keras \\\n"
-        "    --schedule constant --lr 2e-4 --swa-start 2 --epochs 16 --dropout 0.15 --spatial-dropout 0.025 --erase-prob 0.15   # weight averaging\n"
-        "python -m app.vision.train --data ../shared/data/fer2013 --workdir .cache/face_swa --export\npython -m app.music.train --data ../shared/data/music\n"
-        "python -m app bench --json > models/bench.json\npython -m app.model_card\n```\n"
+        + _retrain(_load("face_metrics.json"))
     )
     (MODELS_DIR / "MODEL_CARD.md").write_text(text)
     print(f"wrote {MODELS_DIR / 'MODEL_CARD.md'}")

@@ -1,5 +1,6 @@
 """The face-model training helpers that change what the app serves: the prior correction folded
-into the exported model, weight averaging and the BatchNorm statistics it needs.
+into the exported model, weight averaging and the BatchNorm statistics it needs, several nets
+served as one averaged graph.
 
 The Keras checks run in a fresh spawned process: TensorFlow loaded into the test process makes a
 later `import aiortc` (the mood page's streamlit-webrtc) segfault, measured here
@@ -134,6 +135,32 @@ def test_widened_net_starts_out_predicting_what_the_narrow_one_did():
     np.testing.assert_allclose(wide, narrow, atol=1e-4)
     # The symmetry-breaking noise moves the logits, a little.
     assert 0 < np.abs(noisy - narrow).max() < 0.5 * np.abs(narrow).max()
+
+
+def _members_and_ensemble_probs(tmp: str, cw: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    import tensorflow as tf
+
+    from app.vision.train import build_model, serving_model
+
+    # Two runs' best.keras as export loads them: saved and loaded back, so they share a name.
+    paths = []
+    for seed in (1, 2):
+        tf.keras.utils.set_random_seed(seed)
+        path = f"{tmp}/run{seed}.keras"
+        build_model(width=4).save(path)
+        paths.append(path)
+    members = [tf.keras.models.load_model(path) for path in paths]
+    x = np.random.default_rng(3).uniform(size=(16, 48, 48, 1)).astype(np.float32)
+    alone = [tf.nn.softmax(m(x, training=False)).numpy() for m in members]
+    return alone, serving_model(members, cw)(x, training=False).numpy()
+
+
+@needs_tensorflow
+def test_an_ensemble_serves_the_mean_of_its_members_prior_corrected_probabilities(tmp_path):
+    cw = class_weights(_labels_like_fer())
+    alone, served = _in_fresh_process(_members_and_ensemble_probs, str(tmp_path), cw)
+    assert np.abs(alone[0] - alone[1]).max() > 1e-3  # two different nets, or the mean proves nothing
+    np.testing.assert_allclose(served, (prior_corrected(alone[0], cw) + prior_corrected(alone[1], cw)) / 2, atol=1e-5)
 
 
 def test_stage_widths_double_from_the_base_or_follow_the_list():

@@ -6,7 +6,8 @@ Resumable: every epoch writes `<workdir>/last.keras` and `<workdir>/state.json`;
 same command continues from there (the cosine schedule follows the optimizer's step count, which
 is saved with the model). The best epoch by validation accuracy (with flip test-time averaging)
 is kept as `<workdir>/best.keras`; `--export` converts it to `models/face_expression.tflite` and
-writes its figures to `models/face_metrics.json` (used by the model card).
+writes its figures to `models/face_metrics.json` (used by the model card). `--ensemble-with
+WORKDIR` exports several runs as one graph that averages their probabilities.
 
 TensorFlow is imported only here: the app serves the exported model with LiteRT.
 """
@@ -438,17 +439,54 @@ def choose_variant(variants: dict[str, dict], tolerance: float = VARIANT_TOLERAN
     return min((name for name, v in variants.items() if v["accuracy"] >= floor), key=lambda name: variants[name]["ms_per_face"])
 
 
-def export(args: argparse.Namespace) -> None:
-    """Convert best.keras (softmax appended) to TFLite as float32, int8 and dynamic-range int8,
-    measure each through LiteRT on val, serve what `choose_variant` picks, write the figures."""
+def serving_model(members: list, cw: np.ndarray):
+    """One Keras model from a 48×48 crop to the served probabilities: each member's softmax with
+    the prior correction folded into its bias, averaged over the members. Averaging inside the
+    graph keeps the app's path the same for one net or several: one LiteRT call per batch."""
     import tensorflow as tf
 
-    work = Path(args.workdir)
-    model = tf.keras.models.load_model(work / "best.keras")
-    x_tr, y_tr = load_split(Path(args.data), "train", work)
-    fold_prior_correction(model, class_weights(y_tr))
-    serving = tf.keras.Sequential([model, tf.keras.layers.Softmax()])
-    x_va, y_va = load_split(Path(args.data), "val", work)
+    for member in members:
+        fold_prior_correction(member, cw)
+    if len(members) == 1:
+        return tf.keras.Sequential([members[0], tf.keras.layers.Softmax()])
+    for i, member in enumerate(members):
+        member.name = f"member_{i}"  # loaded models share a default name; a graph needs unique ones
+    crop = tf.keras.Input((IMG, IMG, 1))
+    return tf.keras.Model(crop, tf.keras.layers.Average()([tf.keras.layers.Softmax()(m(crop)) for m in members]))
+
+
+def _member_info(work: Path, model, x_va: np.ndarray, y_va: np.ndarray, default_seed: int) -> dict:
+    """What the model card says about one served net: its shape, its training and its own val accuracy."""
+    import tensorflow as tf
+
+    state = json.loads((work / "state.json").read_text())
+    return {
+        "workdir": work.name,
+        "params": int(model.count_params()),
+        "stage_channels": [layer.filters for layer in model.layers if isinstance(layer, tf.keras.layers.Conv2D)][::2],
+        "epochs_trained": state["epoch"],
+        "best_epoch": state.get("best_epoch"),
+        "history": state["history"],
+        "weight_average": state.get("swa"),
+        "seed": (state.get("options") or {}).get("seed", default_seed),
+        "warm_start": _warm_start_info(state.get("init_from")),
+        "options": state.get("options"),
+        # Flip-averaged and prior-corrected (the bias is folded by now), Keras float32.
+        "keras_val_accuracy": float((predict_tta(model, x_va).argmax(1) == y_va).mean()),
+    }
+
+
+def export(args: argparse.Namespace) -> None:
+    """Convert best.keras of --workdir (and of each --ensemble-with run, probabilities averaged)
+    to TFLite as float32, int8 and dynamic-range int8, measure each through LiteRT on val, serve
+    what `choose_variant` picks, write the figures."""
+    import tensorflow as tf
+
+    workdirs = [Path(args.workdir), *(Path(w) for w in args.ensemble_with)]
+    members = [tf.keras.models.load_model(work / "best.keras") for work in workdirs]
+    x_tr, y_tr = load_split(Path(args.data), "train", workdirs[0])
+    serving = serving_model(members, class_weights(y_tr))
+    x_va, y_va = load_split(Path(args.data), "val", workdirs[0])
 
     def convert(quantize: bool, representative=None) -> bytes:
         """float32; int8 with `representative` images to calibrate activations; dynamic range
@@ -481,27 +519,20 @@ def export(args: argparse.Namespace) -> None:
     (MODELS_DIR / "face_expression.tflite").write_bytes(blobs[chosen])
 
     m = metrics_from_predictions(y_va, variants[chosen]["probs"].argmax(1))
-    state = json.loads((work / "state.json").read_text())
     m.update(
         {
-            "params": int(model.count_params()),
-            "stage_channels": [layer.filters for layer in model.layers if isinstance(layer, tf.keras.layers.Conv2D)][::2],
-            "epochs_trained": state["epoch"],
-            "best_epoch": state.get("best_epoch"),
-            "history": state["history"],
+            "params": int(sum(member.count_params() for member in members)),
             "tta": "horizontal flip",
             "prior_correction": "logits − log(class weight), folded into the output bias",
-            "weight_average": state.get("swa"),
-            "seed": (state.get("options") or {}).get("seed", args.seed),
-            "warm_start": _warm_start_info(state.get("init_from")),
-            "options": state.get("options"),
             "served": chosen,
             "variants": {k: {kk: vv for kk, vv in v.items() if kk != "probs"} for k, v in variants.items()},
-            "keras_val_accuracy": float((predict_tta(model, x_va).argmax(1) == y_va).mean()),
+            "members": [_member_info(work, member, x_va, y_va, args.seed) for work, member in zip(workdirs, members)],
         }
     )
     (MODELS_DIR / "face_metrics.json").write_text(json.dumps(m, indent=1))
-    print(json.dumps({k: v for k, v in m.items() if k not in ("history", "confusion")}, indent=1))
+    print(json.dumps({k: v for k, v in m.items() if k not in ("members", "confusion")}, indent=1))
+    for info in m["members"]:
+        print(f"{info['workdir']}: {info['params']:,} parameters, Keras val accuracy {info['keras_val_accuracy']:.4f}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -526,6 +557,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="average the weights of every epoch from this one on (stochastic weight averaging); 0: off")
     p.add_argument("--init-from", help="start from this .keras model's weights (warm restart with a new schedule)")
     p.add_argument("--export", action="store_true", help="export best.keras to models/ and stop")
+    p.add_argument("--ensemble-with", action="append", default=[], metavar="WORKDIR",
+                   help="with --export: also serve this run's best.keras, probabilities averaged with --workdir's (repeatable)")
     args = p.parse_args(argv)
     if args.export:
         export(args)
