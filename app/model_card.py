@@ -56,7 +56,7 @@ def _weight_average(m: dict) -> str:
         return ""
     return (
         f" Stochastic weight averaging (Izmailov et al. 2018): the mean of {swa['epochs_averaged']} weight "
-        f"snapshots of the last stage, BatchNorm statistics recomputed on `train`; val accuracy "
+        f"snapshots{' of the last stage' if m.get('warm_start') else ''}, BatchNorm statistics recomputed on `train`; val accuracy "
         f"{swa['val_acc_prior_corrected']:.4f} (Keras, prior-corrected) against "
         f"{max(h.get('val_acc_prior_corrected', 0) for h in m.get('history', [{}])):.4f} for the best single epoch."
     )
