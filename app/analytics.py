@@ -4,39 +4,52 @@ counts read covering indexes; listening and mood figures read the rollups in
 `app.catalog.rollups` (per day, per hour), so the page stays fast on a catalog of a million
 tracks and ten million events (`python -m app bench --events 10000000` measures it).
 
-Every function takes an open Session and an optional date range: ``start`` and ``end`` are
-dates, both inclusive, applied to the rows' ``created_at`` (when the track was added, when the
+The query functions take an open Session and an optional date range; ``dashboard`` and
+``recorded_range`` open their own, for the Analytics page. ``start`` and ``end`` are dates,
+both inclusive, applied to the rows' ``created_at`` (when the track was added, when the
 listener acted, when the mood was read). Timestamps are naive UTC, as stored.
 
-Rates: a track the listener moved on from is either *played* (they pressed Next) or *skipped*;
-``like_rate = liked / (played + skipped)`` and ``skip_rate = skipped / (played + skipped)``.
+Rates: a track the listener moved on from ends in exactly one of ``OUTCOMES`` (*completed*,
+*skipped*, or *played*: heard and moved on with no position from the player, as before the
+player reported from the audio); ``like_rate = liked / outcomes`` and ``skip_rate = skipped /
+outcomes``. *started* counts plays the player began.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
-from app.catalog.models import ListeningDaily, ListeningEvent, ListeningSessionDay, MoodEvent, MoodHourly, Track
+from app.catalog.db import session_scope
+from app.catalog.models import (
+    OUTCOMES,
+    ListeningDaily,
+    ListeningEvent,
+    ListeningSessionDay,
+    MoodEvent,
+    MoodHourly,
+    Track,
+)
+from app.catalog.repository import CURATOR
 from app.catalog.rollups import NO_QUADRANT, NO_STRATEGY, as_date
 from app.emotions import FACE_LABELS, QUADRANT_NAMES, QUADRANTS, STRATEGIES
 
-CURATOR = "curator"
 SCATTER_LIMIT = 5000
 
 
 class unindexed(FunctionElement):
     """A column, marked so SQLite's planner doesn't pick an index for this one condition
     (rendered `+column`, SQLite's documented way; other databases get the plain column, their
-    planners estimate ranges). Without it SQLite reads a million track rows through the
-    created_at index for a date range spanning the whole catalog (3.9 s measured) instead of
-    scanning the covering (quadrant, created_at) index (0.2 s)."""
+    planners estimate ranges). Without it SQLite reads every track row through the created_at
+    index for a date range spanning the whole catalog, many times slower than scanning the
+    covering (quadrant, created_at) index (`python -m app bench --explain` shows the plans)."""
 
     inherit_cache = True
 
@@ -89,12 +102,17 @@ def date_bounds(session: Session) -> tuple[date, date] | None:
 def tracks_per_quadrant(session: Session, start: date | None = None, end: date | None = None) -> pd.DataFrame:
     rows = dict(
         session.execute(
-            select(Track.quadrant, func.count()).where(*_range(unindexed(Track.created_at), start, end)).group_by(Track.quadrant)
+            select(Track.quadrant, func.count())
+            .where(*_range(unindexed(Track.created_at), start, end))
+            .group_by(Track.quadrant)
         ).all()
     )
     return pd.DataFrame(
-        {"quadrant": list(QUADRANTS), "mood": [QUADRANT_NAMES[q] for q in QUADRANTS],
-         "tracks": [int(rows.get(q, 0)) for q in QUADRANTS]}
+        {
+            "quadrant": list(QUADRANTS),
+            "mood": [QUADRANT_NAMES[q] for q in QUADRANTS],
+            "tracks": [int(rows.get(q, 0)) for q in QUADRANTS],
+        }
     )
 
 
@@ -103,7 +121,9 @@ def tagged_by_source(session: Session, start: date | None = None, end: date | No
     # Grouped by the raw column (a few model versions and "curator"), which the
     # (tagged_by, created_at) index delivers already grouped; folded into two groups here.
     rows = session.execute(
-        select(Track.tagged_by, func.count()).where(*_range(unindexed(Track.created_at), start, end)).group_by(Track.tagged_by)
+        select(Track.tagged_by, func.count())
+        .where(*_range(unindexed(Track.created_at), start, end))
+        .group_by(Track.tagged_by)
     ).all()
     curator = sum(int(n) for source, n in rows if source == CURATOR)
     model = sum(int(n) for source, n in rows if source != CURATOR)
@@ -117,7 +137,9 @@ def va_scatter(
     ``limit`` points by taking every k-th id (deterministic, and the database does the work)."""
     where = _range(Track.created_at, start, end)
     total = int(session.scalar(select(func.count()).select_from(Track).where(*where)) or 0)
-    stmt = select(Track.id, Track.title, Track.artist, Track.quadrant, Track.valence, Track.arousal, Track.tagged_by).where(*where)
+    stmt = select(
+        Track.id, Track.title, Track.artist, Track.quadrant, Track.valence, Track.arousal, Track.tagged_by
+    ).where(*where)
     if total > limit:
         step = math.ceil(total / limit)
         stmt = stmt.where(Track.id % step == 0)
@@ -153,7 +175,9 @@ def emotions_over_time(
     frame["count"] = frame["count"].astype(int)
     frame["share"] = frame["count"] / frame.groupby("period")["count"].transform("sum")
     order = {label: i for i, label in enumerate(FACE_LABELS)}
-    return frame.sort_values(["period", "emotion"], key=lambda s: s.map(order) if s.name == "emotion" else s).reset_index(drop=True)
+    return frame.sort_values(
+        ["period", "emotion"], key=lambda s: s.map(order) if s.name == "emotion" else s
+    ).reset_index(drop=True)
 
 
 def strategies_used(session: Session, start: date | None = None, end: date | None = None) -> pd.DataFrame:
@@ -184,17 +208,26 @@ def strategies_used(session: Session, start: date | None = None, end: date | Non
 
 
 def _rates(frame: pd.DataFrame, key: str, keys: list[str]) -> pd.DataFrame:
-    table = frame.pivot_table(index=key, columns="action", values="n", aggfunc="sum", fill_value=0) if not frame.empty else pd.DataFrame()
+    table = (
+        frame.pivot_table(index=key, columns="action", values="n", aggfunc="sum", fill_value=0)
+        if not frame.empty
+        else pd.DataFrame()
+    )
     out = pd.DataFrame({key: keys})
-    for action in ("played", "liked", "skipped"):
-        out[action] = [int(table.at[k, action]) if (not table.empty and k in table.index and action in table.columns) else 0 for k in keys]
-    finished = out["played"] + out["skipped"]
+    for action in ("played", "liked", "skipped", "started", "completed"):
+        out[action] = [
+            int(table.at[k, action]) if (not table.empty and k in table.index and action in table.columns) else 0
+            for k in keys
+        ]
+    finished = sum(out[action] for action in OUTCOMES)
     out["like_rate"] = (out["liked"] / finished).where(finished > 0)
     out["skip_rate"] = (out["skipped"] / finished).where(finished > 0)
     return out
 
 
-def _feedback(session: Session, column, none_value: str, keys: list[str], start: date | None, end: date | None) -> pd.DataFrame:
+def _feedback(
+    session: Session, column, none_value: str, keys: list[str], *, start: date | None, end: date | None
+) -> pd.DataFrame:
     rows = session.execute(
         select(column, ListeningDaily.action, func.sum(ListeningDaily.events))
         .where(*_day_range(ListeningDaily.day, start, end), column != none_value)
@@ -205,11 +238,11 @@ def _feedback(session: Session, column, none_value: str, keys: list[str], start:
 
 def feedback_by_quadrant(session: Session, start: date | None = None, end: date | None = None) -> pd.DataFrame:
     """Played / liked / skipped per quadrant, the one the track had when it was played."""
-    return _feedback(session, ListeningDaily.quadrant, NO_QUADRANT, list(QUADRANTS), start, end)
+    return _feedback(session, ListeningDaily.quadrant, NO_QUADRANT, list(QUADRANTS), start=start, end=end)
 
 
 def feedback_by_strategy(session: Session, start: date | None = None, end: date | None = None) -> pd.DataFrame:
-    return _feedback(session, ListeningDaily.strategy, NO_STRATEGY, list(STRATEGIES), start, end)
+    return _feedback(session, ListeningDaily.strategy, NO_STRATEGY, list(STRATEGIES), start=start, end=end)
 
 
 def most_liked_tracks(
@@ -237,15 +270,69 @@ def most_liked_tracks(
 def summary(session: Session, start: date | None = None, end: date | None = None) -> dict[str, int]:
     """Headline counts for the date range."""
     return {
-        "tracks": int(session.scalar(select(func.count()).select_from(Track).where(*_range(Track.created_at, start, end))) or 0),
-        "listening_events": int(session.scalar(select(func.sum(ListeningDaily.events)).where(*_day_range(ListeningDaily.day, start, end))) or 0),
-        "mood_events": int(session.scalar(select(func.sum(MoodHourly.readings)).where(*_day_range(MoodHourly.day, start, end))) or 0),
+        "tracks": int(
+            session.scalar(select(func.count()).select_from(Track).where(*_range(Track.created_at, start, end))) or 0
+        ),
+        "listening_events": int(
+            session.scalar(select(func.sum(ListeningDaily.events)).where(*_day_range(ListeningDaily.day, start, end)))
+            or 0
+        ),
+        "mood_events": int(
+            session.scalar(select(func.sum(MoodHourly.readings)).where(*_day_range(MoodHourly.day, start, end))) or 0
+        ),
         "sessions": _distinct_sessions(session, start, end),
     }
 
 
 def _distinct_sessions(session: Session, start: date | None, end: date | None) -> int:
     # GROUP BY in a subquery rather than COUNT(DISTINCT): SQLite builds the same temp b-tree
-    # either way, but this form took 0.38 s instead of 0.85 s on 400 k session-days.
-    ids = select(ListeningSessionDay.session_id).where(*_day_range(ListeningSessionDay.day, start, end)).group_by(ListeningSessionDay.session_id).subquery()
+    # either way, but runs this form markedly faster on many session-days.
+    ids = (
+        select(ListeningSessionDay.session_id)
+        .where(*_day_range(ListeningSessionDay.day, start, end))
+        .group_by(ListeningSessionDay.session_id)
+        .subquery()
+    )
     return int(session.scalar(select(func.count()).select_from(ids)) or 0)
+
+
+# ----------------------------------------------------------------------------- the page's view
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """Everything the Analytics page shows for one date range, read in one transaction."""
+
+    totals: dict[str, int]
+    per_quadrant: pd.DataFrame
+    sources: pd.DataFrame
+    scatter: pd.DataFrame
+    emotions: pd.DataFrame
+    strategies: pd.DataFrame
+    by_quadrant: pd.DataFrame
+    by_strategy: pd.DataFrame
+    liked: pd.DataFrame
+
+
+def dashboard(
+    start: date | None = None, end: date | None = None, granularity: str = "day", url: str | None = None
+) -> Dashboard:
+    """The page's figures for the range (emotions per ``granularity``) on DATABASE_URL or ``url``."""
+    with session_scope(url) as s:
+        return Dashboard(
+            totals=summary(s, start, end),
+            per_quadrant=tracks_per_quadrant(s, start, end),
+            sources=tagged_by_source(s, start, end),
+            scatter=va_scatter(s, start, end),
+            emotions=emotions_over_time(s, start, end, granularity),
+            strategies=strategies_used(s, start, end),
+            by_quadrant=feedback_by_quadrant(s, start, end),
+            by_strategy=feedback_by_strategy(s, start, end),
+            liked=most_liked_tracks(s, start, end),
+        )
+
+
+def recorded_range(url: str | None = None) -> tuple[date, date] | None:
+    """``date_bounds`` in its own transaction."""
+    with session_scope(url) as s:
+        return date_bounds(s)

@@ -65,7 +65,16 @@ def cmd_init_db(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_import(run: Callable[..., Any], description: str, as_json: bool) -> int:
+def _print_retag_summary(summary) -> None:
+    print(f"retagged {summary.retagged}, unchanged {summary.unchanged}, failed {len(summary.failed)}")
+    for r in summary.results:
+        mark = {"retagged": "✓", "unchanged": "=", "failed": "✗"}[r.status]
+        print(f"  {mark} {r.source}: {r.message}")
+
+
+def _run_import(
+    run: Callable[..., Any], description: str, as_json: bool, print_summary: Callable[[Any], None] = _print_summary
+) -> int:
     from app.catalog.db import init_db
 
     init_db()
@@ -77,20 +86,22 @@ def _run_import(run: Callable[..., Any], description: str, as_json: bool) -> int
     if as_json:
         _print_json(summary.as_json())
     else:
-        _print_summary(summary)
+        print_summary(summary)
     return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from app.catalog.ingest import ingest_paths
+    from app.library import ingest_paths
 
-    return _run_import(lambda progress: ingest_paths(args.paths, progress=progress, workers=args.workers), "importing", args.json)
+    return _run_import(
+        lambda progress: ingest_paths(args.paths, progress=progress, workers=args.workers), "importing", args.json
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from app.catalog import repository
     from app.catalog.db import init_db, session_scope
-    from app.demo import build_demo_catalog
+    from app.tools.demo import build_demo_catalog
 
     if args.if_empty:
         init_db()
@@ -104,9 +115,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_retag(args: argparse.Namespace) -> int:
-    from app.catalog.ingest import retag_catalog
+    from app.library import retag_catalog
 
-    return _run_import(lambda progress: retag_catalog(progress=progress), "retagging", args.json)
+    return _run_import(
+        lambda progress: retag_catalog(progress=progress), "retagging", args.json, print_summary=_print_retag_summary
+    )
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
@@ -119,14 +132,19 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         raise CommandError("-n must be at least 1")
     init_db()
     with session_scope() as session:
-        picks = recommend(session, args.emotion, strategy=args.strategy, n=args.n, session_id=args.session_id, seed=args.seed)
+        picks = recommend(
+            session, args.emotion, strategy=args.strategy, n=args.n, session_id=args.session_id, seed=args.seed
+        )
     if not picks:
-        print("the catalog is empty: build it with `python -m app demo` or `python -m app import PATH`", file=sys.stderr)
+        print(
+            "the catalog is empty: build it with `python -m app demo` or `python -m app import PATH`", file=sys.stderr
+        )
     if args.json:
         _print_json([p.as_json() for p in picks])
     else:
         for i, p in enumerate(picks, 1):
-            print(f"{i:2}. {p.title} — {p.artist} [{p.quadrant} v{p.valence:+.2f} a{p.arousal:+.2f}] {p.score:.3f}  {p.reason}")
+            mood = f"[{p.quadrant} v{p.valence:+.2f} a{p.arousal:+.2f}]"
+            print(f"{i:2}. {p.title} — {p.artist} {mood} {p.score:.3f}  {p.reason}")
     return 0
 
 
@@ -145,7 +163,7 @@ def cmd_eval_music(args: argparse.Namespace) -> int | None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int | None:
-    from app.bench import run_bench
+    from app.tools.bench import run_bench
 
     return run_bench(args)
 
@@ -154,7 +172,9 @@ def cmd_bench(args: argparse.Namespace) -> int | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m app", description="Moodtune: catalog, recommendations, evaluation.")
+    parser = argparse.ArgumentParser(
+        prog="python -m app", description="Moodtune: catalog, recommendations, evaluation."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -196,21 +216,35 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("bench", cmd_bench, "performance figures as one JSON object")
     p.add_argument("--json", action="store_true")
     p.add_argument("--catalog-size", type=int, default=100_000, metavar="N")
-    p.add_argument("--events", type=int, default=None, metavar="N", help="synthetic listening events (default: as many as tracks)")
-    p.add_argument("--db-url", default=None, help="run the catalog figures on this database (default: a cached SQLite file)")
+    p.add_argument(
+        "--events", type=int, default=None, metavar="N", help="synthetic listening events (default: as many as tracks)"
+    )
+    p.add_argument(
+        "--db-url", default=None, help="run the catalog figures on this database (default: a cached SQLite file)"
+    )
     p.add_argument("--explain", action="store_true", help="print each analytics query's plan to stderr")
-    p.add_argument("--import-files", type=int, default=100, metavar="N", help="clips imported by the app-process figures (rss_mb, import_tracks_per_s)")
+    p.add_argument(
+        "--import-files",
+        type=int,
+        default=100,
+        metavar="N",
+        help="clips imported by the app-process figures (rss_mb, import_tracks_per_s)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     from sqlalchemy.exc import OperationalError
 
     from app.catalog.db import DatabaseUnavailable, safe_url
-    from app.catalog.ingest import IngestSetupError
     from app.config import ConfigError
+    from app.library import IngestSetupError
 
     try:
         return int(args.handler(args) or 0)
@@ -218,7 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except OperationalError as exc:
-        print(f"error: the catalog database at {safe_url()} is unreachable ({type(exc.orig).__name__})", file=sys.stderr)
+        print(
+            f"error: the catalog database at {safe_url()} is unreachable ({type(exc.orig).__name__})", file=sys.stderr
+        )
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -1,20 +1,32 @@
-"""Settings: environment variables first, then Streamlit secrets, then defaults.
+"""Settings: environment variables first, then Streamlit secrets, then defaults; the model files.
 
-Streamlit is imported lazily so that `app/` stays importable (CLI, tests) without it; on
-Streamlit Community Cloud the same names go in the app's secrets (see
-`.streamlit/secrets.toml.example`).
+On Streamlit Community Cloud the same names go in the app's secrets (see
+`.streamlit/secrets.toml.example`). Streamlit is never imported here, so `app/` stays importable
+(CLI, workers, tests) without it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = REPO_ROOT / "data"
+CACHE_DIR = REPO_ROOT / ".cache"  # rebuildable working files (bench catalogs, training caches)
+
+# Models are loaded only from the repository's own models/ folder, never from a user-given path.
+MODELS_DIR = REPO_ROOT / "models"
+FACE_MODEL_FILE = "face_expression.tflite"
+MUSIC_MODEL_FILE = "music_mood.joblib"
+MUSICNN_MODEL_FILE = "musicnn_msd.tflite"
+
+# Where Streamlit looks for secrets: the user's file, then the project's (which wins).
+SECRETS_FILES = (Path.home() / ".streamlit" / "secrets.toml", REPO_ROOT / ".streamlit" / "secrets.toml")
 
 
 class ConfigError(ValueError):
@@ -22,15 +34,25 @@ class ConfigError(ValueError):
 
 
 def _secrets() -> Any | None:
-    """`st.secrets` if Streamlit is installed and a secrets file exists, else None."""
-    try:
-        import streamlit as st
+    """The Streamlit secrets, or None when there are none.
 
-        # load_if_toml_exists() is Streamlit's non-raising probe; plain access raises when
-        # there is no secrets file at all.
-        return st.secrets if st.secrets.load_if_toml_exists() else None
-    except Exception:
-        return None
+    In the Streamlit app (Streamlit already loaded) this is `st.secrets`, wherever the host keeps
+    them; elsewhere (CLI, workers) the same secrets.toml files read directly."""
+    st = sys.modules.get("streamlit")
+    if st is not None:
+        try:
+            # load_if_toml_exists() is Streamlit's non-raising probe; plain access raises when
+            # there is no secrets file at all.
+            return st.secrets if st.secrets.load_if_toml_exists() else None
+        except Exception:
+            return None
+    merged: dict[str, Any] = {}
+    for path in SECRETS_FILES:
+        try:
+            merged.update(tomllib.loads(path.read_text(encoding="utf-8")))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            continue  # a missing or unreadable file holds no secrets, as for st.secrets
+    return merged or None
 
 
 def _lookup(secrets: Any | None, *names: str) -> Any | None:
@@ -102,7 +124,9 @@ class Settings:
 def get_settings() -> Settings:
     """Read the settings now (cheap; not cached so tests and reruns see changed env vars)."""
     secrets = _secrets()
-    database_url = str(_lookup(secrets, "DATABASE_URL", "database_url") or _sqlite_url(DEFAULT_DATA_DIR / "moodtune.db"))
+    database_url = str(
+        _lookup(secrets, "DATABASE_URL", "database_url") or _sqlite_url(DEFAULT_DATA_DIR / "moodtune.db")
+    )
     media_dir = Path(str(_lookup(secrets, "MOODTUNE_MEDIA_DIR", "media_dir") or DEFAULT_DATA_DIR / "media"))
     if not media_dir.is_absolute():
         media_dir = REPO_ROOT / media_dir

@@ -14,13 +14,14 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Collection, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.catalog import repository
 from app.catalog.models import GRID, Track, grid_index
+from app.catalog.summary import TrackSummary
 from app.emotions import FACE_LABELS, STRATEGIES, MoodPoint, emotion_to_point, label_to_point, target_for_strategy
 
 MoodInput = Mapping[str, float] | MoodPoint | str
@@ -36,23 +37,51 @@ MAX_CANDIDATES = 500
 
 @dataclass(frozen=True)
 class Recommendation:
-    track_id: int
-    title: str
-    artist: str
-    album: str | None
-    quadrant: str
-    valence: float
-    arousal: float
+    """A track picked for a listener: the catalog's summary plus why and how well it fits.
+    The listener's queue holds these as they are."""
+
+    track: TrackSummary
     score: float
     reason: str
-    media_path: str
-    duration_s: float
-    format: str
+
+    # The fields the CLI, the queue and the pages read most, so they need not spell `.track.`.
+    @property
+    def track_id(self) -> int:
+        return self.track.track_id
+
+    @property
+    def title(self) -> str:
+        return self.track.title
+
+    @property
+    def artist(self) -> str:
+        return self.track.artist
+
+    @property
+    def quadrant(self) -> str:
+        return self.track.quadrant
+
+    @property
+    def valence(self) -> float:
+        return self.track.valence
+
+    @property
+    def arousal(self) -> float:
+        return self.track.arousal
 
     def as_json(self) -> dict[str, object]:
         """The DESIGN.md shape of `python -m app recommend --json`."""
-        d = asdict(self)
-        return {k: d[k] for k in ("track_id", "title", "artist", "quadrant", "valence", "arousal", "score", "reason")}
+        t = self.track
+        return {
+            "track_id": t.track_id,
+            "title": t.title,
+            "artist": t.artist,
+            "quadrant": t.quadrant,
+            "valence": round(t.valence, 3),
+            "arousal": round(t.arousal, 3),
+            "score": self.score,
+            "reason": self.reason,
+        }
 
 
 def listener_point(mood: MoodInput) -> tuple[MoodPoint, str | None]:
@@ -68,7 +97,12 @@ def listener_point(mood: MoodInput) -> tuple[MoodPoint, str | None]:
 
 # ----------------------------------------------------------------------------- reasons
 
-_LISTENER_BY_QUADRANT = {"Q1": "you seem upbeat", "Q2": "you seem tense", "Q3": "you seem low", "Q4": "you seem relaxed"}
+_LISTENER_BY_QUADRANT = {
+    "Q1": "you seem upbeat",
+    "Q2": "you seem tense",
+    "Q3": "you seem low",
+    "Q4": "you seem relaxed",
+}
 _PURPOSE = {"match": "that matches your mood", "lift": "to lift you", "calm": "to calm you down"}
 
 
@@ -89,6 +123,7 @@ def reason_for(
     strategy: str,
     valence: float,
     arousal: float,
+    *,
     feedback: repository.Feedback,
     target: MoodPoint | None = None,
 ) -> str:
@@ -177,17 +212,16 @@ def recommend(
     if not nearest:
         return []
     ids = [tid for tid, _ in nearest]
-    tracks = {t.id: t for t in repository.get_tracks(session, ids)}
+    tracks = {t.track_id: t for t in repository.track_summaries(session, ids)}
     feedback = repository.track_feedback(session, ids)
     no_feedback = repository.Feedback()
-    prob_column = f"prob_q{target.quadrant[1]}"
     rng = random.Random(seed) if seed is not None else None
 
     scored: list[tuple[float, int]] = []
     for tid, distance in nearest:
         track = tracks[tid]
         closeness = math.exp(-(distance**2) / (2 * CLOSENESS_SIGMA**2))
-        base = WEIGHT_CLOSENESS * closeness + WEIGHT_QUADRANT_PROB * float(getattr(track, prob_column))
+        base = WEIGHT_CLOSENESS * closeness + WEIGHT_QUADRANT_PROB * track.probabilities[target.quadrant]
         approval = feedback.get(tid, no_feedback).approval
         score = base * (1 - FEEDBACK_SPAN / 2 + FEEDBACK_SPAN * approval)
         if rng is not None:
@@ -199,24 +233,23 @@ def recommend(
     score_of = {tid: s for s, tid in scored}
     return [
         Recommendation(
-            track_id=t.id,
-            title=t.title,
-            artist=t.artist,
-            album=t.album,
-            quadrant=t.quadrant,
-            valence=round(t.valence, 3),
-            arousal=round(t.arousal, 3),
-            score=round(score_of[t.id], 4),
-            reason=reason_for(label, point, strategy, t.valence, t.arousal, feedback.get(t.id, no_feedback), target),
-            media_path=t.media_path,
-            duration_s=t.duration_s,
-            format=t.format,
+            track=t,
+            score=round(score_of[t.track_id], 4),
+            reason=reason_for(
+                label,
+                point,
+                strategy,
+                t.valence,
+                t.arousal,
+                feedback=feedback.get(t.track_id, no_feedback),
+                target=target,
+            ),
         )
         for t in (tracks[tid] for tid in picked)
     ]
 
 
-def _diversify(ranked_ids: list[int], tracks: Mapping[int, Track], n: int) -> list[int]:
+def _diversify(ranked_ids: list[int], tracks: Mapping[int, TrackSummary], n: int) -> list[int]:
     """Greedy: the best remaining track whose artist differs from the previous pick's
     (falls back to the best remaining when only that artist is left)."""
     remaining = list(ranked_ids)

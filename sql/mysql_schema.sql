@@ -38,12 +38,14 @@ CREATE TABLE IF NOT EXISTS listening_events (
     id INTEGER NOT NULL AUTO_INCREMENT,
     session_id VARCHAR(64) NOT NULL,      -- anonymous listener session
     track_id INTEGER NOT NULL,
-    action VARCHAR(16) NOT NULL,          -- played | liked | skipped
+    action VARCHAR(16) NOT NULL,          -- started | completed | skipped | paused | liked | played (see ACTIONS in models.py)
     strategy VARCHAR(16),                 -- match | lift | calm
     quadrant VARCHAR(2),                  -- the track's quadrant when it was played
     emotion VARCHAR(16),                  -- detected face label at the time
     valence FLOAT,
     arousal FLOAT,
+    position_s FLOAT,                     -- seconds into the track, as the player reported it; NULL without a player
+    completed BOOL NOT NULL DEFAULT FALSE, -- the track had played to its end by then
     created_at DATETIME NOT NULL,
     PRIMARY KEY (id),
     CONSTRAINT fk_listening_track FOREIGN KEY (track_id) REFERENCES tracks (id) ON DELETE CASCADE

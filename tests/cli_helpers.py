@@ -12,6 +12,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "app", *args], cwd=REPO, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "app", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,  # callers assert on the exit code and the output
         env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
     )

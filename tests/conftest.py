@@ -30,7 +30,13 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     leaking in from the developer's environment."""
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'moodtune.db'}")
     monkeypatch.setenv("MOODTUNE_MEDIA_DIR", str(tmp_path / "media"))
-    for name in ("MOODTUNE_ADMIN_PASSWORD", "MOODTUNE_ICE_SERVERS", "MOODTUNE_IMPORT_ROOT", "MOODTUNE_MAX_UPLOAD_MB", "MOODTUNE_MAX_DURATION_S"):
+    for name in (
+        "MOODTUNE_ADMIN_PASSWORD",
+        "MOODTUNE_ICE_SERVERS",
+        "MOODTUNE_IMPORT_ROOT",
+        "MOODTUNE_MAX_UPLOAD_MB",
+        "MOODTUNE_MAX_DURATION_S",
+    ):
         monkeypatch.delenv(name, raising=False)
     yield
     from app.catalog.db import dispose_engines
@@ -172,15 +178,9 @@ class StubTagger:
 
 
 @pytest.fixture
-def stub_tagger(monkeypatch: pytest.MonkeyPatch) -> StubTagger:
-    """Replace the mood model in this process, and analyse in this process (workers=0) so no
-    worker process is involved."""
-    import app.catalog.ingest as ingest
-
-    tagger = StubTagger()
-    monkeypatch.setattr(ingest, "_load_tagger", lambda: tagger)
-    monkeypatch.setenv("MOODTUNE_ANALYSIS_WORKERS", "0")
-    return tagger
+def stub_tagger() -> StubTagger:
+    """A tagger to pass as `tagger=` to ingest: analysis then runs in this process with it."""
+    return StubTagger()
 
 
 def all_files(folder: Path) -> list[Path]:

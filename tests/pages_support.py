@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 import io
 import wave
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import numpy as np
 from app.catalog import repository
 from app.catalog.db import dispose_engines, init_db, session_scope
 from app.catalog.media import MediaStore
+from app.catalog.summary import TrackSummary
 from app.emotions import quadrant_of
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -22,8 +24,9 @@ APP_FILE = str(REPO_ROOT / "streamlit_app.py")
 
 def wav_bytes(freq: float = 440.0, seconds: float = 1.0, sr: int = 22050, tremolo: float = 0.0) -> bytes:
     """A mono 16-bit PCM WAV: a sine (optionally with tremolo) so every file differs."""
-    t = np.arange(int(sr * seconds)) / sr
-    signal = 0.4 * np.sin(2 * np.pi * freq * t) * (1 + tremolo * np.sin(2 * np.pi * 3 * t))
+    from app.tools.samples import tone
+
+    signal = tone(seconds, sr, freq, tremolo=tremolo)
     pcm = (np.clip(signal, -1, 1) * 32767).astype("<i2")
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
@@ -34,21 +37,11 @@ def wav_bytes(freq: float = 440.0, seconds: float = 1.0, sr: int = 22050, tremol
     return buf.getvalue()
 
 
-@dataclass(frozen=True)
-class SeededTrack:
-    track_id: int
-    title: str
-    artist: str
-    quadrant: str
-    valence: float
-    arousal: float
-
-
-def seed_catalog(media_dir: Path, tmp_dir: Path, per_quadrant: int = 6) -> list[SeededTrack]:
+def seed_catalog(media_dir: Path, tmp_dir: Path, per_quadrant: int = 6) -> list[TrackSummary]:
     """`per_quadrant` tracks in each quadrant, spread over the plane, one artist per track."""
     init_db()
     store = MediaStore(media_dir)
-    seeded: list[SeededTrack] = []
+    seeded: list[TrackSummary] = []
     corners = {"Q1": (1, 1), "Q2": (-1, 1), "Q3": (-1, -1), "Q4": (1, -1)}
     n = 0
     with session_scope() as s:
@@ -66,11 +59,21 @@ def seed_catalog(media_dir: Path, tmp_dir: Path, per_quadrant: int = 6) -> list[
                 rel, _ = store.put_file(src, sha, "wav")
                 probs = {q: (0.7 if q == quadrant else 0.1) for q in ("Q1", "Q2", "Q3", "Q4")}
                 track = repository.add_track(
-                    s, title=f"Song {n} {quadrant}", artist=f"Artist {n}", album=None, duration_s=0.5,
-                    sha256=sha, media_path=rel, format="wav", quadrant=quadrant, valence=valence,
-                    arousal=arousal, probabilities=probs, tagged_by="model:test",
+                    s,
+                    title=f"Song {n} {quadrant}",
+                    artist=f"Artist {n}",
+                    album=None,
+                    duration_s=0.5,
+                    sha256=sha,
+                    media_path=rel,
+                    format="wav",
+                    quadrant=quadrant,
+                    valence=valence,
+                    arousal=arousal,
+                    probabilities=probs,
+                    tagged_by="model:test",
                 )
-                seeded.append(SeededTrack(track.id, track.title, track.artist, quadrant, valence, arousal))
+                seeded.append(TrackSummary.of(track))
     return seeded
 
 
@@ -117,11 +120,12 @@ class StubTagger:
         return MoodTag(quadrant, probs, valence, arousal, self.version)
 
 
-def install_stub_tagger(monkeypatch) -> StubTagger:
+@contextmanager
+def install_stub_tagger(monkeypatch) -> Iterator[StubTagger]:
+    """Within the block, the pages' imports tag with the stub (MoodTagger.load's override)."""
     from app.music import MoodTagger
 
-    stub = StubTagger()
-    monkeypatch.setattr(MoodTagger, "_instance", stub)
     # The stub lives in this process: analyse here rather than in worker processes.
     monkeypatch.setenv("MOODTUNE_ANALYSIS_WORKERS", "0")
-    return stub
+    with MoodTagger.load.override(StubTagger()) as stub:
+        yield stub

@@ -1,6 +1,7 @@
 """Catalog repository behaviour, on SQLite and on MariaDB (the same tests, parametrized)."""
 
 import pytest
+from catalog_helpers import add
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
@@ -9,7 +10,6 @@ from app.catalog.db import get_engine, session_scope
 from app.catalog.media import MediaStore
 from app.catalog.models import GRID, ListeningEvent, MoodEvent, Track, va_cell_of
 from app.catalog.synthetic import populate
-from catalog_helpers import add
 
 
 def test_init_db_creates_the_three_tables_with_the_recommendation_indexes(db_url):
@@ -26,8 +26,19 @@ def test_the_same_file_hash_can_only_be_stored_once(db_url):
         sha = first.sha256
     with pytest.raises(IntegrityError), session_scope(db_url) as s:
         repository.add_track(
-            s, title="Copy", artist="X", album=None, duration_s=1, sha256=sha, media_path="aa/x.wav",
-            format="wav", quadrant="Q1", valence=0.5, arousal=0.5, probabilities={}, tagged_by="model:t",
+            s,
+            title="Copy",
+            artist="X",
+            album=None,
+            duration_s=1,
+            sha256=sha,
+            media_path="aa/x.wav",
+            format="wav",
+            quadrant="Q1",
+            valence=0.5,
+            arousal=0.5,
+            probabilities={},
+            tagged_by="model:t",
         )
     with session_scope(db_url) as s:
         assert [t.title for t in repository.list_tracks(s)] == ["One"]
@@ -103,7 +114,9 @@ def test_forget_session_deletes_only_that_listeners_events(db_url):
     with session_scope(db_url) as s:
         t = add(s, "T", 0.5, 0.5)
         for sid in ("me", "other"):
-            repository.record_listening(s, sid, t.id, "played", strategy="match", emotion="happy", valence=0.7, arousal=0.5)
+            repository.record_listening(
+                s, sid, t.id, "played", strategy="match", emotion="happy", valence=0.7, arousal=0.5
+            )
             repository.record_mood(s, sid, {"happy": 0.8, "neutral": 0.2})
     with session_scope(db_url) as s:
         assert repository.forget_session(s, "me") == (1, 1)

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-
-from app.catalog import repository
-from app.catalog.db import session_scope
-from app.catalog.ingest import ingest_files
-from app.demo import SR, build_demo_catalog, demo_specs, synthesize_clip, write_demo_wav
 from catalog_helpers import add
 from cli_helpers import run_cli
 from conftest import all_files, audio_bytes
 
+from app.catalog import repository
+from app.catalog.db import session_scope
+from app.library import ingest_files
+from app.tools.demo import build_demo_catalog, demo_specs, write_demo_wav
+from app.tools.samples import SR, mood_clip, tone
 
 
 def test_import_folder_tags_good_files_and_lists_bad_ones(tmp_path, monkeypatch):
@@ -35,7 +35,7 @@ def test_import_folder_tags_good_files_and_lists_bad_ones(tmp_path, monkeypatch)
     (folder / "sub" / "noise.mp3").write_bytes(np.random.default_rng(0).bytes(5000).replace(b"\xff", b"\x01"))
     full = audio_bytes("mp3", seconds=5.5, seed=9)
     (folder / "sub" / "cut.mp3").write_bytes(full[: len(full) // 2])
-    sf.write(folder / "sub" / "long.wav", np.zeros(SR * 8, dtype=np.float32) + 0.1, SR)
+    sf.write(folder / "sub" / "long.wav", tone(8.0, SR), SR)
 
     result = run_cli("import", str(folder), "--json", env={"MOODTUNE_MAX_DURATION_S": "6"})
     assert result.returncode == 0, result.stderr
@@ -51,7 +51,10 @@ def test_import_folder_tags_good_files_and_lists_bad_ones(tmp_path, monkeypatch)
     with session_scope() as s:
         tracks = {t.title: t for t in repository.list_tracks(s)}
     assert len(tracks) == 5
-    assert all(t.tagged_by == f"model:{MoodTagger.load().version}" and t.quadrant in ("Q1", "Q2", "Q3", "Q4") for t in tracks.values())
+    assert all(
+        t.tagged_by == f"model:{MoodTagger.load().version}" and t.quadrant in ("Q1", "Q2", "Q3", "Q4")
+        for t in tracks.values()
+    )
     assert tracks["Tagged Title"].artist == "Tagged Artist" and tracks["Tagged Title"].format == "mp3"
     assert (tracks["Lossless"].artist, tracks["Lossless"].album) == ("Flac Band", "Album")
     assert {t.format for t in tracks.values()} == {"wav", "flac", "mp3", "ogg", "opus"}
@@ -70,7 +73,9 @@ def test_recommend_prints_the_design_json_shape(db_url):
     assert result.returncode == 0, result.stderr
     picks = json.loads(result.stdout)
     assert len(picks) == 5
-    assert all(set(p) == {"track_id", "title", "artist", "quadrant", "valence", "arousal", "score", "reason"} for p in picks)
+    assert all(
+        set(p) == {"track_id", "title", "artist", "quadrant", "valence", "arousal", "score", "reason"} for p in picks
+    )
     assert picks[0]["reason"].startswith("you look sad")
 
 
@@ -90,9 +95,9 @@ def test_import_without_a_usable_database_says_so(tmp_path, make_audio):
 
 def test_demo_clips_are_deterministic_and_20_to_30_seconds():
     for quadrant, index, _, _ in demo_specs()[:4]:
-        clip = synthesize_clip(quadrant, index)
+        clip = mood_clip(quadrant, index)
         assert 20 <= len(clip) / SR <= 30
-        assert np.array_equal(clip, synthesize_clip(quadrant, index))
+        assert np.array_equal(clip, mood_clip(quadrant, index))
         assert np.abs(clip).max() <= 1.0
     assert len(demo_specs()) == 32 and len({title for _, _, title, _ in demo_specs()}) == 32
 

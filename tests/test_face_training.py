@@ -20,7 +20,9 @@ from app.emotions import FACE_LABELS
 from app.vision.train import choose_variant, class_weights, prior_corrected, update_running_mean
 
 # find_spec, not importorskip: that would import TensorFlow into this process.
-needs_tensorflow = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="TensorFlow (training) not installed")
+needs_tensorflow = pytest.mark.skipif(
+    importlib.util.find_spec("tensorflow") is None, reason="TensorFlow (training) not installed"
+)
 
 
 def _in_fresh_process(fn, *args):
@@ -117,8 +119,14 @@ def _narrow_and_widened_logits(noises: tuple[float, ...]) -> tuple[np.ndarray, l
         if isinstance(layer, tf.keras.layers.BatchNormalization):
             g, b, m, v = layer.get_weights()
             rng = np.random.default_rng(len(g))
-            layer.set_weights([g * rng.uniform(0.5, 2, g.shape), b + rng.normal(0, 0.3, b.shape),
-                               m + rng.normal(0, 0.3, m.shape), v * rng.uniform(0.5, 2, v.shape)])
+            layer.set_weights(
+                [
+                    g * rng.uniform(0.5, 2, g.shape),
+                    b + rng.normal(0, 0.3, b.shape),
+                    m + rng.normal(0, 0.3, m.shape),
+                    v * rng.uniform(0.5, 2, v.shape),
+                ]
+            )
     x = np.random.default_rng(4).uniform(0, 1, size=(16, 48, 48, 1)).astype(np.float32)
     wide_logits = []
     for noise in noises:

@@ -3,16 +3,19 @@ nothing left behind — no row, no media file, no temp file. (Runs on SQLite and
 
 import os
 import struct
+import sys
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import all_files, audio_bytes
 
 from app.catalog import repository
 from app.catalog.db import session_scope
-from app.catalog.ingest import ingest_bytes, ingest_files, ingest_paths
-from conftest import all_files, audio_bytes
+from app.library import ingest_bytes, ingest_files, ingest_paths
 
 
 def _png() -> bytes:
@@ -20,7 +23,8 @@ def _png() -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     raw = b"".join(b"\x00" + b"\xff\x00\x00" * 4 for _ in range(4))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0))
+    return b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
 def _write(tmp_path, name: str, data: bytes):
@@ -37,6 +41,33 @@ def _hour_long_wav(path) -> None:
         block = (0.2 * np.sin(np.arange(8000 * 60) * 0.05)).astype(np.float32)
         for _ in range(60):
             f.write(block)
+
+
+_watched: dict[str, list[str]] = {}  # path -> the modes it was opened with while watched
+_hooked = False
+
+
+def _note_open(event: str, args: tuple) -> None:
+    if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+        opened = _watched.get(os.fsdecode(args[0]))
+        if opened is not None:
+            opened.append(str(args[1]))
+
+
+@contextmanager
+def _opens_of(path) -> Iterator[list[str]]:
+    """The modes `path` is opened with in this process during the block, whatever code opens it
+    (Python's "open" audit event; a hook can't be removed, so one serves every use)."""
+    global _hooked
+    if not _hooked:
+        sys.addaudithook(_note_open)
+        _hooked = True
+    key = os.fspath(path)
+    _watched[key] = opened = []
+    try:
+        yield opened
+    finally:
+        del _watched[key]
 
 
 def _assert_nothing_stored(db_url, media_dir):
@@ -60,7 +91,7 @@ CASES = {
 def test_bad_files_fail_with_a_reason_and_leave_nothing(db_url, media_dir, tmp_path, stub_tagger, name):
     make, expected = CASES[name]
     path = _write(tmp_path, name, make())
-    summary = ingest_files([path], workers=0)
+    summary = ingest_files([path], tagger=stub_tagger)
     [result] = summary.results
     assert result.status == "failed"
     assert expected in result.message
@@ -71,20 +102,19 @@ def test_bad_files_fail_with_a_reason_and_leave_nothing(db_url, media_dir, tmp_p
 def test_an_hour_long_wav_names_the_duration_limit(db_url, media_dir, tmp_path, stub_tagger):
     path = tmp_path / "hour.wav"
     _hour_long_wav(path)
-    [result] = ingest_files([path], workers=0).results
+    [result] = ingest_files([path], tagger=stub_tagger).results
     assert result.status == "failed"
     assert "60.0 min long" in result.message and "15.0 min duration limit" in result.message
     _assert_nothing_stored(db_url, media_dir)
 
 
-def test_an_oversized_file_is_refused_before_it_is_read(db_url, media_dir, tmp_path, stub_tagger, monkeypatch):
+def test_an_oversized_file_is_refused_before_it_is_read(db_url, media_dir, tmp_path, stub_tagger):
     path = tmp_path / "huge.wav"
     with open(path, "wb") as f:  # sparse: 2 GB on paper, nothing on disk
         f.truncate(2 * 1024**3)
-    import app.catalog.ingest as ingest
-
-    monkeypatch.setattr(ingest, "_hash_file", lambda p: pytest.fail("the oversized file was read"))
-    [result] = ingest_files([path], workers=0).results
+    with _opens_of(path) as opened:
+        [result] = ingest_files([path], tagger=stub_tagger).results
+    assert opened == [], "the oversized file was read"
     assert result.status == "failed"
     assert "2048.0 MB" in result.message and "50 MB size limit" in result.message
     _assert_nothing_stored(db_url, media_dir)
@@ -92,7 +122,7 @@ def test_an_oversized_file_is_refused_before_it_is_read(db_url, media_dir, tmp_p
 
 def test_an_oversized_upload_names_the_limit(db_url, media_dir, stub_tagger, monkeypatch):
     monkeypatch.setenv("MOODTUNE_MAX_UPLOAD_MB", "1")
-    result = ingest_bytes(b"\x00" * (1024 * 1024 + 1), "big.wav")
+    result = ingest_bytes(b"\x00" * (1024 * 1024 + 1), "big.wav", tagger=stub_tagger)
     assert result.status == "failed" and "over the 1 MB size limit" in result.message
     _assert_nothing_stored(db_url, media_dir)
 
@@ -100,20 +130,25 @@ def test_an_oversized_upload_names_the_limit(db_url, media_dir, stub_tagger, mon
 def test_the_same_file_twice_is_stored_once_and_reported(db_url, media_dir, tmp_path, stub_tagger):
     first = _write(tmp_path, "Blue Harbor - Rainy Day.wav", audio_bytes("wav"))
     second = _write(tmp_path, "copy.wav", audio_bytes("wav"))
-    summary = ingest_files([first, second], workers=0)
+    summary = ingest_files([first, second], tagger=stub_tagger)
     assert [r.status for r in summary.results] == ["imported", "skipped"]
     assert "earlier in this import" in summary.results[1].message
-    again = ingest_files([second], workers=0).results[0]
+    again = ingest_files([second], tagger=stub_tagger).results[0]
     assert again.status == "skipped" and "already in the catalog as “Rainy Day” by Blue Harbor" in again.message
     assert len(all_files(media_dir)) == 1
 
 
 @pytest.mark.parametrize(
     ("upload_name", "title"),
-    [("../../etc/passwd.wav", "passwd"), ("evil\x00name.wav", "evilname"), ("Ça va – 東京 🎵.wav", "Ça va – 東京 🎵"), ("..\\..\\win.wav", "win")],
+    [
+        ("../../etc/passwd.wav", "passwd"),
+        ("evil\x00name.wav", "evilname"),
+        ("Ça va – 東京 🎵.wav", "Ça va – 東京 🎵"),
+        ("..\\..\\win.wav", "win"),
+    ],
 )
 def test_uploads_with_weird_names_are_stored_safely(db_url, media_dir, stub_tagger, upload_name, title):
-    result = ingest_bytes(audio_bytes("wav"), upload_name)
+    result = ingest_bytes(audio_bytes("wav"), upload_name, tagger=stub_tagger)
     assert result.status == "imported", result.message
     assert result.title == title
     [stored] = all_files(media_dir)
@@ -129,7 +164,7 @@ def test_a_failed_database_write_removes_the_stored_file(db_url, media_dir, tmp_
 
     monkeypatch.setattr(repository, "add_track", unavailable)
     path = _write(tmp_path, "ok.wav", audio_bytes("wav"))
-    [result] = ingest_files([path], workers=0).results
+    [result] = ingest_files([path], tagger=stub_tagger).results
     assert result.status == "failed" and "database is unavailable" in result.message
     _assert_nothing_stored(db_url, media_dir)
 
@@ -139,7 +174,7 @@ def test_folder_import_lists_good_and_bad_files(db_url, media_dir, tmp_path, stu
     _write(tmp_path, "empty.mp3", b"")
     _write(tmp_path, "cover.jpg", b"\xff\xd8\xff\xe0")  # not an audio extension: ignored in folders
     _write(tmp_path, ".hidden.wav", b"")
-    summary = ingest_paths([tmp_path / "in", tmp_path / "missing"], workers=0)
+    summary = ingest_paths([tmp_path / "in", tmp_path / "missing"], tagger=stub_tagger)
     assert summary.as_json() == {
         "imported": 1,
         "skipped": 0,
@@ -157,14 +192,15 @@ def test_server_folder_import_stays_inside_the_import_root(db_url, tmp_path, stu
     outside = tmp_path / "elsewhere.wav"
     outside.write_bytes(audio_bytes("wav", seed=2))
     (inside / "link.wav").symlink_to(outside)
-    summary = ingest_paths([inside, inside / ".." / "elsewhere.wav"], root=inside, workers=0)
+    summary = ingest_paths([inside, inside / ".." / "elsewhere.wav"], root=inside, tagger=stub_tagger)
     assert summary.imported == 1
-    assert [f["error"] for f in summary.as_json()["failed"]] == [f"outside the allowed import folder {inside.resolve()}"]
+    errors = [f["error"] for f in summary.as_json()["failed"]]
+    assert errors == [f"outside the allowed import folder {inside.resolve()}"]
 
 
 def test_no_temp_files_survive_an_upload(db_url, media_dir, stub_tagger):
-    ingest_bytes(b"garbage", "x.mp3")
-    ingest_bytes(audio_bytes("wav"), "fine.wav")
+    ingest_bytes(b"garbage", "x.mp3", tagger=stub_tagger)
+    ingest_bytes(audio_bytes("wav"), "fine.wav", tagger=stub_tagger)
     assert [p for p in all_files(media_dir) if p.name.endswith(".tmp")] == []
     assert os.listdir(media_dir / ".incoming") == []
 
@@ -172,55 +208,49 @@ def test_no_temp_files_survive_an_upload(db_url, media_dir, stub_tagger):
 def test_an_upload_cut_off_half_way_names_the_problem_and_leaves_nothing(db_url, media_dir, stub_tagger):
     """The browser's upload stopped half-way: what reaches the app is the first half of the file."""
     whole = audio_bytes("wav", 10)
-    result = ingest_bytes(whole[: len(whole) // 2], "cut-off.wav")
+    result = ingest_bytes(whole[: len(whole) // 2], "cut-off.wav", tagger=stub_tagger)
     assert result.status == "failed" and "truncated" in result.message
     _assert_nothing_stored(db_url, media_dir)
     assert os.listdir(media_dir / ".incoming") == []
-    assert ingest_bytes(whole, "cut-off.wav").status == "imported"  # the full upload still works
+    assert ingest_bytes(whole, "cut-off.wav", tagger=stub_tagger).status == "imported"  # the full upload still works
 
 
 @pytest.mark.parametrize("stage", ["copying into the store", "writing the row"])
 def test_an_upload_interrupted_mid_ingest_leaves_nothing_half_done(db_url, media_dir, stub_tagger, monkeypatch, stage):
     """The curator leaves the page while an upload is being stored: Streamlit stops the script
     thread with an exception that isn't an Exception (KeyboardInterrupt stands in for it)."""
-    import app.catalog.media as media
+    from app.catalog import media
 
     def interrupt(*_args, **_kwargs):
         raise KeyboardInterrupt
 
-    if stage == "copying into the store":
-        monkeypatch.setattr(media.os, "fsync", interrupt)  # after part of the copy is written
-    else:
-        monkeypatch.setattr(repository, "add_track", interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        ingest_bytes(audio_bytes("wav"), "interrupted.wav")
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        if stage == "copying into the store":
+            patch.setattr(media.os, "fsync", interrupt)  # after part of the copy is written
+        else:
+            patch.setattr(repository, "add_track", interrupt)
+        ingest_bytes(audio_bytes("wav"), "interrupted.wav", tagger=stub_tagger)
     _assert_nothing_stored(db_url, media_dir)
     assert os.listdir(media_dir / ".incoming") == []
-    monkeypatch.undo()
-    monkeypatch.setenv("MOODTUNE_ANALYSIS_WORKERS", "0")
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    assert ingest_bytes(audio_bytes("wav"), "interrupted.wav").status == "imported"
+    assert ingest_bytes(audio_bytes("wav"), "interrupted.wav", tagger=stub_tagger).status == "imported"
 
 
-def test_idle_analysis_workers_exit_and_hand_back_their_memory(monkeypatch):
+def test_idle_analysis_workers_exit_and_hand_back_their_memory():
     """The mood model lives in worker processes, not the app's; when imports stop, they exit."""
     import time
 
-    from app.catalog import ingest
+    from app.library import LocalProcessPool
 
-    monkeypatch.setattr(ingest, "ANALYSIS_IDLE_S", 0.2)
-    pool = ingest._AnalysisPool()
-    executor = pool.acquire(1)
-    worker_pid = executor.submit(os.getpid).result()
+    pool = LocalProcessPool(idle_s=0.2)
+    with pool.lease(1) as workers:
+        worker_pid = workers.run(os.getpid)
     assert worker_pid != os.getpid()
-    pool.release(executor)
-    assert pool.acquire(1) is executor  # reused while work keeps coming
-    pool.release(executor)
+    with pool.lease(1) as workers:
+        assert workers.run(os.getpid) == worker_pid  # reused while work keeps coming
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and os.path.exists(f"/proc/{worker_pid}"):
         time.sleep(0.1)
     assert not os.path.exists(f"/proc/{worker_pid}"), "the idle worker is still running"
-    fresh = pool.acquire(1)
-    assert fresh is not executor  # the next import starts afresh
-    pool.release(fresh)
+    with pool.lease(1) as workers:
+        assert workers.run(os.getpid) != worker_pid  # the next import starts afresh
     pool.shutdown_if_idle()

@@ -1,9 +1,9 @@
 import hashlib
 
 import pytest
+from conftest import all_files
 
 from app.catalog.media import MediaPathError, MediaStore
-from conftest import all_files
 
 
 def test_files_are_stored_by_content_hash_once(media_dir, tmp_path):

@@ -11,17 +11,14 @@ import numpy as np
 import pytest
 
 from app.music import embedding
-from app.music.embedding import EMBEDDING_DIM, TAGS, EmbeddingModelError, MusicnnEmbedder
-from app.music.tagger import ModelError
+from app.music.embedding import EMBEDDING_DIM, TAGS, MusicnnEmbedder
+from app.music.errors import EmbeddingModelError, ModelError
+from app.tools.samples import mood_clip
 
 
 def _music(seconds: float, sr: int, seed: int = 0) -> np.ndarray:
-    """A chord with an amplitude wobble plus a little noise: enough spectral structure for the net."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * sr)) / sr
-    y = sum(0.15 * np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6))
-    y = y * (0.6 + 0.4 * np.sin(2 * np.pi * 2 * t)) + 0.02 * rng.standard_normal(t.size)
-    return y.astype(np.float32)
+    """The shared synthesized music (a Q1 clip: chords, melody, drums) at any rate."""
+    return mood_clip("Q1", seed, seconds, sr)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +41,9 @@ def test_embedding_shape_and_determinism(embedder: MusicnnEmbedder) -> None:
     tag_mean, tag_std = a[:50], a[50:100]
     assert np.all((tag_mean >= 0) & (tag_mean <= 1)) and np.all(tag_std >= 0)
     # Different audio gives a different embedding (the model is actually looking at the input).
-    assert not np.allclose(a, embedder.embed(np.random.default_rng(1).standard_normal(12 * 22050).astype(np.float32) * 0.1, 22050))
+    assert not np.allclose(
+        a, embedder.embed(np.random.default_rng(1).standard_normal(12 * 22050).astype(np.float32) * 0.1, 22050)
+    )
 
 
 def test_loaded_once_per_process(embedder: MusicnnEmbedder) -> None:
@@ -75,18 +74,14 @@ def test_empty_audio_rejected(embedder: MusicnnEmbedder) -> None:
         embedder.embed(np.zeros(0, dtype=np.float32), 16000)
 
 
-def test_missing_model_gives_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(embedding, "MODEL_PATH", tmp_path / "nope.tflite")
-    monkeypatch.setattr(MusicnnEmbedder, "_instance", None)
+def test_missing_model_gives_clear_error(tmp_path: Path) -> None:
     with pytest.raises(EmbeddingModelError, match="not found.*convert_musicnn"):
-        MusicnnEmbedder.load()
+        MusicnnEmbedder(tmp_path / "nope.tflite")
     assert issubclass(EmbeddingModelError, ModelError) and issubclass(EmbeddingModelError, RuntimeError)
 
 
-def test_corrupt_model_gives_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_corrupt_model_gives_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "musicnn_msd.tflite"
     bad.write_bytes(b"not a flatbuffer" * 64)
-    monkeypatch.setattr(embedding, "MODEL_PATH", bad)
-    monkeypatch.setattr(MusicnnEmbedder, "_instance", None)
-    with pytest.raises(EmbeddingModelError, match="not a usable LiteRT model"):
-        MusicnnEmbedder.load()
+    with pytest.raises(EmbeddingModelError, match="not a usable LiteRT model.*convert_musicnn"):
+        MusicnnEmbedder(bad)

@@ -6,18 +6,17 @@ import json
 
 import numpy as np
 import pytest
-from cli_helpers import run_cli
 import soundfile as sf
+from cli_helpers import run_cli
 
-from app.demo import SR, synthesize_clip
 from app.music import AudioError, ModelError, MoodTagger
+from app.tools.samples import SR, mood_clip
 
 
 def synth(quadrant: str, seconds: float | None = None, index: int = 0) -> np.ndarray:
-    """The demo synthesizer's clips: Q1 is bright, fast, loud and major with drums; Q3 is slow,
-    low, quiet, legato and minor (app/demo.py)."""
-    y = synthesize_clip(quadrant, index)
-    return y if seconds is None else np.resize(y, int(seconds * SR))
+    """The demo catalog's clips: Q1 is bright, fast, loud and major with drums; Q3 is slow,
+    low, quiet, legato and minor (app/tools/samples.py)."""
+    return mood_clip(quadrant, index, seconds)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +43,12 @@ def test_tag_is_consistent(tagger):
     assert abs(sum(tag.probabilities.values()) - 1) < 1e-6
     assert -1 <= tag.valence <= 1 and -1 <= tag.arousal <= 1
     # The quadrant is the one holding the (valence, arousal) point.
-    assert tag.quadrant == {(True, True): "Q1", (False, True): "Q2", (False, False): "Q3", (True, False): "Q4"}[(tag.valence >= 0, tag.arousal >= 0)]
+    assert (
+        tag.quadrant
+        == {(True, True): "Q1", (False, True): "Q2", (False, False): "Q3", (True, False): "Q4"}[
+            (tag.valence >= 0, tag.arousal >= 0)
+        ]
+    )
     assert tag.model_version == tagger.version and tagger.version
 
 
@@ -94,9 +98,20 @@ def test_silence_and_too_short_are_rejected(tagger):
 
 def test_model_loads_only_from_models_folder(tmp_path):
     with pytest.raises(ModelError, match="must live in"):
-        MoodTagger._from_file("../README.md")
+        MoodTagger.from_models_dir("../README.md")
     with pytest.raises(ModelError, match="missing"):
-        MoodTagger._from_file("no_such_model.joblib")
+        MoodTagger.from_models_dir("no_such_model.joblib")
+
+
+def test_the_tagger_is_loaded_once_and_a_stand_in_can_take_its_place(tagger):
+    assert MoodTagger.load() is tagger
+
+    class Stub:
+        version = "stub"
+
+    with MoodTagger.load.override(Stub()) as stub:
+        assert MoodTagger.load() is stub
+    assert MoodTagger.load() is tagger
 
 
 def test_eval_music_prints_json_shape(tmp_path):

@@ -1,6 +1,8 @@
 """sql/mysql_schema.sql and the ORM describe the same schema: both are created on a real
-MariaDB/MySQL server, in two databases, and their reflected schemas compared."""
+MariaDB/MySQL server, in two databases, and their reflected schemas compared. Without a server,
+the DDL file is still read and its tables, columns and indexes held against the ORM's."""
 
+import re
 from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, text
@@ -21,11 +23,22 @@ def _describe(url: str) -> dict:
         inspector = inspect(engine)
         schema = {}
         for table in sorted(inspector.get_table_names()):
-            columns = [(c["name"], str(c["type"]), c["nullable"], c.get("default"), c.get("autoincrement")) for c in inspector.get_columns(table)]
-            indexes = sorted((i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in inspector.get_indexes(table))
+            columns = [
+                (c["name"], str(c["type"]), c["nullable"], c.get("default"), c.get("autoincrement"))
+                for c in inspector.get_columns(table)
+            ]
+            indexes = sorted(
+                (i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in inspector.get_indexes(table)
+            )
             uniques = sorted((u["name"], tuple(u["column_names"])) for u in inspector.get_unique_constraints(table))
             foreign = sorted(
-                (f["name"], tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]), (f.get("options") or {}).get("ondelete"))
+                (
+                    f["name"],
+                    tuple(f["constrained_columns"]),
+                    f["referred_table"],
+                    tuple(f["referred_columns"]),
+                    (f.get("options") or {}).get("ondelete"),
+                )
                 for f in inspector.get_foreign_keys(table)
             )
             options = inspector.get_table_options(table)
@@ -35,7 +48,9 @@ def _describe(url: str) -> dict:
                 "indexes": indexes,
                 "uniques": uniques,
                 "foreign_keys": foreign,
-                "options": {k: v for k, v in options.items() if k in ("mysql_engine", "mysql_default charset", "mysql_collate")},
+                "options": {
+                    k: v for k, v in options.items() if k in ("mysql_engine", "mysql_default charset", "mysql_collate")
+                },
             }
         return schema
     finally:
@@ -54,5 +69,45 @@ def test_ddl_file_matches_the_orm_on_a_real_server(mysql_database):
     engine.dispose()
 
     orm, ddl = _describe(orm_url), _describe(ddl_url)
-    assert set(orm) == {"tracks", "listening_events", "mood_events", "listening_daily", "listening_session_days", "mood_hourly"}
+    assert set(orm) == {
+        "tracks",
+        "listening_events",
+        "mood_events",
+        "listening_daily",
+        "listening_session_days",
+        "mood_hourly",
+    }
     assert orm == ddl
+
+
+def _ddl_tables(sql: str) -> dict[str, list[tuple[str, bool]]]:
+    """Table -> [(column, nullable)] in the order the DDL file declares them."""
+    tables = {}
+    for statement in _statements(sql):
+        match = re.match(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*)\)[^)]*$", statement, re.S)
+        if not match:
+            continue
+        columns = []
+        for raw in match.group(2).splitlines():
+            line = raw.strip().rstrip(",")
+            if line and not re.match(r"(PRIMARY KEY|CONSTRAINT|UNIQUE|KEY|INDEX)\b", line):
+                name, rest = line.split(None, 1)
+                columns.append((name, "NOT NULL" not in rest.upper()))
+        tables[match.group(1)] = columns
+    return tables
+
+
+def test_ddl_file_declares_the_orm_tables_columns_and_indexes():
+    sql = DDL.read_text()
+    orm = {
+        name: [(c.name, bool(c.nullable) and not c.primary_key) for c in table.columns]
+        for name, table in Base.metadata.tables.items()
+    }
+    assert _ddl_tables(sql) == orm
+    ddl_indexes = set(re.findall(r"CREATE INDEX (\w+) ON (\w+) \(([^)]*)\)", sql))
+    orm_indexes = {
+        (index.name, table.name, ", ".join(c.name for c in index.columns))
+        for table in Base.metadata.tables.values()
+        for index in table.indexes
+    }
+    assert ddl_indexes == orm_indexes

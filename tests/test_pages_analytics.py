@@ -16,6 +16,7 @@ from app import analytics
 from app.catalog import repository
 from app.catalog.db import session_scope
 from app.catalog.models import ListeningEvent, MoodEvent
+from app.ui import state_keys
 from tests.pages_support import APP_FILE, cleanup_engines, configure_env, seed_catalog
 
 PASSWORD = "analytics-pass"
@@ -31,24 +32,36 @@ def seeded(tmp_path: Path, monkeypatch):
     q1, q3 = next(t for t in tracks if t.quadrant == "Q1"), next(t for t in tracks if t.quadrant == "Q3")
     q4 = next(t for t in tracks if t.quadrant == "Q4")
 
-    def listen(session_id, track, action, strategy, when, n=1):
+    def listen(session_id, track, action, strategy, when, *, n=1):
         for _ in range(n):
-            s.add(ListeningEvent(session_id=session_id, track_id=track.track_id, action=action,
-                                 strategy=strategy, emotion="happy", created_at=when))
+            s.add(
+                ListeningEvent(
+                    session_id=session_id,
+                    track_id=track.track_id,
+                    action=action,
+                    strategy=strategy,
+                    emotion="happy",
+                    created_at=when,
+                )
+            )
 
     def mood(label, when, n=1):
         for _ in range(n):
-            s.add(MoodEvent(session_id="s1", distribution={label: 1.0}, label=label, valence=0.0, arousal=0.0, created_at=when))
+            s.add(
+                MoodEvent(
+                    session_id="s1", distribution={label: 1.0}, label=label, valence=0.0, arousal=0.0, created_at=when
+                )
+            )
 
     with session_scope() as s:
         repository.set_track_mood_by_curator(s, q4.track_id, "Q4")
-        listen("s1", q1, "played", "match", TODAY, 3)
-        listen("s1", q1, "liked", "match", TODAY, 2)
-        listen("s2", q1, "skipped", "match", TODAY, 1)
-        listen("s2", q3, "played", "lift", TODAY, 1)
-        listen("s2", q3, "skipped", "lift", TODAY, 3)
-        listen("s3", q3, "liked", "lift", TODAY, 1)
-        listen("old", q3, "liked", "calm", OLD, 5)  # outside a range that starts last month
+        listen("s1", q1, "played", "match", TODAY, n=3)
+        listen("s1", q1, "liked", "match", TODAY, n=2)
+        listen("s2", q1, "skipped", "match", TODAY, n=1)
+        listen("s2", q3, "played", "lift", TODAY, n=1)
+        listen("s2", q3, "skipped", "lift", TODAY, n=3)
+        listen("s3", q3, "liked", "lift", TODAY, n=1)
+        listen("old", q3, "liked", "calm", OLD, n=5)  # outside a range that starts last month
         mood("happy", TODAY, 3)
         mood("sad", TODAY, 1)
         mood("sad", OLD, 2)
@@ -117,30 +130,40 @@ def _values(data) -> list:
 
 def _xy(spec: dict) -> dict:
     """x → y over all traces of a bar chart."""
-    return {x: y for trace in spec["data"] for x, y in zip(_values(trace["x"]), _values(trace["y"]))}
+    return {x: y for trace in spec["data"] for x, y in zip(_values(trace["x"]), _values(trace["y"]), strict=True)}
 
 
 def _bars(spec: dict) -> dict:
     """x → y per trace name."""
-    return {trace.get("name", ""): dict(zip(_values(trace["x"]), _values(trace["y"]))) for trace in spec["data"]}
+    return {
+        trace.get("name", ""): dict(zip(_values(trace["x"]), _values(trace["y"]), strict=True))
+        for trace in spec["data"]
+    }
 
 
 def test_analytics_page_charts_match_the_seeded_data(seeded):
     at = AppTest.from_file(APP_FILE, default_timeout=60)
     at.run()
     at.switch_page("app_pages/analytics.py").run()
-    at.text_input(key="_moodtune_admin_password_input").input(PASSWORD)
+    at.text_input(key=state_keys.ADMIN_PASSWORD_INPUT).input(PASSWORD)
     at.button[0].click().run()
     assert not at.exception, at.exception
 
     # The default range covers everything on record, the old batch included.
     assert [m.value for m in at.metric] == ["8", "16", "6", "4"]
     specs = _chart_specs(at)
-    assert {"chart_quadrants", "chart_sources", "chart_scatter", "chart_emotions", "chart_strategies",
-            "chart_rates_quadrant", "chart_rates_strategy"} <= set(specs)
+    assert {
+        "chart_quadrants",
+        "chart_sources",
+        "chart_scatter",
+        "chart_emotions",
+        "chart_strategies",
+        "chart_rates_quadrant",
+        "chart_rates_strategy",
+    } <= set(specs)
     assert _xy(specs["chart_quadrants"]) == {"Q1": 2, "Q2": 2, "Q3": 2, "Q4": 2}
     pie = specs["chart_sources"]["data"][0]
-    assert dict(zip(_values(pie["labels"]), _values(pie["values"]))) == {"model": 7, "curator": 1}
+    assert dict(zip(_values(pie["labels"]), _values(pie["values"]), strict=True)) == {"model": 7, "curator": 1}
     assert sum(len(_values(trace["x"])) for trace in specs["chart_scatter"]["data"]) == 8
 
     # Narrow the range to the last month: the old events drop out of every number.

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.catalog.db import session_scope
 from app.catalog.models import Track
+from app.ui import state_keys
 from tests.pages_support import APP_FILE, cleanup_engines, configure_env, install_stub_tagger, seed_catalog, wav_bytes
 
 PASSWORD = "correct horse battery staple"
@@ -19,8 +20,8 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch):
     _, media = configure_env(monkeypatch, tmp_path, password=PASSWORD)
-    install_stub_tagger(monkeypatch)
-    yield {"media": media, "tmp": tmp_path, "monkeypatch": monkeypatch}
+    with install_stub_tagger(monkeypatch):
+        yield {"media": media, "tmp": tmp_path, "monkeypatch": monkeypatch}
     cleanup_engines()
 
 
@@ -33,7 +34,7 @@ def open_page(page: str = "app_pages/curate.py") -> AppTest:
 
 
 def log_in(at: AppTest, password: str = PASSWORD) -> AppTest:
-    at.text_input(key="_moodtune_admin_password_input").input(password)
+    at.text_input(key=state_keys.ADMIN_PASSWORD_INPUT).input(password)
     at.get("form_submit_button")[0].click() if at.get("form_submit_button") else at.button[0].click()
     at.run()
     assert not at.exception, at.exception
@@ -75,7 +76,7 @@ def test_wrong_password_and_tampering_stay_locked_right_password_opens(env, page
     # Query parameters and made-up session state don't open it.
     at.query_params["admin"] = "1"
     at.query_params["password"] = PASSWORD
-    at.session_state["_moodtune_admin_token"] = "0" * 64
+    at.session_state[state_keys.ADMIN_TOKEN] = "0" * 64
     at.session_state["admin"] = True
     at.session_state["authenticated"] = True
     at.run()
@@ -83,7 +84,7 @@ def test_wrong_password_and_tampering_stay_locked_right_password_opens(env, page
 
     log_in(at)
     assert not [t for t in at.title if t.value == "🔒 Curators only"]
-    assert "_moodtune_admin_password_input" not in at.session_state  # the typed password is not kept
+    assert state_keys.ADMIN_PASSWORD_INPUT not in at.session_state  # the typed password is not kept
 
 
 def test_a_token_from_another_password_is_rejected(env):
@@ -145,7 +146,9 @@ def test_override_persists_and_survives_retagging(env):
     table = at.data_editor(key="catalog_editor").value
     row = int(table.index[table["id"] == target.track_id][0])
     at.session_state["catalog_editor"] = {
-        "edited_rows": {row: {"quadrant": "Q3", "title": "Rainy Day"}}, "added_rows": [], "deleted_rows": []
+        "edited_rows": {row: {"quadrant": "Q3", "title": "Rainy Day"}},
+        "added_rows": [],
+        "deleted_rows": [],
     }
     at.run()
     at.button(key="review_save").click().run()

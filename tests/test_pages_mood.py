@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.catalog.db import session_scope
 from app.catalog.models import ListeningEvent, MoodEvent
+from app.ui import state_keys
 from tests.pages_support import APP_FILE, cleanup_engines, configure_env, seed_catalog
 
 CARD_CAPTION = re.compile(r"^\S+ (?P<mood>.+?) · valence (?P<v>[+-]\d\.\d\d) · arousal (?P<a>[+-]\d\.\d\d)$")
@@ -44,7 +45,7 @@ def queue_on_page(at: AppTest) -> list[dict]:
     assert len(titles) == len(moods)
     return [
         {"title": title.split(" — ")[0], "valence": float(m["v"]), "arousal": float(m["a"])}
-        for title, m in zip(titles, moods)
+        for title, m in zip(titles, moods, strict=True)
     ]
 
 
@@ -138,9 +139,7 @@ def test_skip_next_and_like_change_the_queue_and_are_remembered(catalog):
     assert head not in titles and second not in titles
 
     with session_scope() as s:
-        actions = dict(
-            s.execute(select(ListeningEvent.action, func.count()).group_by(ListeningEvent.action)).all()
-        )
+        actions = dict(s.execute(select(ListeningEvent.action, func.count()).group_by(ListeningEvent.action)).all())
     assert actions == {"skipped": 1, "liked": 1, "played": 1}
 
 
@@ -185,9 +184,9 @@ def test_ten_listener_sessions_side_by_side_stay_separate(catalog):
         alone[label] = [item["title"] for item in queue_on_page(solo)]
 
     apps = [open_app() for _ in emotions]
-    for at, label in zip(apps, emotions):
+    for at, label in zip(apps, emotions, strict=True):
         pick_emotion(at, label)
-    for at, label in zip(apps, emotions):
+    for at, label in zip(apps, emotions, strict=True):
         assert at.metric[0].value == label
         assert [item["title"] for item in queue_on_page(at)] == alone[label]
     # A skip in one session changes only that session's queue.
@@ -206,8 +205,9 @@ def test_ten_listener_sessions_side_by_side_stay_separate(catalog):
 def test_ten_listeners_in_parallel_threads(catalog):
     """What each page run does (recommend, skip, next, log), for ten listeners in ten threads at
     once against one database: no errors, and the same queues as one listener alone."""
-    from app.ui import listener_service as service
-    from app.ui.listener_logic import ListenerSession, reading_from_label
+    from app.listening import service
+    from app.listening.mood import reading_from_label
+    from app.listening.session import ListenerSession
 
     emotions = ["sad", "happy", "angry", "neutral", "fear", "surprise", "disgust", "sad", "happy", "angry"]
 
@@ -215,7 +215,7 @@ def test_ten_listeners_in_parallel_threads(catalog):
         session = ListenerSession()
         session.set_mood(reading_from_label(label))
         service.log_mood(session.session_id, session.mood)
-        session.refill(service.recommend_items)
+        session.refill(service.recommend)
         first = [item.track_id for item in session.queue]
         if all_ranked is not None:
             # Skips feed the ranking of everyone (a track's skip record), so compare the first
@@ -225,8 +225,10 @@ def test_ten_listeners_in_parallel_threads(catalog):
         service.log_listening(session.session_id, skipped.track_id, "skipped", session.strategy, session.mood)
         played = session.next()
         service.log_listening(session.session_id, played.track_id, "played", session.strategy, session.mood)
-        session.refill(service.recommend_items)
-        assert first[0] not in [i.track_id for i in session.queue] and first[1] not in [i.track_id for i in session.queue]
+        session.refill(service.recommend)
+        assert first[0] not in [i.track_id for i in session.queue] and first[1] not in [
+            i.track_id for i in session.queue
+        ]
         return first
 
     def clear_feedback() -> None:
@@ -312,59 +314,6 @@ def test_photo_without_a_face_says_so_and_keeps_the_mood(catalog):
     assert at.metric[0].value == "sad"
 
 
-# ----------------------------------------------------------------------------- live frame path
-
-
-def test_frame_processor_feeds_the_holder_and_draws_the_overlay():
-    """The WebRTC callback's work, with a stand-in analyzer (no model) and the real smoother and
-    overlay: the holder gets a smoothed mood, the frame comes back with the overlay, and analysis
-    is throttled so a 30 fps stream doesn't run the model 30 times a second."""
-    import numpy as np
-
-    from app.ui.live import MoodHolder, make_frame_processor
-    from app.vision import Face, MoodSmoother, draw_overlay
-
-    class OneHappyFace:
-        calls = 0
-
-        def analyze(self, image):
-            self.calls += 1
-            probs = {label: 0.02 for label in ("angry", "disgust", "fear", "neutral", "sad", "surprise")}
-            probs["happy"] = 0.88
-            return [Face((200, 120, 200, 200), "happy", probs)]
-
-    now = [0.0]
-    analyzer, holder = OneHappyFace(), MoodHolder()
-    process = make_frame_processor(analyzer, holder, MoodSmoother(), draw_overlay, clock=lambda: now[0])
-    frame = np.full((480, 640, 3), 90, np.uint8)
-    assert holder.snapshot().frames_seen == 0
-    for i in range(30):  # one second at 30 fps
-        now[0] = i / 30
-        out = process(frame)
-    snap = holder.snapshot()
-    assert snap.mood is not None and snap.mood.label == "happy" and snap.error is None
-    assert 4 <= analyzer.calls <= 6  # every ANALYSIS_INTERVAL_S (0.2 s), not every frame
-    assert (out != frame).any(axis=2).sum() > 2000  # the box and label are drawn
-    assert (frame == 90).all()  # the camera's frame itself is not modified
-
-
-def test_frame_processor_survives_a_failing_model_and_reports_it():
-    import numpy as np
-
-    from app.ui.live import MoodHolder, make_frame_processor
-    from app.vision import MoodSmoother, draw_overlay
-
-    class Broken:
-        def analyze(self, image):
-            raise RuntimeError("model exploded")
-
-    holder = MoodHolder()
-    process = make_frame_processor(Broken(), holder, MoodSmoother(), draw_overlay)
-    frame = np.zeros((48, 64, 3), np.uint8)
-    assert process(frame) is frame
-    assert "model exploded" in holder.snapshot().error
-
-
 def test_unreachable_database_shows_a_message_without_secrets_and_retry_recovers(catalog, monkeypatch, tmp_path):
     working_url = f"sqlite:///{tmp_path / 'moodtune.db'}"
     monkeypatch.setenv("DATABASE_URL", "mysql+pymysql://moodtune:hunter2secret@127.0.0.1:1/moodtune")
@@ -377,7 +326,7 @@ def test_unreachable_database_shows_a_message_without_secrets_and_retry_recovers
     assert not at.pills  # the page itself doesn't run half-connected
 
     monkeypatch.setenv("DATABASE_URL", working_url)  # the database is back
-    at.button(key="_mt_db_retry").click().run()
+    at.button(key=state_keys.DB_RETRY).click().run()
     assert not at.error
     pick_emotion(at, "happy")
     assert len(queue_on_page(at)) == 5

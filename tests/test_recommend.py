@@ -3,20 +3,28 @@
 import math
 
 import pytest
+from catalog_helpers import add
 
 from app.catalog import repository
 from app.catalog.db import session_scope
 from app.catalog.synthetic import populate
 from app.emotions import MoodPoint
 from app.recommend import nearest_track_ids, recommend
-from catalog_helpers import add
 
 # A small catalog spread over the plane, three artists per area.
 POINTS = [
-    ("Grey Window", -0.6, -0.4, "Ann"), ("Last Letter", -0.5, -0.3, "Bo"), ("Low Tide", -0.55, -0.35, "Cy"),
-    ("Soft Meadow", 0.5, -0.4, "Ann"), ("Lantern Glow", 0.55, -0.3, "Bo"), ("Still Water", 0.45, -0.5, "Cy"),
-    ("Sunlit Run", 0.7, 0.6, "Ann"), ("Bright Parade", 0.6, 0.5, "Bo"), ("Kite Festival", 0.65, 0.55, "Cy"),
-    ("Iron Storm", -0.6, 0.7, "Ann"), ("Red Alarm", -0.5, 0.6, "Bo"), ("Fault Line", -0.55, 0.65, "Cy"),
+    ("Grey Window", -0.6, -0.4, "Ann"),
+    ("Last Letter", -0.5, -0.3, "Bo"),
+    ("Low Tide", -0.55, -0.35, "Cy"),
+    ("Soft Meadow", 0.5, -0.4, "Ann"),
+    ("Lantern Glow", 0.55, -0.3, "Bo"),
+    ("Still Water", 0.45, -0.5, "Cy"),
+    ("Sunlit Run", 0.7, 0.6, "Ann"),
+    ("Bright Parade", 0.6, 0.5, "Bo"),
+    ("Kite Festival", 0.65, 0.55, "Cy"),
+    ("Iron Storm", -0.6, 0.7, "Ann"),
+    ("Red Alarm", -0.5, 0.6, "Bo"),
+    ("Fault Line", -0.55, 0.65, "Cy"),
 ]
 
 
@@ -38,6 +46,22 @@ def test_a_sad_listener_gets_sad_music_to_match_and_brighter_music_to_lift(db_ur
     assert {p.quadrant for p in match} == {"Q3"}
     assert _mean_valence(lift) > _mean_valence(match) + 0.5
     assert all(p.arousal < 0 for p in calm)
+
+
+def test_a_recommendation_carries_the_catalogs_track_summary_and_prints_the_design_shape(db_url, catalog):
+    from app.catalog.summary import TrackSummary
+
+    with session_scope(db_url) as s:
+        [pick] = recommend(s, "sad", n=1)
+        [summary] = repository.track_summaries(s, [pick.track_id])
+    assert isinstance(pick.track, TrackSummary) and pick.track == summary
+    shape = pick.as_json()
+    assert list(shape) == ["track_id", "title", "artist", "quadrant", "valence", "arousal", "score", "reason"]
+    assert (shape["track_id"], shape["title"], shape["valence"]) == (
+        summary.track_id,
+        summary.title,
+        round(summary.valence, 3),
+    )
 
 
 def test_a_face_distribution_works_like_its_label(db_url, catalog):
@@ -87,7 +111,7 @@ def test_no_artist_twice_in_a_row(db_url):
             add(s, f"Other {i}", -0.3, -0.2 - i * 0.05, artist=f"Other {i}")
         picks = recommend(s, "sad", n=6)
     artists = [p.artist for p in picks]
-    assert all(a != b for a, b in zip(artists, artists[1:]))
+    assert all(a != b for a, b in zip(artists, artists[1:], strict=False))
     assert artists.count("Prolific") == 3
 
 
@@ -123,7 +147,9 @@ def test_grid_search_finds_exactly_the_nearest_tracks(db_url):
         everything = s.execute(select(Track.id, Track.valence, Track.arousal)).all()
         for target in (MoodPoint(-0.55, -0.33), MoodPoint(0.99, -0.99), MoodPoint(0.0, 0.0)):
             found = nearest_track_ids(s, target, 40)
-            brute = sorted(everything, key=lambda r: ((r.valence - target.valence) ** 2 + (r.arousal - target.arousal) ** 2, r.id))[:40]
+            brute = sorted(
+                everything, key=lambda r: ((r.valence - target.valence) ** 2 + (r.arousal - target.arousal) ** 2, r.id)
+            )[:40]
             expected = [math.dist((r.valence, r.arousal), (target.valence, target.arousal)) for r in brute]
             assert [d for _, d in found] == pytest.approx(expected, abs=1e-6)
 

@@ -21,14 +21,23 @@ from app.emotions import QUADRANT_VA, QUADRANTS
 def _raw_listening(s) -> dict:
     day = func.date(ListeningEvent.created_at)
     rows = s.execute(
-        select(day, ListeningEvent.strategy, ListeningEvent.quadrant, ListeningEvent.action, func.count())
-        .group_by(day, ListeningEvent.strategy, ListeningEvent.quadrant, ListeningEvent.action)
+        select(day, ListeningEvent.strategy, ListeningEvent.quadrant, ListeningEvent.action, func.count()).group_by(
+            day, ListeningEvent.strategy, ListeningEvent.quadrant, ListeningEvent.action
+        )
     ).all()
     return {(str(d)[:10], st or "", q or "", a): int(n) for d, st, q, a, n in rows}
 
 
 def _rolled_listening(s) -> dict:
-    rows = s.execute(select(ListeningDaily.day, ListeningDaily.strategy, ListeningDaily.quadrant, ListeningDaily.action, ListeningDaily.events)).all()
+    rows = s.execute(
+        select(
+            ListeningDaily.day,
+            ListeningDaily.strategy,
+            ListeningDaily.quadrant,
+            ListeningDaily.action,
+            ListeningDaily.events,
+        )
+    ).all()
     return {(str(d)[:10], st, q, a): int(n) for d, st, q, a, n in rows}
 
 
@@ -41,11 +50,21 @@ def _raw_mood(s) -> dict:
 
 
 def _rolled_mood(s) -> dict:
-    return {(str(d)[:10], int(h), lab): int(n) for d, h, lab, n in s.execute(select(MoodHourly.day, MoodHourly.hour, MoodHourly.label, MoodHourly.readings)).all()}
+    return {
+        (str(d)[:10], int(h), lab): int(n)
+        for d, h, lab, n in s.execute(
+            select(MoodHourly.day, MoodHourly.hour, MoodHourly.label, MoodHourly.readings)
+        ).all()
+    }
 
 
 def _session_days(s) -> set:
-    return {(str(d)[:10], sid, st) for d, sid, st in s.execute(select(ListeningSessionDay.day, ListeningSessionDay.session_id, ListeningSessionDay.strategy)).all()}
+    return {
+        (str(d)[:10], sid, st)
+        for d, sid, st in s.execute(
+            select(ListeningSessionDay.day, ListeningSessionDay.session_id, ListeningSessionDay.strategy)
+        ).all()
+    }
 
 
 def _assert_rollups_match(url: str) -> None:
@@ -61,16 +80,29 @@ def tracks(db_url) -> dict[str, int]:
         for q in QUADRANTS:
             v, a = QUADRANT_VA[q]
             ids[q] = repository.add_track(
-                s, title=f"Song {q}", artist="A", album=None, duration_s=30.0, sha256=q.lower() * 32, media_path=f"x/{q}.wav",
-                format="wav", quadrant=q, valence=v, arousal=a, probabilities={q: 1.0}, tagged_by="model:test",
+                s,
+                title=f"Song {q}",
+                artist="A",
+                album=None,
+                duration_s=30.0,
+                sha256=q.lower() * 32,
+                media_path=f"x/{q}.wav",
+                format="wav",
+                quadrant=q,
+                valence=v,
+                arousal=a,
+                probabilities={q: 1.0},
+                tagged_by="model:test",
             ).id
     return ids
 
 
-def _listen(url, session_id, track_id, action, strategy="match", n=1):
+def _listen(url, session_id, track_id, action, *, strategy="match", n=1):
     with session_scope(url) as s:
         for _ in range(n):
-            repository.record_listening(s, session_id, track_id, action, strategy=strategy, emotion="happy", valence=0.5, arousal=0.5)
+            repository.record_listening(
+                s, session_id, track_id, action, strategy=strategy, emotion="happy", valence=0.5, arousal=0.5
+            )
 
 
 def test_writes_are_counted_per_day_strategy_quadrant_and_action(db_url, tracks):
@@ -93,10 +125,9 @@ def test_writes_are_counted_per_day_strategy_quadrant_and_action(db_url, tracks)
 
 
 def test_a_rolled_back_write_leaves_no_count(db_url, tracks):
-    with pytest.raises(RuntimeError):
-        with session_scope(db_url) as s:
-            repository.record_listening(s, "s1", tracks["Q2"], "liked", strategy="calm")
-            raise RuntimeError("the request failed after the write")
+    with pytest.raises(RuntimeError), session_scope(db_url) as s:
+        repository.record_listening(s, "s1", tracks["Q2"], "liked", strategy="calm")
+        raise RuntimeError("the request failed after the write")
     with session_scope(db_url) as s:
         assert analytics.summary(s)["listening_events"] == 0
         assert s.scalar(select(func.count()).select_from(ListeningDaily)) == 0
@@ -150,7 +181,9 @@ def test_a_bulk_load_rebuilds_the_rollups(db_url):
         used = analytics.strategies_used(s)
         assert used["events"].sum() == 3_000 and set(used["strategy"]) >= {"match", "lift", "calm"}
         stamped = s.execute(
-            select(func.count()).select_from(ListeningEvent).join(Track, Track.id == ListeningEvent.track_id)
+            select(func.count())
+            .select_from(ListeningEvent)
+            .join(Track, Track.id == ListeningEvent.track_id)
             .where(ListeningEvent.quadrant == Track.quadrant)
         ).scalar()
         assert stamped == 3_000
@@ -162,8 +195,14 @@ def test_a_database_from_before_the_rollups_is_upgraded_on_start(db_url, tracks)
     when = datetime(2026, 3, 1, 9, 30)
     with session_scope(db_url) as s:
         for action in ("played", "played", "liked"):
-            s.add(ListeningEvent(session_id="old", track_id=tracks["Q2"], action=action, strategy="lift", created_at=when))
-        s.add(MoodEvent(session_id="old", distribution={"fear": 1.0}, label="fear", valence=-0.5, arousal=0.6, created_at=when))
+            s.add(
+                ListeningEvent(session_id="old", track_id=tracks["Q2"], action=action, strategy="lift", created_at=when)
+            )
+        s.add(
+            MoodEvent(
+                session_id="old", distribution={"fear": 1.0}, label="fear", valence=-0.5, arousal=0.6, created_at=when
+            )
+        )
     dispose_engines()
     engine = create_engine(db_url)
     with engine.begin() as conn:  # make it look like the earlier schema

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from cli_helpers import run_cli
 
-from app.bench import astronaut_frame
 from app.emotions import FACE_LABELS
+from app.tools.samples import astronaut_frame
 from app.vision import Face, FaceAnalyzer, MoodSmoother, draw_overlay
 from app.vision.analyzer import crop_face
 

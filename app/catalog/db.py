@@ -12,9 +12,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.catalog.models import Base
 from app.config import get_settings
-
-from .models import Base
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -68,14 +67,23 @@ def get_sessionmaker(url: str | None = None) -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(url), expire_on_commit=False)
 
 
+# Columns added to listening_events after its first release, with the DDL that adds each to an
+# existing table (rows recorded before them get NULL / false: no player reported a position).
+_ADDED_LISTENING_COLUMNS = {
+    "position_s": "ALTER TABLE listening_events ADD COLUMN position_s FLOAT",
+    "completed": "ALTER TABLE listening_events ADD COLUMN completed BOOLEAN NOT NULL DEFAULT FALSE",
+}
+
+
 def _upgrade(engine: Engine, existing_tables: set[str]) -> None:
     """Bring a database made by an earlier version up to date: the listening events' quadrant
-    column (filled from the tracks' current tags) and the analytics rollups, rebuilt from the
-    events when their tables are new. A fresh database has nothing to do here."""
+    column (filled from the tracks' current tags), their player position and completed flag, and
+    the analytics rollups, rebuilt from the events when their tables are new. A fresh database
+    has nothing to do here."""
     from sqlalchemy.orm import Session as _Session
 
-    from . import rollups
-    from .models import ListeningDaily, ListeningEvent, Track
+    from app.catalog import rollups
+    from app.catalog.models import ListeningDaily, ListeningEvent, Track
 
     if "listening_events" not in existing_tables:
         return
@@ -85,10 +93,15 @@ def _upgrade(engine: Engine, existing_tables: set[str]) -> None:
             session.execute(text("ALTER TABLE listening_events ADD COLUMN quadrant VARCHAR(2)"))
             session.execute(
                 ListeningEvent.__table__.update().values(
-                    quadrant=Track.__table__.select().with_only_columns(Track.quadrant)
-                    .where(Track.id == ListeningEvent.track_id).scalar_subquery()
+                    quadrant=Track.__table__.select()
+                    .with_only_columns(Track.quadrant)
+                    .where(Track.id == ListeningEvent.track_id)
+                    .scalar_subquery()
                 )
             )
+        for name, ddl in _ADDED_LISTENING_COLUMNS.items():
+            if name not in columns:
+                session.execute(text(ddl))
         if ListeningDaily.__tablename__ not in existing_tables:
             rollups.rebuild(session)
 
@@ -101,7 +114,9 @@ def init_db(url: str | None = None) -> Engine:
         Base.metadata.create_all(engine)
         _upgrade(engine, existing)
     except SQLAlchemyError as exc:
-        raise DatabaseUnavailable(f"cannot create the schema on {safe_url(url)}: {type(exc.orig or exc).__name__}") from None
+        raise DatabaseUnavailable(
+            f"cannot create the schema on {safe_url(url)}: {type(exc.orig or exc).__name__}"
+        ) from None
     return engine
 
 
@@ -111,9 +126,8 @@ def ping(url: str | None = None) -> None:
         with get_engine(url).connect() as conn:
             conn.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
-        raise DatabaseUnavailable(
-            f"the catalog database at {safe_url(url)} is unreachable ({type(getattr(exc, 'orig', None) or exc).__name__})"
-        ) from None
+        kind = type(getattr(exc, "orig", None) or exc).__name__
+        raise DatabaseUnavailable(f"the catalog database at {safe_url(url)} is unreachable ({kind})") from None
 
 
 @contextmanager

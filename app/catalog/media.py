@@ -7,6 +7,7 @@ at most a `.tmp` file that `sweep_temp_files()` removes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -26,6 +27,7 @@ class MediaPathError(ValueError):
 
 
 def sha256_of_file(path: str | Path) -> str:
+    """The content address of a file (hex SHA-256), read in chunks: ingest's duplicate check and the store's key."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
@@ -84,10 +86,8 @@ class MediaStore:
     def remove(self, relative_path: str) -> None:
         path = self.resolve(relative_path)
         path.unlink(missing_ok=True)
-        try:  # drop the now-empty fan-out folder; harmless if another file is there
+        with contextlib.suppress(OSError):  # drop the now-empty fan-out folder; harmless if another file is there
             path.parent.rmdir()
-        except OSError:
-            pass
 
     def temp_files(self) -> list[Path]:
         if not self.root.is_dir():

@@ -9,15 +9,41 @@ import math
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql import false
 
 # The valence–arousal plane [-1, 1]² is cut into GRID x GRID cells; `Track.va_cell` stores the
 # cell so the recommender can pre-filter candidates with an index range instead of a full scan.
 GRID = 20
 CELL_SIZE = 2.0 / GRID
 
-ACTIONS: tuple[str, ...] = ("played", "liked", "skipped")
+# What a listening event records (ListeningEvent.action):
+# - started: the player began playing the track (position_s where it began);
+# - completed: it played to its end; skipped: the listener moved on before the end (position_s
+#   where it was playing, NULL when it never played, as when skipped from the queue);
+# - paused: paused at position_s; liked: the listener liked it, playing or not;
+# - played: heard and moved on, with no position from a player: the scripted `session` command,
+#   and every play recorded before the player reported from the audio (the old Next button). It
+#   keeps that meaning rather than being migrated, so old rows and the rollups stay true.
+ACTIONS: tuple[str, ...] = ("played", "liked", "skipped", "started", "completed", "paused")
+# Each track the listener moved on from ends in exactly one of these: the denominator of the
+# like and skip rates, old rows and new alike.
+OUTCOMES: tuple[str, ...] = ("played", "completed", "skipped")
+# What a session has heard (or refused) and shouldn't be offered again.
+HEARD: tuple[str, ...] = ("played", "started", "completed", "skipped")
 
 
 def grid_index(x: float) -> int:
@@ -121,6 +147,11 @@ class ListeningEvent(Base):
     emotion: Mapped[str | None] = mapped_column(String(16))  # detected label at that time
     valence: Mapped[float | None] = mapped_column(Float)
     arousal: Mapped[float | None] = mapped_column(Float)
+    # Where in the track it happened, in seconds, as the player reported it (NULL when no player
+    # was involved), and whether the track had played to its end by then. The server default
+    # lets the upgrade add the column to a table that already has rows.
+    position_s: Mapped[float | None] = mapped_column(Float)
+    completed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     track: Mapped[Track] = relationship(back_populates="events")

@@ -4,19 +4,21 @@ transaction (use `app.catalog.db.session_scope()`). Queries use ORM parameters o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, event, func, or_, select
 from sqlalchemy.orm import Session
 
+from app.catalog import rollups
+from app.catalog.media import MediaStore
+from app.catalog.models import ACTIONS, ListeningEvent, MoodEvent, Track
+from app.catalog.summary import TrackSummary
 from app.emotions import FACE_LABELS, QUADRANT_VA, QUADRANTS, emotion_to_point, quadrant_of
 
-from . import rollups
-from .media import MediaStore
-from .models import ACTIONS, ListeningEvent, MoodEvent, Track
-
-CURATOR = "curator"
+CURATOR = "curator"  # Track.tagged_by of a mood a curator set; anything else is "model:<version>"
+TAGGED_BY = ("model", "curator")  # the search filter's choices
 MAX_TEXT = 255
 
 
@@ -71,17 +73,15 @@ def get_track_by_sha(session: Session, sha256: str) -> Track | None:
     return session.scalar(select(Track).where(Track.sha256 == sha256))
 
 
-def get_tracks(session: Session, track_ids: Sequence[int]) -> list[Track]:
-    """Tracks in the order of `track_ids` (missing ids are dropped)."""
+def track_summaries(session: Session, track_ids: Sequence[int]) -> list[TrackSummary]:
+    """Summaries in the order of `track_ids` (missing ids are dropped)."""
     if not track_ids:
         return []
     by_id = {t.id: t for t in session.scalars(select(Track).where(Track.id.in_(list(track_ids))))}
-    return [by_id[i] for i in track_ids if i in by_id]
+    return [TrackSummary.of(by_id[i]) for i in track_ids if i in by_id]
 
 
-def list_tracks(
-    session: Session, *, quadrant: str | None = None, limit: int = 100, offset: int = 0
-) -> list[Track]:
+def list_tracks(session: Session, *, quadrant: str | None = None, limit: int = 100, offset: int = 0) -> list[Track]:
     """Newest first, optionally one quadrant."""
     stmt = select(Track).order_by(Track.created_at.desc(), Track.id.desc()).limit(limit).offset(offset)
     if quadrant:
@@ -95,9 +95,18 @@ def _like_pattern(text: str) -> str:
 
 
 def search_tracks(
-    session: Session, query: str, *, quadrant: str | None = None, limit: int = 50
-) -> list[Track]:
-    """Case-insensitive substring match on title, artist or album (wildcards are literal)."""
+    session: Session,
+    query: str,
+    *,
+    quadrant: str | None = None,
+    tagged_by: str | None = None,
+    limit: int = 50,
+) -> list[TrackSummary]:
+    """Case-insensitive substring match on title, artist or album (wildcards are literal), by
+    title. ``tagged_by`` is "curator", "model" or None for both. Every filter is part of the
+    query, so ``limit`` bounds the matching rows, not rows a later filter would drop."""
+    if tagged_by is not None and tagged_by not in TAGGED_BY:
+        raise ValueError(f"unknown tagged_by {tagged_by!r}; expected one of {', '.join(TAGGED_BY)}")
     stmt = select(Track).order_by(Track.title, Track.id).limit(limit)
     text = clean_text(query)
     if text:
@@ -111,7 +120,11 @@ def search_tracks(
         )
     if quadrant:
         stmt = stmt.where(Track.quadrant == quadrant)
-    return list(session.scalars(stmt))
+    if tagged_by == "curator":
+        stmt = stmt.where(Track.tagged_by == CURATOR)
+    elif tagged_by == "model":
+        stmt = stmt.where(Track.tagged_by != CURATOR)
+    return [TrackSummary.of(t) for t in session.scalars(stmt)]
 
 
 def update_track(
@@ -214,11 +227,18 @@ def record_listening(
     emotion: str | None = None,
     valence: float | None = None,
     arousal: float | None = None,
+    position_s: float | None = None,
+    completed: bool | None = None,
 ) -> ListeningEvent:
+    """One listening event (`action` from ACTIONS). `position_s` is where in the track it
+    happened, as the player reported it; `completed` whether the track had played to its end
+    (default: the action is "completed")."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
     if not session_id:
         raise ValueError("a session id is required")
+    if position_s is not None and not (math.isfinite(position_s) and position_s >= 0):
+        raise ValueError(f"position_s must be a number of seconds >= 0, not {position_s!r}")
     event_row = ListeningEvent(
         session_id=session_id[:64],
         track_id=track_id,
@@ -227,6 +247,8 @@ def record_listening(
         emotion=emotion,
         valence=valence,
         arousal=arousal,
+        position_s=None if position_s is None else float(position_s),
+        completed=action == "completed" if completed is None else bool(completed),
     )
     session.add(event_row)
     session.flush()  # counted in the rollups by app.catalog.rollups' insert hook
@@ -295,9 +317,7 @@ def track_feedback(session: Session, track_ids: Sequence[int]) -> dict[int, Feed
     counts: dict[int, dict[str, int]] = {}
     for track_id, action, n in rows:
         counts.setdefault(track_id, {})[action] = int(n)
-    return {
-        tid: Feedback(c.get("played", 0), c.get("liked", 0), c.get("skipped", 0)) for tid, c in counts.items()
-    }
+    return {tid: Feedback(c.get("played", 0), c.get("liked", 0), c.get("skipped", 0)) for tid, c in counts.items()}
 
 
 # ----------------------------------------------------------------------------- counts

@@ -12,6 +12,8 @@ Invariant, checked by the tests: each rollup equals a GROUP BY over its event ta
   and databases created before the rollups existed).
 
 Deleting a track keeps its listeners' session-days: the session did listen that day.
+Each action is its own count, so what the player reports (started, completed, skipped at a
+position, paused) is counted per day like a like; positions stay in the events.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from datetime import date
 from sqlalchemy import ColumnElement, Connection, Table, delete, event, extract, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from .models import ListeningDaily, ListeningEvent, ListeningSessionDay, MoodEvent, MoodHourly, Track, utcnow
+from app.catalog.models import ListeningDaily, ListeningEvent, ListeningSessionDay, MoodEvent, MoodHourly, Track, utcnow
 
 NO_STRATEGY = ""
 NO_QUADRANT = ""
@@ -46,7 +48,9 @@ def _upsert(connection: Connection, table: Table, values: dict, counter: str | N
         stmt = dialect_insert(table).values(**row)
         keys = list(table.primary_key.columns.keys())
         if counter:
-            stmt = stmt.on_conflict_do_update(index_elements=keys, set_={counter: table.c[counter] + stmt.excluded[counter]})
+            stmt = stmt.on_conflict_do_update(
+                index_elements=keys, set_={counter: table.c[counter] + stmt.excluded[counter]}
+            )
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=keys)
     connection.execute(stmt)
@@ -67,14 +71,18 @@ def _listening_groups(*where) -> select:
             func.count().label("events"),
         )
         .where(*where)
-        .group_by(_day(ListeningEvent.created_at), ListeningEvent.strategy, ListeningEvent.quadrant, ListeningEvent.action)
+        .group_by(
+            _day(ListeningEvent.created_at), ListeningEvent.strategy, ListeningEvent.quadrant, ListeningEvent.action
+        )
     )
 
 
 def _mood_groups(*where) -> select:
     hour = extract("hour", MoodEvent.created_at)
     return (
-        select(_day(MoodEvent.created_at).label("day"), hour.label("hour"), MoodEvent.label, func.count().label("readings"))
+        select(
+            _day(MoodEvent.created_at).label("day"), hour.label("hour"), MoodEvent.label, func.count().label("readings")
+        )
         .where(*where)
         .group_by(_day(MoodEvent.created_at), hour, MoodEvent.label)
     )
@@ -90,8 +98,12 @@ def subtract_listening(session: Session, *where) -> None:
     for day, strategy, quadrant, action, n in session.execute(_listening_groups(*where)).all():
         session.execute(
             update(ListeningDaily)
-            .where(ListeningDaily.day == as_date(day), ListeningDaily.strategy == strategy,
-                   ListeningDaily.quadrant == quadrant, ListeningDaily.action == action)
+            .where(
+                ListeningDaily.day == as_date(day),
+                ListeningDaily.strategy == strategy,
+                ListeningDaily.quadrant == quadrant,
+                ListeningDaily.action == action,
+            )
             .values(events=ListeningDaily.events - n)
         )
     session.execute(delete(ListeningDaily).where(ListeningDaily.events <= 0))
@@ -142,11 +154,17 @@ def _count_listening(_mapper, connection: Connection, target: ListeningEvent) ->
     day = (target.created_at or utcnow()).date()
     strategy = target.strategy or NO_STRATEGY
     _upsert(
-        connection, ListeningDaily.__table__,
+        connection,
+        ListeningDaily.__table__,
         {"day": day, "strategy": strategy, "quadrant": target.quadrant or NO_QUADRANT, "action": target.action},
         "events",
     )
-    _upsert(connection, ListeningSessionDay.__table__, {"day": day, "session_id": target.session_id, "strategy": strategy}, None)
+    _upsert(
+        connection,
+        ListeningSessionDay.__table__,
+        {"day": day, "session_id": target.session_id, "strategy": strategy},
+        None,
+    )
 
 
 @event.listens_for(MoodEvent, "after_insert")

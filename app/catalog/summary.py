@@ -25,6 +25,7 @@ class TrackSummary:
     media_path: str  # relative to the media store
     format: str
     tagged_by: str
+    probabilities: dict[str, float]  # quadrant -> the model's probability (one-hot when a curator set it)
 
     @classmethod
     def of(cls, track: Track) -> TrackSummary:
@@ -40,6 +41,7 @@ class TrackSummary:
             media_path=track.media_path,
             format=track.format,
             tagged_by=track.tagged_by,
+            probabilities={q: float(p) for q, p in track.probabilities.items()},
         )
 
     def as_dict(self) -> dict[str, object]:

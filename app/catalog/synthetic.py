@@ -12,10 +12,9 @@ import numpy as np
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from app.catalog import rollups
+from app.catalog.models import CELL_SIZE, GRID, ListeningEvent, MoodEvent, Track
 from app.emotions import FACE_LABELS, QUADRANT_VA, QUADRANTS, STRATEGIES
-
-from . import rollups
-from .models import CELL_SIZE, GRID, ListeningEvent, MoodEvent, Track
 
 SYNTHETIC_TAG = "synthetic"
 CHUNK = 20_000

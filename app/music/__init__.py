@@ -1,6 +1,6 @@
 """Music: decoding, features, the mood model and its training."""
 
-from app.music.audio import AudioError
-from app.music.tagger import ModelError, MoodTag, MoodTagger
+from app.music.errors import AudioError, EmbeddingModelError, ModelError
+from app.music.tagger import MoodTag, MoodTagger
 
-__all__ = ["AudioError", "ModelError", "MoodTag", "MoodTagger"]
+__all__ = ["AudioError", "EmbeddingModelError", "ModelError", "MoodTag", "MoodTagger"]

@@ -1,8 +1,8 @@
-"""Audio decoding: the one place that turns a file or bytes into samples.
+"""Audio loading: the one place that turns a file, its bytes or samples in memory into mono
+float32 samples at a given rate (`load_audio`, with `to_mono` and `resample`).
 
-soundfile (libsndfile) decodes WAV, FLAC, Ogg Vorbis/Opus and MP3; librosa's audioread fallback
-covers the rest (m4a via ffmpeg where installed). Long files are read window by window so a
-5-minute song never has to be decoded whole.
+soundfile (libsndfile) decodes WAV, FLAC, Ogg Vorbis/Opus and MP3. Long files are read window by
+window so a 5-minute song never has to be decoded whole.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from app.music.errors import AudioError
+
 SAMPLE_RATE = 22050
 
-
-class AudioError(ValueError):
-    """The input is not decodable audio (message says why, for the user)."""
+AudioSource = str | Path | bytes | bytearray | np.ndarray
 
 
 @dataclass(frozen=True)
@@ -50,11 +50,19 @@ def _short(exc: Exception) -> str:
     return text[:160]
 
 
-def _to_mono(data: np.ndarray) -> np.ndarray:
-    return data.mean(axis=1) if data.ndim == 2 else data
+def to_mono(y: np.ndarray) -> np.ndarray:
+    """float32 mono samples from mono `[n]` or multichannel audio in either layout, `[n, channels]`
+    (as soundfile reads it) or `[channels, n]`: the channels are the short axis."""
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim == 2:
+        y = y.mean(axis=0 if y.shape[0] < y.shape[1] else 1)
+    if y.ndim != 1:
+        raise ValueError(f"expected mono or 2-D multichannel audio, got shape {y.shape}")
+    return y
 
 
-def _resample(y: np.ndarray, sr: int, target: int) -> np.ndarray:
+def resample(y: np.ndarray, sr: int, target: int) -> np.ndarray:
+    """`y` at `sr` → float32 at `target` (soxr HQ, the resampler librosa.load uses)."""
     if sr == target:
         return y
     import soxr
@@ -63,19 +71,34 @@ def _resample(y: np.ndarray, sr: int, target: int) -> np.ndarray:
 
 
 def load_audio(
-    path_or_bytes: str | Path | bytes,
+    source: AudioSource,
     sr: int = SAMPLE_RATE,
     offset_s: float = 0.0,
     duration_s: float | None = None,
+    *,
+    source_sr: int | None = None,
 ) -> np.ndarray:
-    """Decode mono float32 samples at `sr` from `offset_s`, at most `duration_s` seconds.
+    """Mono float32 samples at `sr` from `offset_s`, at most `duration_s` seconds.
 
-    Raises AudioError if the data can't be decoded, or decodes to silence-length nothing.
+    `source` is a file path, the file's bytes, or samples already in memory (mono or
+    multichannel, see `to_mono`) at rate `source_sr`. A file is decoded only from the offset on.
+    Raises AudioError for data that can't be decoded or decodes to under half a second (files),
+    or holds invalid samples; ValueError for an array without its rate.
     """
+    if isinstance(source, np.ndarray):
+        if source_sr is None:
+            raise ValueError("sr is required when tagging an array of samples")
+        y = resample(to_mono(source), source_sr, sr)
+        if offset_s or duration_s is not None:
+            end = None if duration_s is None else int((offset_s + duration_s) * sr)
+            y = y[int(offset_s * sr) : end]
+        if not np.all(np.isfinite(y)):
+            raise AudioError("the audio contains invalid samples")
+        return y
     import soundfile as sf
 
     try:
-        with sf.SoundFile(_source(path_or_bytes)) as f:
+        with sf.SoundFile(_source(source)) as f:
             native = f.samplerate
             start = int(offset_s * native)
             if start:
@@ -84,9 +107,9 @@ def load_audio(
             data = f.read(frames=frames, dtype="float32", always_2d=False)
     except Exception as exc:
         raise AudioError(f"could not decode audio ({_short(exc)})") from None
-    y = _to_mono(np.asarray(data, dtype=np.float32))
+    y = to_mono(data)
     if y.size < native * 0.5:
         raise AudioError("decoded less than half a second of audio (file empty or truncated)")
     if not np.all(np.isfinite(y)):
         raise AudioError("decoded audio contains invalid samples")
-    return _resample(y, native, sr)
+    return resample(y, native, sr)

@@ -10,23 +10,24 @@ The model is `models/musicnn_msd.tflite`, converted from the MSD_musicnn checkpo
       mean over patches of the 200-d penultimate layer ]
 Tag order is `TAGS`.
 
-Cost per call (2-core dev box with a training job in the background, one LiteRT thread, XNNPACK,
-float32 model, 3.2 MB): a 30 s clip (10 patches) takes ~0.5 s median: ~20 ms log-mel, ~0.5 s for
-the batched invoke, resampling negligible. Shorter clips scale down with the patch count
-(~50 ms per 3 s patch); longer clips are capped at 10 patches spread over the clip.
+The cost grows with the number of 3 s patches the net runs on, so a long clip is capped at
+`max_patches` patches spread over it (all in one batched invoke); the log-mel and the resampling
+cost little beside it. `python -m app bench` measures it.
 """
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 
-from app.music.tagger import ModelError
+from app.config import MODELS_DIR, MUSICNN_MODEL_FILE
+from app.model_loading import load_once
+from app.music.audio import resample, to_mono
+from app.music.errors import EmbeddingModelError
 
-MODEL_PATH = Path(__file__).resolve().parents[2] / "models" / "musicnn_msd.tflite"
+REBUILD = "`python -m app.music.convert_musicnn --wheel musicnn-0.1.0-py3-none-any.whl`"
 
 # musicnn's signal-processing setup (musicnn/configuration.py); the model was trained on exactly this.
 SR = 16000
@@ -49,10 +50,6 @@ TAGS: tuple[str, ...] = (
 N_TAGS = len(TAGS)
 PENULTIMATE_DIM = 200
 EMBEDDING_DIM = 2 * N_TAGS + PENULTIMATE_DIM
-
-
-class EmbeddingModelError(ModelError):
-    """The musicnn LiteRT model is missing or unusable (message says how to rebuild it)."""
 
 
 def log_mel(y16k: np.ndarray) -> np.ndarray:
@@ -89,24 +86,14 @@ def summarize(per_patch: np.ndarray) -> np.ndarray:
     return np.concatenate([tags.mean(axis=0), tags.std(axis=0), pen.mean(axis=0)]).astype(np.float32)
 
 
-def _to_mono(y: np.ndarray) -> np.ndarray:
-    y = np.asarray(y, dtype=np.float32)
-    if y.ndim == 2:  # either layout: channels are the short axis
-        y = y.mean(axis=0 if y.shape[0] < y.shape[1] else 1)
-    if y.ndim != 1:
-        raise ValueError(f"expected mono or 2-D multichannel audio, got shape {y.shape}")
-    return y
-
-
 class MusicnnEmbedder:
     """musicnn MSD tagger run by LiteRT. Use `MusicnnEmbedder.load()` (one instance per process)."""
-
-    _instance: ClassVar[MusicnnEmbedder | None] = None
-    _load_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, model_path: Path) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
+        if not model_path.is_file():
+            raise EmbeddingModelError(f"music embedding model not found at {model_path}; build it with {REBUILD}")
         try:
             # One thread: the app serves several sessions on a small box; batching is the speed-up.
             self._interpreter = Interpreter(model_path=str(model_path), num_threads=1)
@@ -114,27 +101,17 @@ class MusicnnEmbedder:
             outputs = set(self._interpreter.get_signature_list()["serving_default"]["outputs"])
         except Exception as exc:  # LiteRT raises ValueError/RuntimeError for a bad flatbuffer
             raise EmbeddingModelError(
-                f"{model_path} is not a usable LiteRT model ({exc}); rebuild it with "
-                "`python -m app.music.convert_musicnn --wheel musicnn-0.1.0-py3-none-any.whl`"
+                f"{model_path} is not a usable LiteRT model ({exc}); rebuild it with {REBUILD}"
             ) from None
         if not {"taggram", "penultimate"} <= outputs:
             raise EmbeddingModelError(f"{model_path} lacks the taggram/penultimate outputs (has {sorted(outputs)})")
         # The interpreter holds mutable tensors: one invoke at a time.
         self._lock = threading.Lock()
 
-    @classmethod
+    @load_once
     def load(cls) -> MusicnnEmbedder:
         """The process-wide embedder, loaded from the repo's models/ folder on first use."""
-        with cls._load_lock:
-            if cls._instance is None:
-                path = MODEL_PATH
-                if not path.is_file():
-                    raise EmbeddingModelError(
-                        f"music embedding model not found at {path}; build it with "
-                        "`python -m app.music.convert_musicnn --wheel musicnn-0.1.0-py3-none-any.whl`"
-                    )
-                cls._instance = cls(path)
-            return cls._instance
+        return cls(MODELS_DIR / MUSICNN_MODEL_FILE)
 
     def run_patches(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """Raw model outputs for [n, 187, 96] log-mel patches (one batched invoke)."""
@@ -145,15 +122,11 @@ class MusicnnEmbedder:
     def patch_outputs(self, y: np.ndarray, sr: int, max_patches: int = MAX_PATCHES) -> np.ndarray:
         """[patches, 50 tags + 200 penultimate] for at most `max_patches` 3 s patches spread over
         a clip (any rate, mono or multichannel). Raises ValueError on empty/invalid audio."""
-        y = _to_mono(y)
+        y = to_mono(y)
         if y.size == 0 or not np.all(np.isfinite(y)):
             raise ValueError("audio is empty or contains invalid samples")
-        if sr != SR:
-            import soxr
-
-            # Same resampler (soxr HQ) that librosa.load uses in musicnn's own extractor.
-            y = soxr.resample(y, sr, SR, quality="HQ").astype(np.float32)
-        out = self.run_patches(patches(log_mel(y), max_patches))
+        # The resampler librosa.load uses in musicnn's own extractor.
+        out = self.run_patches(patches(log_mel(resample(y, sr, SR)), max_patches))
         return np.concatenate([out["taggram"], out["penultimate"]], axis=1)
 
     def embed(self, y: np.ndarray, sr: int, max_patches: int = MAX_PATCHES) -> np.ndarray:

@@ -7,7 +7,7 @@ import csv
 from pathlib import Path
 
 from app.emotions import QUADRANTS
-from app.evaluation import classification_report, print_report
+from app.tools.evaluation import classification_report, print_report
 
 
 def find_audio(root: Path, quadrant: str, song: str) -> Path | None:

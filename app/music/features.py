@@ -10,17 +10,24 @@ What each group is for (valence ≈ pleasantness, arousal ≈ energy):
 - spectral-peak dissonance proxy (energy between semitones): tension.
 
 Long songs are analysed on a few fixed windows, not whole (see `analysis_windows`).
+
+The mood model's input is built by `model_input` alone, for training and tagging alike: the
+musicnn embedding of the analysed audio beside the hand-made features named in `CUE_FEATURES`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from app.music.audio import SAMPLE_RATE, AudioError, load_audio, probe
+from app.music.audio import SAMPLE_RATE, AudioSource, load_audio, probe
+from app.music.embedding import MusicnnEmbedder, summarize
+from app.music.errors import AudioError
 
 N_FFT = 2048
 HOP = 512
 N_MELS = 64
+N_MFCC = 20
+N_CONTRAST = 7  # librosa's spectral_contrast: six sub-bands and the rest
 WINDOW_S = 10.0  # length of each analysis window for long songs
 CLIP_S = 30.0  # audio analysed per track: a 30 s clip whole, three 10 s windows of longer songs
 
@@ -38,32 +45,67 @@ def analysis_windows(duration_s: float) -> list[tuple[float, float]]:
     return [(max(0.0, duration_s * f - WINDOW_S / 2), WINDOW_S) for f in (0.2, 0.5, 0.75)]
 
 
-def load_for_analysis(path_or_bytes) -> np.ndarray:
-    """Decode just the analysis windows of a file, concatenated, mono at SAMPLE_RATE."""
-    info = probe(path_or_bytes)
-    parts = [load_audio(path_or_bytes, SAMPLE_RATE, off, length) for off, length in analysis_windows(info.duration_s)]
-    return np.concatenate(parts)
+def analysis_audio(source: AudioSource, sr: int | None = None) -> np.ndarray:
+    """The windowed samples (mono, SAMPLE_RATE) a track is judged on, concatenated.
+
+    `source` is a path or bytes (only the windows are decoded), or samples with their rate `sr`.
+    """
+    if isinstance(source, np.ndarray):
+        y = load_audio(source, SAMPLE_RATE, source_sr=sr)
+        duration = len(y) / SAMPLE_RATE
+        if duration < 1.0:
+            raise AudioError("need at least one second of audio to tag a mood")
+        windows = [
+            (int(off * SAMPLE_RATE), int((off + length) * SAMPLE_RATE)) for off, length in analysis_windows(duration)
+        ]
+        return np.concatenate([y[start:end] for start, end in windows])
+    info = probe(source)
+    return np.concatenate(
+        [load_audio(source, SAMPLE_RATE, off, length) for off, length in analysis_windows(info.duration_s)]
+    )
 
 
-def select_from_array(y: np.ndarray, sr: int) -> np.ndarray:
-    """The same windowing as `load_for_analysis`, for samples already in memory."""
-    y = np.asarray(y, dtype=np.float32)
-    if y.ndim == 2:
-        y = y.mean(axis=0 if y.shape[0] <= 2 else 1)
-    if sr != SAMPLE_RATE:
-        import soxr
-
-        y = soxr.resample(y, sr, SAMPLE_RATE, quality="HQ").astype(np.float32)
-    duration = len(y) / SAMPLE_RATE
-    if duration < 1.0:
-        raise AudioError("need at least one second of audio to tag a mood")
-    parts = [y[int(off * SAMPLE_RATE) : int((off + length) * SAMPLE_RATE)] for off, length in analysis_windows(duration)]
-    return np.concatenate(parts)
+def _series(prefix: str, n: int) -> tuple[str, ...]:
+    return tuple(f"{prefix}_{i}" for i in range(n))
 
 
-def _stats(m: np.ndarray) -> list[np.ndarray]:
-    """Mean and std over time of each row of a (features, frames) matrix."""
-    return [m.mean(axis=1), m.std(axis=1)]
+_SHAPE = ("centroid", "rolloff", "flatness", "bandwidth", "zcr")
+
+# The hand-made feature vector `extract` returns, group by group in this order; a feature's
+# name is its identity (the model's cues are chosen by name, never by position).
+FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
+    "logmel_mean": _series("logmel_mean", N_MELS),
+    "logmel_std": _series("logmel_std", N_MELS),
+    "mfcc_mean": _series("mfcc_mean", N_MFCC),
+    "mfcc_std": _series("mfcc_std", N_MFCC),
+    "mfcc_delta_std": _series("mfcc_delta_std", N_MFCC),
+    "contrast_mean": _series("contrast_mean", N_CONTRAST),
+    "contrast_std": _series("contrast_std", N_CONTRAST),
+    "shape_mean": tuple(f"{name}_mean" for name in _SHAPE),
+    "shape_std": tuple(f"{name}_std" for name in _SHAPE),
+    "chroma_mean": _series("chroma_mean", 12),
+    "chroma_std": _series("chroma_std", 12),
+    "tonnetz_mean": _series("tonnetz_mean", 6),
+    "tonnetz_std": _series("tonnetz_std", 6),
+    "key": ("key_major", "key_minor", "key_mode", "key_clarity"),
+    "dynamics": (
+        "rms_db_mean", "rms_db_std", "rms_db_range", "rms_db_change", "onset_mean", "onset_std", "onset_rate",
+        "tempo", "pulse_clarity", "hp_ratio", "flux_mean", "flux_std", "peak_db",
+    ),
+    "dissonance": ("dissonance_mean", "dissonance_std"),
+}  # fmt: skip
+FEATURE_NAMES: tuple[str, ...] = tuple(name for names in FEATURE_GROUPS.values() for name in names)
+
+# The hand-made cues the mood model keeps beside the musicnn embedding: spectral contrast and
+# shape, key/mode, dynamics/rhythm and dissonance. Timbre summaries (log-mel, MFCC, chroma,
+# tonnetz) are left to the embedding; the model card has the comparison.
+CUE_GROUPS = ("contrast_mean", "contrast_std", "shape_mean", "shape_std", "key", "dynamics", "dissonance")
+CUE_FEATURES: tuple[str, ...] = tuple(name for group in CUE_GROUPS for name in FEATURE_GROUPS[group])
+_CUE_INDEX = np.array([FEATURE_NAMES.index(name) for name in CUE_FEATURES])
+
+# musicnn 3 s patches per track, spread over the analysed audio: the net's cost grows with the
+# count, and the model is trained on exactly this many (changing it means retraining).
+EMBEDDING_PATCHES = 5
 
 
 def _key_features(chroma_mean: np.ndarray) -> np.ndarray:
@@ -91,7 +133,7 @@ def _dissonance(power: np.ndarray, sr: int) -> np.ndarray:
 
 
 def extract(y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
-    """Feature vector (float32) for mono samples at `sr` (already windowed)."""
+    """Hand-made features (float32, `FEATURE_NAMES` order) of mono samples at `sr` (already windowed)."""
     import librosa
 
     if y.size < sr:
@@ -103,11 +145,11 @@ def extract(y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
     power = stft**2
     mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=N_MELS, fmax=sr / 2)
     logmel = librosa.power_to_db(mel, ref=1.0, top_db=90)
-    mfcc = librosa.feature.mfcc(S=logmel, n_mfcc=20)
+    mfcc = librosa.feature.mfcc(S=logmel, n_mfcc=N_MFCC)
     d_mfcc = np.diff(mfcc, axis=1)
     contrast = librosa.feature.spectral_contrast(S=stft, sr=sr)
     # Centroid and bandwidth as librosa defines them, computed once here: librosa's
-    # spectral_bandwidth recomputes the centroid and took a third of the extraction time.
+    # spectral_bandwidth would compute the centroid a second time, at a large share of the cost.
     freqs = librosa.fft_frequencies(sr=sr, n_fft=N_FFT)[:, None]
     weights = stft / np.maximum(stft.sum(axis=0, keepdims=True), np.finfo(np.float32).tiny)
     centroid = (freqs * weights).sum(axis=0, keepdims=True)
@@ -133,16 +175,17 @@ def extract(y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
     hp_ratio = np.log((harm.sum() + 1e-10) / (perc.sum() + 1e-10))
     flux = np.sqrt((np.diff(logmel, axis=1).clip(min=0) ** 2).mean(axis=0))
 
-    parts = [
-        *_stats(logmel),
-        *_stats(mfcc),
-        d_mfcc.std(axis=1),
-        *_stats(contrast),
-        *_stats(np.vstack([centroid / sr, rolloff / sr, flatness, bandwidth / sr, zcr])),
-        *_stats(chroma),
-        *_stats(tonnetz),
-        _key_features(chroma.mean(axis=1)),
-        np.array(
+    shape = np.vstack([centroid / sr, rolloff / sr, flatness, bandwidth / sr, zcr])
+    groups = {
+        "logmel_mean": logmel.mean(axis=1), "logmel_std": logmel.std(axis=1),
+        "mfcc_mean": mfcc.mean(axis=1), "mfcc_std": mfcc.std(axis=1),
+        "mfcc_delta_std": d_mfcc.std(axis=1),
+        "contrast_mean": contrast.mean(axis=1), "contrast_std": contrast.std(axis=1),
+        "shape_mean": shape.mean(axis=1), "shape_std": shape.std(axis=1),
+        "chroma_mean": chroma.mean(axis=1), "chroma_std": chroma.std(axis=1),
+        "tonnetz_mean": tonnetz.mean(axis=1), "tonnetz_std": tonnetz.std(axis=1),
+        "key": _key_features(chroma.mean(axis=1)),
+        "dynamics": np.array(
             [
                 rms_db.mean(), rms_db.std(), np.percentile(rms_db, 95) - np.percentile(rms_db, 10),
                 np.abs(np.diff(rms_db)).mean(),
@@ -150,37 +193,36 @@ def extract(y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
                 hp_ratio, flux.mean(), flux.std(), 20 * np.log10(peak),
             ]
         ),
-        _dissonance(power, sr),
-    ]
-    feats = np.concatenate([np.ravel(p) for p in parts]).astype(np.float32)
+        "dissonance": _dissonance(power, sr),
+    }  # fmt: skip
+    for group, names in FEATURE_GROUPS.items():
+        if np.size(groups[group]) != len(names):
+            raise RuntimeError(f"feature group {group} has {np.size(groups[group])} values for {len(names)} names")
+    feats = np.concatenate([np.ravel(groups[group]) for group in FEATURE_GROUPS]).astype(np.float32)
     return np.nan_to_num(feats, nan=0.0, posinf=0.0, neginf=0.0)
 
 
-# The hand-made descriptors the mood model keeps beside the musicnn embedding: spectral
-# contrast and shape, key/mode, dynamics/rhythm and dissonance. Timbre summaries (log-mel,
-# MFCC, chroma, tonnetz) added nothing once the embedding was there (grouped CV, MODEL_CARD.md).
-CUE_COLUMNS = np.r_[188:212, 248:267]
-EMBEDDING_PATCHES = 5  # musicnn 3 s patches per track: 5 scored as well as 10 at half the cost
+def clip_analysis(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What the mood model's input is made from, for analysed audio `y` (SAMPLE_RATE):
+    the hand-made features (`FEATURE_NAMES`) and musicnn's outputs on `EMBEDDING_PATCHES`
+    patches spread over the clip (`[patches, 50 tags + 200 penultimate]`)."""
+    hand = extract(y, SAMPLE_RATE)
+    per_patch = MusicnnEmbedder.load().patch_outputs(y, SAMPLE_RATE, max_patches=EMBEDDING_PATCHES)
+    return hand, per_patch
 
 
-def analysis_audio(path_or_array, sr: int | None = None) -> np.ndarray:
-    """The windowed samples (SAMPLE_RATE) a track is judged on, from a path/bytes or an array."""
-    if isinstance(path_or_array, np.ndarray):
-        if sr is None:
-            raise ValueError("sr is required when tagging an array of samples")
-        return select_from_array(path_or_array, sr)
-    return load_for_analysis(path_or_array)
+def model_input(hand: np.ndarray, per_patch: np.ndarray) -> np.ndarray:
+    """The mood model's input vector: musicnn embedding (tag means and spreads, penultimate
+    means; 300) + the `CUE_FEATURES` of the hand-made features. The one definition, used by
+    tagging and by training (`app.music.train`)."""
+    return np.concatenate([summarize(per_patch), hand[_CUE_INDEX]]).astype(np.float32)
 
 
 def mood_features(y: np.ndarray) -> np.ndarray:
-    """The music mood model's input: musicnn embedding (300) + hand-made cues (43)."""
-    from app.music.embedding import MusicnnEmbedder
-
-    cues = extract(y, SAMPLE_RATE)[CUE_COLUMNS]
-    embedding = MusicnnEmbedder.load().embed(y, SAMPLE_RATE, max_patches=EMBEDDING_PATCHES)
-    return np.concatenate([embedding, cues]).astype(np.float32)
+    """The mood model's input for analysed audio `y` (SAMPLE_RATE)."""
+    return model_input(*clip_analysis(y))
 
 
-def features_for(path_or_array, sr: int | None = None) -> np.ndarray:
-    """Mood-model feature vector for a file path/bytes, or for samples with their rate."""
-    return mood_features(analysis_audio(path_or_array, sr))
+def features_for(source: AudioSource, sr: int | None = None) -> np.ndarray:
+    """The mood model's input for a file path/bytes, or for samples with their rate."""
+    return mood_features(analysis_audio(source, sr))

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
+from app.config import MODELS_DIR, MUSIC_MODEL_FILE
 from app.emotions import QUADRANTS, quadrant_of
+from app.model_loading import load_once
+from app.music.audio import AudioSource
+from app.music.errors import ModelError
 from app.music.features import features_for
-
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
-MODEL_FILE = "music_mood.joblib"
-
-
-class ModelError(RuntimeError):
-    """A model file is missing or unusable; the message says which and how to fix it."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +33,7 @@ def probabilities_to_tag(proba: np.ndarray, version: str) -> MoodTag:
     valence = P(positive valence) − P(negative), arousal likewise, both from the four
     probabilities; the quadrant is then the one holding that point, so the two never disagree.
     """
-    p = {q: float(v) for q, v in zip(QUADRANTS, proba)}
+    p = {q: float(v) for q, v in zip(QUADRANTS, proba, strict=True)}
     valence = (p["Q1"] + p["Q4"]) - (p["Q2"] + p["Q3"])
     arousal = (p["Q1"] + p["Q2"]) - (p["Q3"] + p["Q4"])
     valence, arousal = float(np.clip(valence, -1, 1)), float(np.clip(arousal, -1, 1))
@@ -46,10 +41,10 @@ def probabilities_to_tag(proba: np.ndarray, version: str) -> MoodTag:
 
 
 class MoodTagger:
-    """Loads the fitted pipeline once; `tag()` is thread-safe (scikit-learn predict is read-only)."""
+    """The fitted pipeline; `tag()` is thread-safe (scikit-learn predict is read-only).
 
-    _instance: MoodTagger | None = None
-    _lock = threading.Lock()
+    `MoodTagger.load()` is the process-wide one; tests stand in for it with
+    `MoodTagger.load.override(stub)` (see app.model_loading)."""
 
     def __init__(self, pipeline, version: str, classes: list[str]):
         if list(classes) != list(QUADRANTS):
@@ -57,16 +52,14 @@ class MoodTagger:
         self.pipeline = pipeline
         self.version = version
 
-    @classmethod
-    def load(cls, name: str = MODEL_FILE) -> MoodTagger:
-        """The process-wide tagger, loaded from the project's own models/ folder only."""
-        with cls._lock:
-            if cls._instance is None:
-                cls._instance = cls._from_file(name)
-            return cls._instance
+    @load_once
+    def load(cls) -> MoodTagger:
+        """The process-wide tagger, loaded from the project's own models/ folder on first use."""
+        return cls.from_models_dir(MUSIC_MODEL_FILE)
 
     @classmethod
-    def _from_file(cls, name: str) -> MoodTagger:
+    def from_models_dir(cls, name: str) -> MoodTagger:
+        """A tagger from the file `name` in models/ (nowhere else: the file is a pickle)."""
         import joblib
 
         path = (MODELS_DIR / name).resolve()
@@ -81,13 +74,16 @@ class MoodTagger:
         except ModelError:
             raise
         except Exception as exc:
-            raise ModelError(f"music model file {path} is corrupt or incompatible ({type(exc).__name__}); retrain it with `python -m app.music.train`") from None
+            raise ModelError(
+                f"music model file {path} is corrupt or incompatible ({type(exc).__name__}); "
+                "retrain it with `python -m app.music.train`"
+            ) from None
 
     def tag_features(self, features: np.ndarray) -> MoodTag:
         proba = self.pipeline.predict_proba(features.reshape(1, -1))[0]
         return probabilities_to_tag(proba, self.version)
 
-    def tag(self, path_or_array, sr: int | None = None) -> MoodTag:
+    def tag(self, path_or_array: AudioSource, sr: int | None = None) -> MoodTag:
         """Tag a file path, raw bytes, or mono/stereo samples (then `sr` is required).
 
         Raises app.music.audio.AudioError for input that isn't usable audio."""

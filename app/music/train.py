@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from app.config import MODELS_DIR, MUSIC_MODEL_FILE
 from app.emotions import QUADRANTS, quadrant_of
-from app.music.audio import AudioError
+from app.music.errors import AudioError
+from app.music.features import CUE_FEATURES, EMBEDDING_PATCHES, analysis_audio, clip_analysis, model_input
 from app.music.tagger import probabilities_to_tag
-from app.music.features import CUE_COLUMNS, EMBEDDING_PATCHES, analysis_audio, extract
-
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+from app.tools.evaluation import classification_report
 
 # Emotify's GEMS terms as points in the valence–arousal plane. The first eight follow the
 # usual reading of GEMS on Russell's circumplex (Zentner et al. 2008; Aljanaki et al. 2016):
@@ -46,46 +46,41 @@ GEMS_VA: dict[str, tuple[float, float]] = {
 }
 
 
-def _extract_all(paths: list[Path], work: Path, name: str) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Hand-made features (all 267) and per-patch musicnn outputs per clip, cached in `work`."""
-    hand_cache, nn_cache = work / f"feat_{name}.npy", work / f"mnn_{name}.npy"
+def clip_features(paths: list[Path], work: Path, name: str) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Per clip, what `app.music.features.clip_analysis` gives at tagging time: the hand-made
+    features (stacked) and musicnn's per-patch outputs. Cached in `work`, so a rerun that only
+    changes the model or the cue selection skips the audio."""
+    hand_cache, nn_cache = work / f"feat_{name}.npy", work / f"mnn{EMBEDDING_PATCHES}_{name}.npy"
     if hand_cache.exists() and nn_cache.exists():
         return np.load(hand_cache), list(np.load(nn_cache, allow_pickle=True))
     from tqdm import tqdm
 
-    from app.music.audio import SAMPLE_RATE
-    from app.music.embedding import MusicnnEmbedder
-
-    embedder = MusicnnEmbedder.load()
     hand, nn = [], []
     for p in tqdm(paths, desc=f"features {name}", mininterval=10):
         try:
-            y = analysis_audio(p)
-            hand.append(extract(y))
-            nn.append(embedder.patch_outputs(y, SAMPLE_RATE))
+            h, per_patch = clip_analysis(analysis_audio(p))
         except AudioError as exc:
             raise SystemExit(f"{p}: {exc}") from None
+        hand.append(h)
+        nn.append(per_patch)
     work.mkdir(parents=True, exist_ok=True)
     np.save(hand_cache, np.stack(hand))
-    np.save(nn_cache, np.array(nn, dtype=object), allow_pickle=True)
+    ragged = np.empty(len(nn), dtype=object)  # one [patches, 250] array per clip, as they came
+    for i, per_patch in enumerate(nn):
+        ragged[i] = per_patch
+    np.save(nn_cache, ragged, allow_pickle=True)
     return np.stack(hand), nn
 
 
-def model_inputs(hand: np.ndarray, nn: list[np.ndarray], n_patches: int = EMBEDDING_PATCHES) -> np.ndarray:
-    """The same vector `app.music.features.mood_features` computes at tagging time."""
-    from app.music.embedding import summarize
-
-    def pick(per_patch: np.ndarray) -> np.ndarray:
-        idx = np.linspace(0, len(per_patch) - 1, min(n_patches, len(per_patch))).round().astype(int)
-        return summarize(per_patch[idx])
-
-    return np.hstack([np.stack([pick(p) for p in nn]), hand[:, CUE_COLUMNS]]).astype(np.float32)
+def model_inputs(hand: np.ndarray, nn: list[np.ndarray]) -> np.ndarray:
+    """[clips, features]: `app.music.features.model_input` of each clip, as tagging computes it."""
+    return np.stack([model_input(h, per_patch) for h, per_patch in zip(hand, nn, strict=True)])
 
 
 def load_4q(root: Path, work: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ann = pd.read_csv(root / "4q" / "annotations.csv")
-    paths = [root / "4q" / "audio" / q / f"{s}.opus" for s, q in zip(ann.Song, ann.Quadrant)]
-    x = model_inputs(*_extract_all(paths, work, "4q"))
+    paths = [root / "4q" / "audio" / q / f"{s}.opus" for s, q in zip(ann.Song, ann.Quadrant, strict=True)]
+    x = model_inputs(*clip_features(paths, work, "4q"))
     y = np.array([QUADRANTS.index(q) for q in ann.Quadrant])
     return x, y, ann.Artist.fillna("?").to_numpy()
 
@@ -98,7 +93,7 @@ def emotify_labels(ann: pd.DataFrame) -> pd.DataFrame:
     weights = weights / np.clip(weights.sum(axis=1, keepdims=True), 1e-9, None)
     va = weights @ np.array([GEMS_VA[t] for t in terms])
     out = pd.DataFrame({"file": prof.index, "valence": va[:, 0], "arousal": va[:, 1]})
-    out["quadrant"] = [quadrant_of(v, a) for v, a in zip(out.valence, out.arousal)]
+    out["quadrant"] = [quadrant_of(v, a) for v, a in zip(out.valence, out.arousal, strict=True)]
     # Agreement: distance from the origin; near-origin tracks are ambiguous.
     out["strength"] = np.hypot(out.valence, out.arousal)
     return out
@@ -107,7 +102,7 @@ def emotify_labels(ann: pd.DataFrame) -> pd.DataFrame:
 def load_emotify(root: Path, work: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ann = pd.read_csv(root / "emotify" / "annotations.csv")
     lab = emotify_labels(ann)
-    x = model_inputs(*_extract_all([root / "emotify" / f for f in lab.file], work, "emotify"))
+    x = model_inputs(*clip_features([root / "emotify" / f for f in lab.file], work, "emotify"))
     return x, np.array([QUADRANTS.index(q) for q in lab.quadrant]), lab.strength.to_numpy()
 
 
@@ -136,7 +131,9 @@ def candidates(seed: int) -> dict[str, Callable[[], object]]:
     def vote(c_svm: float, c_lr: float):
         # The linear model keeps answers graded on audio far from the training data, where an
         # RBF kernel alone falls back to the class prior.
-        return lambda: make_pipeline(StandardScaler(), VotingClassifier([("svm", svc(c_svm)), ("lr", lr(c_lr))], voting="soft"))
+        return lambda: make_pipeline(
+            StandardScaler(), VotingClassifier([("svm", svc(c_svm)), ("lr", lr(c_lr))], voting="soft")
+        )
 
     return {
         "svm_c1": svm(1.0),
@@ -146,9 +143,11 @@ def candidates(seed: int) -> dict[str, Callable[[], object]]:
     }
 
 
-def grouped_cv(make, x, y, groups, extra=None, seed: int = 0, folds: int = 5) -> dict:
-    """Artist-grouped stratified CV on 4Q; `extra=(x_e, y_e)` is added to every training fold."""
-    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+def grouped_cv(make, x, y, groups, extra=None, *, seed: int = 0, folds: int = 5) -> dict:
+    """Artist-grouped stratified CV on 4Q; `extra=(x_e, y_e)` is added to every training fold.
+
+    The report of `app.tools.evaluation.classification_report`, plus `macro_f1_argmax`."""
+    from sklearn.metrics import f1_score
     from sklearn.model_selection import StratifiedGroupKFold
 
     proba = np.zeros((len(y), len(QUADRANTS)))
@@ -160,16 +159,11 @@ def grouped_cv(make, x, y, groups, extra=None, seed: int = 0, folds: int = 5) ->
         proba[te] = model.predict_proba(x[te])
     # Scored on the quadrant the app reports: the one holding the tag's valence/arousal point
     # (app.music.tagger.probabilities_to_tag); the plain argmax is kept for comparison.
-    tags = [probabilities_to_tag(p, "") for p in proba]
-    pred = np.array([QUADRANTS.index(t.quadrant) for t in tags])
-    cm = confusion_matrix(y, pred, labels=range(len(QUADRANTS)))
-    return {
-        "macro_f1": float(f1_score(y, pred, average="macro")),
-        "accuracy": float(accuracy_score(y, pred)),
-        "macro_f1_argmax": float(f1_score(y, proba.argmax(1), average="macro")),
-        "confusion": cm.tolist(),
-        "per_class_recall": {q: float(r) for q, r in zip(QUADRANTS, np.diag(cm) / np.bincount(y))},
-    }
+    truth = [QUADRANTS[i] for i in y]
+    pred = [probabilities_to_tag(p, "").quadrant for p in proba]
+    report = classification_report(truth, pred, QUADRANTS)
+    report["macro_f1_argmax"] = float(f1_score(y, proba.argmax(1), average="macro"))
+    return report
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -197,7 +191,11 @@ def main(argv: list[str] | None = None) -> None:
             key = f"{name}{'+emotify' if use_emotify else ''}"
             extra = (xe[confident], ye[confident]) if use_emotify else None
             results[key] = grouped_cv(make, x, y, artists, extra, seed=args.seed)
-            print(f"{key:28s} macro_f1 {results[key]['macro_f1']:.4f} (argmax {results[key]['macro_f1_argmax']:.4f}) acc {results[key]['accuracy']:.4f}", flush=True)
+            r = results[key]
+            print(
+                f"{key:28s} macro_f1 {r['macro_f1']:.4f} (argmax {r['macro_f1_argmax']:.4f}) acc {r['accuracy']:.4f}",
+                flush=True,
+            )
 
     best = max(results, key=lambda k: results[k]["macro_f1"])
     use_emotify = best.endswith("+emotify")
@@ -206,7 +204,8 @@ def main(argv: list[str] | None = None) -> None:
     model = cands[name]().fit(xt, yt)
     version = f"music-{name}{'-emotify' if use_emotify else ''}-{time.strftime('%Y%m%d')}"
     MODELS_DIR.mkdir(exist_ok=True)
-    joblib.dump({"pipeline": model, "version": version, "classes": list(QUADRANTS)}, MODELS_DIR / "music_mood.joblib", compress=3)
+    blob = {"pipeline": model, "version": version, "classes": list(QUADRANTS)}
+    joblib.dump(blob, MODELS_DIR / MUSIC_MODEL_FILE, compress=3)
     summary = {
         "version": version,
         "selected": best,
@@ -214,7 +213,11 @@ def main(argv: list[str] | None = None) -> None:
         "n_4q": int(len(y)),
         "n_emotify_used": int(confident.sum()) if use_emotify else 0,
         "n_features": int(x.shape[1]),
-        "features": f"musicnn MSD embedding over {EMBEDDING_PATCHES} patches (tag means and spreads, penultimate means; 300) + {len(CUE_COLUMNS)} hand-made cues (spectral contrast and shape, key clarity and major/minor mode, loudness dynamics, onset rate, tempo, pulse clarity, harmonic/percussive ratio, dissonance)",
+        "features": (
+            f"musicnn MSD embedding over {EMBEDDING_PATCHES} patches (tag means and spreads, penultimate means; 300) "
+            f"+ {len(CUE_FEATURES)} hand-made cues (spectral contrast and shape, key clarity and major/minor mode, "
+            "loudness dynamics, onset rate, tempo, pulse clarity, harmonic/percussive ratio, dissonance)"
+        ),
         "results": results,
     }
     (MODELS_DIR / "music_metrics.json").write_text(json.dumps(summary, indent=1))

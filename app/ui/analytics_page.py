@@ -10,7 +10,6 @@ import plotly.express as px
 import streamlit as st
 
 from app import analytics
-from app.catalog.db import session_scope
 from app.emotions import QUADRANT_NAMES
 
 QUADRANT_COLOURS = {"Q1": "#f4a261", "Q2": "#e63946", "Q3": "#457b9d", "Q4": "#2a9d8f"}
@@ -18,8 +17,12 @@ QUADRANT_COLOURS = {"Q1": "#f4a261", "Q2": "#e63946", "Q3": "#457b9d", "Q4": "#2
 
 def _csv(frame: pd.DataFrame, name: str) -> None:
     st.download_button(
-        f"⬇️ {name}.csv", frame.to_csv(index=False).encode("utf-8"), f"{name}.csv", "text/csv",
-        key=f"csv_{name}", on_click="ignore",
+        f"⬇️ {name}.csv",
+        frame.to_csv(index=False).encode("utf-8"),
+        f"{name}.csv",
+        "text/csv",
+        key=f"csv_{name}",
+        on_click="ignore",
     )
 
 
@@ -29,8 +32,7 @@ def _chart(fig, key: str) -> None:
 
 
 def _date_range() -> tuple[date | None, date | None]:
-    with session_scope() as s:
-        bounds = analytics.date_bounds(s)
+    bounds = analytics.recorded_range()
     today = date.today()
     lo, hi = bounds if bounds else (today - timedelta(days=30), today)
     hi = max(hi, today)
@@ -48,16 +50,10 @@ def render() -> None:
     st.title("📊 Analytics")
     start, end = _date_range()
     granularity = st.radio("Emotions per", ["day", "hour"], horizontal=True, key="analytics_granularity")
-    with session_scope() as s:
-        totals = analytics.summary(s, start, end)
-        per_quadrant = analytics.tracks_per_quadrant(s, start, end)
-        sources = analytics.tagged_by_source(s, start, end)
-        scatter = analytics.va_scatter(s, start, end)
-        emotions = analytics.emotions_over_time(s, start, end, granularity)
-        strategies = analytics.strategies_used(s, start, end)
-        by_quadrant = analytics.feedback_by_quadrant(s, start, end)
-        by_strategy = analytics.feedback_by_strategy(s, start, end)
-        liked = analytics.most_liked_tracks(s, start, end)
+    view = analytics.dashboard(start, end, granularity)
+    totals, per_quadrant, sources, scatter = view.totals, view.per_quadrant, view.sources, view.scatter
+    emotions, strategies, by_quadrant, by_strategy = view.emotions, view.strategies, view.by_quadrant, view.by_strategy
+    liked = view.liked
 
     cols = st.columns(4)
     cols[0].metric("Tracks", totals["tracks"])
@@ -69,8 +65,15 @@ def render() -> None:
     left, right = st.columns(2)
     with left:
         _chart(
-            px.bar(per_quadrant, x="quadrant", y="tracks", color="quadrant", hover_data=["mood"],
-                   color_discrete_map=QUADRANT_COLOURS, title="Tracks per mood quadrant"),
+            px.bar(
+                per_quadrant,
+                x="quadrant",
+                y="tracks",
+                color="quadrant",
+                hover_data=["mood"],
+                color_discrete_map=QUADRANT_COLOURS,
+                title="Tracks per mood quadrant",
+            ),
             "chart_quadrants",
         )
         _csv(per_quadrant, "tracks_per_quadrant")
@@ -78,10 +81,19 @@ def render() -> None:
         _chart(px.pie(sources, names="tagged_by", values="tracks", title="Tagged by model vs curator"), "chart_sources")
         _csv(sources, "tagged_by")
     total = scatter.attrs.get("total", len(scatter))
-    title = "Valence–arousal of the catalog" + (f" (sample of {len(scatter)} of {total})" if total > len(scatter) else "")
+    title = "Valence–arousal of the catalog" + (
+        f" (sample of {len(scatter)} of {total})" if total > len(scatter) else ""
+    )
     fig = px.scatter(
-        scatter, x="valence", y="arousal", color="quadrant", hover_data=["title", "artist", "tagged_by"],
-        color_discrete_map=QUADRANT_COLOURS, range_x=[-1.05, 1.05], range_y=[-1.05, 1.05], title=title,
+        scatter,
+        x="valence",
+        y="arousal",
+        color="quadrant",
+        hover_data=["title", "artist", "tagged_by"],
+        color_discrete_map=QUADRANT_COLOURS,
+        range_x=[-1.05, 1.05],
+        range_y=[-1.05, 1.05],
+        title=title,
         category_orders={"quadrant": list(QUADRANT_NAMES)},
     )
     _chart(fig, "chart_scatter")
@@ -92,21 +104,47 @@ def render() -> None:
         st.info("No mood readings in this date range.")
     else:
         _chart(
-            px.bar(emotions, x="period", y="share", color="emotion", hover_data=["count"],
-                   title=f"Detected emotions per {granularity} (share of readings)"),
+            px.bar(
+                emotions,
+                x="period",
+                y="share",
+                color="emotion",
+                hover_data=["count"],
+                title=f"Detected emotions per {granularity} (share of readings)",
+            ),
             "chart_emotions",
         )
     _csv(emotions, "emotions_over_time")
     left, right = st.columns(2)
     with left:
-        _chart(px.bar(strategies, x="strategy", y="events", hover_data=["sessions"], title="Strategies used"), "chart_strategies")
+        _chart(
+            px.bar(strategies, x="strategy", y="events", hover_data=["sessions"], title="Strategies used"),
+            "chart_strategies",
+        )
         _csv(strategies, "strategies")
     with right:
-        rates = by_quadrant.melt(id_vars="quadrant", value_vars=["like_rate", "skip_rate"], var_name="rate", value_name="value")
-        _chart(px.bar(rates, x="quadrant", y="value", color="rate", barmode="group", title="Like and skip rates by quadrant (the track's mood when it played)"), "chart_rates_quadrant")
+        rates = by_quadrant.melt(
+            id_vars="quadrant", value_vars=["like_rate", "skip_rate"], var_name="rate", value_name="value"
+        )
+        _chart(
+            px.bar(
+                rates,
+                x="quadrant",
+                y="value",
+                color="rate",
+                barmode="group",
+                title="Like and skip rates by quadrant (the track's mood when it played)",
+            ),
+            "chart_rates_quadrant",
+        )
         _csv(by_quadrant, "feedback_by_quadrant")
-    rates = by_strategy.melt(id_vars="strategy", value_vars=["like_rate", "skip_rate"], var_name="rate", value_name="value")
-    _chart(px.bar(rates, x="strategy", y="value", color="rate", barmode="group", title="Like and skip rates by strategy"), "chart_rates_strategy")
+    rates = by_strategy.melt(
+        id_vars="strategy", value_vars=["like_rate", "skip_rate"], var_name="rate", value_name="value"
+    )
+    _chart(
+        px.bar(rates, x="strategy", y="value", color="rate", barmode="group", title="Like and skip rates by strategy"),
+        "chart_rates_strategy",
+    )
     _csv(by_strategy, "feedback_by_strategy")
     st.caption("like rate = likes ÷ (plays + skips); skip rate = skips ÷ (plays + skips).")
 

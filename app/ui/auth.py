@@ -15,12 +15,11 @@ import secrets
 import streamlit as st
 
 from app.config import get_settings
+from app.ui import state_keys as keys
 
 # A fresh random key per server process: tokens never survive a restart and can't be computed
 # from outside the process.
 _PROCESS_KEY: bytes = secrets.token_bytes(32)
-_TOKEN_KEY = "_moodtune_admin_token"
-_PASSWORD_WIDGET_KEY = "_moodtune_admin_password_input"
 
 
 def _token_for(password: str) -> str:
@@ -43,25 +42,25 @@ def is_admin() -> bool:
     password = configured_password()
     if password is None:
         return False
-    token = st.session_state.get(_TOKEN_KEY)
+    token = st.session_state.get(keys.ADMIN_TOKEN)
     if not isinstance(token, str):
         return False
     return hmac.compare_digest(token, _token_for(password))
 
 
 def logout() -> None:
-    st.session_state.pop(_TOKEN_KEY, None)
+    st.session_state.pop(keys.ADMIN_TOKEN, None)
 
 
 def _try_login() -> None:
     """on_submit callback: check the typed password, then forget it."""
     password = configured_password()
-    candidate = st.session_state.pop(_PASSWORD_WIDGET_KEY, "") or ""
+    candidate = st.session_state.pop(keys.ADMIN_PASSWORD_INPUT, "") or ""
     if password is not None and password_matches(str(candidate), password):
-        st.session_state[_TOKEN_KEY] = _token_for(password)
-        st.session_state.pop("_moodtune_login_failed", None)
+        st.session_state[keys.ADMIN_TOKEN] = _token_for(password)
+        st.session_state.pop(keys.LOGIN_FAILED, None)
     else:
-        st.session_state["_moodtune_login_failed"] = True
+        st.session_state[keys.LOGIN_FAILED] = True
 
 
 def render_locked_page() -> None:
@@ -69,21 +68,18 @@ def render_locked_page() -> None:
     st.title("🔒 Curators only")
     password = configured_password()
     if password is None:
-        st.warning(
-            "This page is locked because no admin password is configured. "
-            "Set one to open it:"
-        )
+        st.warning("This page is locked because no admin password is configured. Set one to open it:")
         st.markdown(
             "- environment: `export MOODTUNE_ADMIN_PASSWORD='choose-a-long-one'` before "
             "`streamlit run streamlit_app.py`, or\n"
-            "- Streamlit secrets: add `admin_password = \"choose-a-long-one\"` to "
+            '- Streamlit secrets: add `admin_password = "choose-a-long-one"` to '
             "`.streamlit/secrets.toml` (on Community Cloud: the app's *Settings → Secrets*)."
         )
         return
     with st.form("admin_login", clear_on_submit=True):
-        st.text_input("Admin password", type="password", key=_PASSWORD_WIDGET_KEY)
+        st.text_input("Admin password", type="password", key=keys.ADMIN_PASSWORD_INPUT)
         st.form_submit_button("Unlock", on_click=_try_login)
-    if st.session_state.get("_moodtune_login_failed"):
+    if st.session_state.get(keys.LOGIN_FAILED):
         st.error("Wrong password.")
 
 
@@ -97,6 +93,6 @@ def require_admin() -> None:
 
 
 def render_logout_button() -> None:
-    if is_admin() and st.sidebar.button("Log out", key="_moodtune_logout"):
+    if is_admin() and st.sidebar.button("Log out", key=keys.LOGOUT):
         logout()
         st.rerun()

@@ -1,8 +1,7 @@
-"""Live camera: streamlit-webrtc wiring, the frame callback and a thread-safe mood holder.
+"""Live camera: streamlit-webrtc wiring (the ``av`` frame callback and the ICE servers).
 
-``video_frame_callback`` runs in streamlit-webrtc's worker thread, where ``st.session_state`` is
-not available. The callback therefore writes into a ``MoodHolder`` (a lock-protected box) that
-the script reads from an ``st.fragment(run_every=...)``; nothing blocks the script.
+The frame processing and the thread-safe mood holder it feeds are in ``app.listening.live``;
+this module only wraps them for streamlit-webrtc, whose worker thread runs the callback.
 
 ICE servers (``resolve_ice_servers``): an explicit list from settings wins
 (``MOODTUNE_ICE_SERVERS`` or ``ice_servers`` in the secrets); an empty list, the default, is right
@@ -26,101 +25,14 @@ variables, which is where streamlit-webrtc looks)::
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-# Analysing every frame would eat both cores; the smoother averages over ~1 s anyway, so a few
-# analyses a second are enough. Frames in between reuse the last faces for the overlay.
-ANALYSIS_INTERVAL_S = 0.2
 
-
-@dataclass(frozen=True)
-class LiveSnapshot:
-    """What the script sees of the live stream at one moment."""
-
-    frames_seen: int
-    mood: Any | None  # app.vision.SmoothedMood, or None when no face is in view
-    updated_at: float | None  # time.monotonic() of the last analysis
-    error: str | None
-
-
-class MoodHolder:
-    """Hands the smoothed mood from the video thread to the script thread."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._frames_seen = 0
-        self._mood: Any | None = None
-        self._updated_at: float | None = None
-        self._error: str | None = None
-
-    def put(self, mood: Any | None, now: float) -> None:
-        with self._lock:
-            self._frames_seen += 1
-            self._mood = mood
-            self._updated_at = now
-            self._error = None
-
-    def put_error(self, message: str) -> None:
-        with self._lock:
-            self._error = message
-
-    def snapshot(self) -> LiveSnapshot:
-        with self._lock:
-            return LiveSnapshot(self._frames_seen, self._mood, self._updated_at, self._error)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._frames_seen, self._mood, self._updated_at, self._error = 0, None, None, None
-
-
-def make_frame_processor(
-    analyzer: Any,
-    holder: MoodHolder,
-    smoother: Any,
-    draw_overlay: Callable[..., np.ndarray],
-    clock: Callable[[], float] = time.monotonic,
-    interval_s: float = ANALYSIS_INTERVAL_S,
-) -> Callable[[np.ndarray], np.ndarray]:
-    """BGR frame in → BGR frame with overlay out; feeds ``holder`` as a side effect.
-
-    ``analyzer`` has ``.analyze(frame) -> list[Face]`` (app.vision.FaceAnalyzer or its per-stream
-    LiveAnalyzer), ``smoother`` is an app.vision.MoodSmoother. Separate from the av.VideoFrame
-    wrapper so it can be tested with plain arrays.
-    """
-    state: dict[str, Any] = {"faces": [], "label": None, "last": float("-inf")}
-    lock = threading.Lock()  # the worker may call us from more than one thread
-
-    def process(image_bgr: np.ndarray) -> np.ndarray:
-        now = clock()
-        with lock:
-            if now - state["last"] >= interval_s:
-                state["last"] = now
-                try:
-                    faces = analyzer.analyze(image_bgr)
-                except Exception as exc:  # keep the stream alive; the page shows the problem
-                    holder.put_error(f"face analysis failed: {type(exc).__name__}: {str(exc)[:200]}")
-                    faces = []
-                else:
-                    height, width = image_bgr.shape[:2]
-                    mood = smoother.update(faces, now, (width, height))
-                    holder.put(mood, now)
-                    state["label"] = mood.label if mood is not None else None
-                state["faces"] = faces
-            faces, label = state["faces"], state["label"]
-        if not faces:
-            return image_bgr
-        return draw_overlay(image_bgr.copy(), faces, primary_label=label)
-
-    return process
-
-
-def make_video_frame_callback(process: Callable[[np.ndarray], np.ndarray]):
+def make_video_frame_callback(process: Callable[[np.ndarray], np.ndarray]) -> Callable[[Any], Any]:
+    """``av.VideoFrame`` in and out around a BGR-array processor (app.listening.live)."""
     import av
 
     def video_frame_callback(frame: av.VideoFrame) -> av.VideoFrame:

@@ -9,9 +9,7 @@ from app.emotions import FACE_VA, QUADRANT_NAMES, MoodPoint
 _QUADRANT_LABEL_POS = {"Q1": (0.8, 1.1), "Q2": (-0.8, 1.1), "Q3": (-0.8, -1.1), "Q4": (0.8, -1.1)}
 
 
-def mood_gauge_figure(
-    point: MoodPoint | None, label: str | None = None, target: MoodPoint | None = None
-) -> go.Figure:
+def mood_gauge_figure(point: MoodPoint | None, label: str | None = None, target: MoodPoint | None = None) -> go.Figure:
     """Unit circle, axes, the seven face labels as faint reference dots, the listener's point
     and (optionally) the strategy's target point the music aims at."""
     fig = go.Figure()
@@ -32,20 +30,24 @@ def mood_gauge_figure(
         )
     )
     for quadrant, (x, y) in _QUADRANT_LABEL_POS.items():
-        fig.add_annotation(
-            x=x, y=y, text=QUADRANT_NAMES[quadrant], showarrow=False, font={"size": 9, "color": "#888"}
-        )
+        fig.add_annotation(x=x, y=y, text=QUADRANT_NAMES[quadrant], showarrow=False, font={"size": 9, "color": "#888"})
     if target is not None:
         fig.add_trace(
             go.Scatter(
-                x=[target.valence], y=[target.arousal], mode="markers", name="music target",
+                x=[target.valence],
+                y=[target.arousal],
+                mode="markers",
+                name="music target",
                 marker={"size": 12, "symbol": "star", "color": "#2a9d8f"},
             )
         )
     if point is not None:
         fig.add_trace(
             go.Scatter(
-                x=[point.valence], y=[point.arousal], mode="markers", name=label or "you",
+                x=[point.valence],
+                y=[point.arousal],
+                mode="markers",
+                name=label or "you",
                 marker={"size": 16, "color": "#e76f51", "line": {"width": 2, "color": "white"}},
             )
         )
@@ -53,8 +55,7 @@ def mood_gauge_figure(
         height=260,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         xaxis={"range": [-1.15, 1.15], "title": "valence", "zeroline": False, "showgrid": False},
-        yaxis={"range": [-1.15, 1.15], "title": "arousal", "zeroline": False, "showgrid": False,
-               "scaleanchor": "x"},
+        yaxis={"range": [-1.15, 1.15], "title": "arousal", "zeroline": False, "showgrid": False, "scaleanchor": "x"},
         showlegend=False,
     )
     return fig
@@ -68,10 +69,13 @@ def mood_pad_figure(current: MoodPoint | None) -> go.Figure:
     selects that valence/arousal (Streamlit's plotly selection only reports existing points)."""
     fig = mood_gauge_figure(current, "you")
     steps = [round(-1 + 2 * i / (PAD_STEPS - 1), 3) for i in range(PAD_STEPS)]
-    xs, ys = zip(*[(v, a) for v in steps for a in steps if v * v + a * a <= 1.0001])
+    xs, ys = zip(*[(v, a) for v in steps for a in steps if v * v + a * a <= 1.0001], strict=True)
     fig.add_trace(
         go.Scatter(
-            x=xs, y=ys, mode="markers", name="pick",
+            x=xs,
+            y=ys,
+            mode="markers",
+            name="pick",
             marker={"size": 11, "color": "rgba(42,157,143,0.12)"},
             hovertemplate="valence %{x:+.2f}<br>arousal %{y:+.2f}<extra>click to pick</extra>",
         )

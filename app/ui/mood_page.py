@@ -8,23 +8,32 @@ from typing import Any
 import streamlit as st
 
 from app.emotions import FACE_LABELS, STRATEGIES, STRATEGY_NAMES, target_for_strategy
-from app.ui import listener_service as service
-from app.ui.listener_logic import (
-    ListenerSession,
+from app.listening import service
+from app.listening.live import LiveSnapshot, MoodHolder, live_frame_processor
+from app.listening.mood import (
     MoodLogThrottle,
     MoodReading,
-    reading_from_distribution,
+    NotAnImage,
+    decode_image,
+    reading_from_faces,
     reading_from_label,
     reading_from_point,
+    reading_from_smoothed,
 )
-from app.ui.live import LiveSnapshot, MoodHolder
+from app.listening.session import ListenerSession
+from app.ui import state_keys as keys
 from app.ui.mood_gauge import mood_gauge_figure, mood_pad_figure
 from app.ui.player import render_player_card
 
 LIVE_REFRESH_S = 1.0
 EMOJI = {
-    "angry": "😠", "disgust": "🤢", "fear": "😨", "happy": "😀",
-    "neutral": "😐", "sad": "😢", "surprise": "😮",
+    "angry": "😠",
+    "disgust": "🤢",
+    "fear": "😨",
+    "happy": "😀",
+    "neutral": "😐",
+    "sad": "😢",
+    "surprise": "😮",
 }
 PRIVACY_TEXT = (
     "Camera frames are analysed in memory and never stored or sent anywhere else. "
@@ -33,36 +42,28 @@ PRIVACY_TEXT = (
     "**Forget this session** deletes all of it."
 )
 
-# Session-state keys; prefixed so no page widget can collide with them by accident.
-_LISTENER = "_mt_listener"
-_HOLDER = "_mt_live_holder"
-_CALLBACK = "_mt_live_callback"
-_THROTTLE = "_mt_mood_throttle"
-_AUTOPLAY = "_mt_autoplay"
-_LAST_IMAGE = "_mt_last_image_id"
-
 
 # ----------------------------------------------------------------------------- session objects
 
 
 def listener() -> ListenerSession:
-    obj = st.session_state.get(_LISTENER)
+    obj = st.session_state.get(keys.LISTENER)
     if not isinstance(obj, ListenerSession):
-        obj = st.session_state[_LISTENER] = ListenerSession()
+        obj = st.session_state[keys.LISTENER] = ListenerSession()
     return obj
 
 
 def _holder() -> MoodHolder:
-    obj = st.session_state.get(_HOLDER)
+    obj = st.session_state.get(keys.LIVE_HOLDER)
     if not isinstance(obj, MoodHolder):
-        obj = st.session_state[_HOLDER] = MoodHolder()
+        obj = st.session_state[keys.LIVE_HOLDER] = MoodHolder()
     return obj
 
 
 def _throttle() -> MoodLogThrottle:
-    obj = st.session_state.get(_THROTTLE)
+    obj = st.session_state.get(keys.MOOD_THROTTLE)
     if not isinstance(obj, MoodLogThrottle):
-        obj = st.session_state[_THROTTLE] = MoodLogThrottle()
+        obj = st.session_state[keys.MOOD_THROTTLE] = MoodLogThrottle()
     return obj
 
 
@@ -110,7 +111,7 @@ def _on_next() -> None:
     head = listener().next()
     if head is not None:
         _log(head.track_id, "played")
-        st.session_state[_AUTOPLAY] = True
+        st.session_state[keys.AUTOPLAY] = True
 
 
 def _on_pad_label() -> None:
@@ -152,53 +153,27 @@ def _on_forget() -> None:
     try:
         removed = service.forget_session(session.session_id)
     except Exception:
-        st.session_state["_mt_forget_error"] = True
+        st.session_state[keys.FORGET_ERROR] = True
         return
     strategy = session.strategy
     session.forget()
     session.strategy = strategy  # a preference, not personal data
     _holder().clear()
-    st.session_state[_THROTTLE] = MoodLogThrottle()
+    st.session_state[keys.MOOD_THROTTLE] = MoodLogThrottle()
     st.session_state["lock_mood"] = False
-    st.session_state["_mt_forgot"] = removed
+    st.session_state[keys.FORGOT] = removed
 
 
 # ----------------------------------------------------------------------------- mood sources
 
 
-def _reading_from_live(snap: LiveSnapshot) -> MoodReading | None:
-    mood = snap.mood
-    if mood is None:
-        return None
-    return MoodReading(
-        point=mood.point,
-        label=mood.label,
-        confidence=float(mood.confidence),
-        source="camera",
-        probabilities={k: float(v) for k, v in mood.probabilities.items()},
-    )
-
-
 def _live_callback():
     """The frame callback for this browser session, built once so its smoother keeps state."""
-    cb = st.session_state.get(_CALLBACK)
+    cb = st.session_state.get(keys.LIVE_CALLBACK)
     if cb is None:
-        from app.ui.live import make_frame_processor, make_video_frame_callback
-        from app.vision import FaceAnalyzer, MoodSmoother, draw_overlay
+        from app.ui.live import make_video_frame_callback
 
-        class _LazyStreamAnalyzer:
-            # Load the model on the first frame, in the video thread, not when the page opens;
-            # one LiveAnalyzer per stream (it keeps the face boxes between detections).
-            def __init__(self) -> None:
-                self._stream = None
-
-            def analyze(self, image):
-                if self._stream is None:
-                    self._stream = FaceAnalyzer.load().stream()
-                return self._stream.analyze(image)
-
-        process = make_frame_processor(_LazyStreamAnalyzer(), _holder(), MoodSmoother(), draw_overlay)
-        cb = st.session_state[_CALLBACK] = make_video_frame_callback(process)
+        cb = st.session_state[keys.LIVE_CALLBACK] = make_video_frame_callback(live_frame_processor(_holder()))
     return cb
 
 
@@ -230,10 +205,10 @@ def _render_live_camera() -> bool:
 def _reading_from_image(data: bytes, source: str) -> None:
     """Analyse one still image (snapshot or upload) and adopt the biggest face's mood."""
     import cv2
-    import numpy as np
 
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
+    try:
+        image = decode_image(data)
+    except NotAnImage:
         st.error("That file is not an image I can read (JPEG or PNG, please).")
         return
     try:
@@ -241,13 +216,13 @@ def _reading_from_image(data: bytes, source: str) -> None:
     except Exception as exc:
         st.error(f"Face analysis is unavailable: {type(exc).__name__}. Use the mood pad instead.")
         return
-    if not faces:
+    reading = reading_from_faces(faces, source)
+    if reading is None:
         st.warning("No face found in this picture. Face the camera in good light, or use the mood pad.")
         return
     from app.vision import draw_overlay
 
-    face = max(faces, key=lambda f: f.box[2] * f.box[3])
-    _adopt(reading_from_distribution(dict(face.probabilities), source=source))
+    _adopt(reading)
     st.image(cv2.cvtColor(draw_overlay(image.copy(), faces), cv2.COLOR_BGR2RGB), width=320, caption="What Moodtune saw")
 
 
@@ -257,9 +232,9 @@ def _render_still_input(widget: Any, source: str) -> None:
     # Only a new picture changes the mood; reruns with the same picture must not undo a
     # later choice on the mood pad.
     ident = (source, getattr(widget, "file_id", None) or widget.name, widget.size)
-    if st.session_state.get(_LAST_IMAGE) == ident:
+    if st.session_state.get(keys.LAST_IMAGE) == ident:
         return
-    st.session_state[_LAST_IMAGE] = ident
+    st.session_state[keys.LAST_IMAGE] = ident
     _reading_from_image(widget.getvalue(), source)
 
 
@@ -323,7 +298,7 @@ def _live_mood_fragment() -> None:
     (to change the queue) only when the mood the music follows has really changed."""
     session = listener()
     snap = _holder().snapshot()
-    reading = _reading_from_live(snap)
+    reading = reading_from_smoothed(snap.mood)
     if reading is not None:
         _adopt(reading)
         if session.basis_changed():
@@ -342,7 +317,7 @@ def _refill_queue() -> str | None:
     if session.effective_mood() is None or not session.queue_needs_refill():
         return None
     try:
-        session.refill(service.recommend_items)
+        session.refill(service.recommend)
     except Exception as exc:
         return f"Couldn't get recommendations ({type(exc).__name__}). Try again in a moment."
     return None
@@ -360,7 +335,7 @@ def _render_queue(error: str | None) -> None:
     if not session.queue:
         st.warning("Nothing left to suggest for this mood — you've heard it all. Try another strategy.")
         return
-    autoplay = bool(st.session_state.pop(_AUTOPLAY, False))
+    autoplay = bool(st.session_state.pop(keys.AUTOPLAY, False))
     for i, item in enumerate(session.queue):
         render_player_card(
             item,
@@ -382,9 +357,9 @@ def render_privacy_sidebar() -> None:
         st.subheader("Privacy")
         st.markdown(PRIVACY_TEXT)
         st.button("🗑️ Forget this session", key="forget_session", on_click=_on_forget)
-        if st.session_state.pop("_mt_forget_error", False):
+        if st.session_state.pop(keys.FORGET_ERROR, False):
             st.error("The database is unreachable; nothing was deleted. Try again.")
-        removed = st.session_state.pop("_mt_forgot", None)
+        removed = st.session_state.pop(keys.FORGOT, None)
         if removed is not None:
             st.success(f"Forgotten: {removed} stored events deleted. You are a new anonymous listener.")
 
@@ -392,7 +367,7 @@ def render_privacy_sidebar() -> None:
 def render(live_camera: bool = True) -> None:
     session = listener()
     st.title("🎧 Moodtune")
-    st.caption("Music for the mood on your face. " + PRIVACY_TEXT.split(". ")[0] + ".")
+    st.caption("Music for the mood on your face. " + PRIVACY_TEXT.split(". ", maxsplit=1)[0] + ".")
     render_privacy_sidebar()
 
     left, right = st.columns([3, 2], gap="large")
@@ -421,7 +396,7 @@ def render(live_camera: bool = True) -> None:
             _render_mood_pad()
     if playing:
         # Take the latest live reading now, so the queue below follows it in this same run.
-        live = _reading_from_live(_holder().snapshot())
+        live = reading_from_smoothed(_holder().snapshot().mood)
         if live is not None:
             _adopt(live)
     queue_error = _refill_queue()

@@ -8,32 +8,28 @@ from pathlib import Path
 
 import streamlit as st
 
-from app.ui.listener_logic import QueueItem, quadrant_chip
+from app.catalog.summary import TrackSummary
+from app.emotions import QUADRANT_NAMES
+from app.library.formats import mime_type
+from app.recommend import Recommendation
 
-AUDIO_MIME = {
-    ".wav": "audio/wav",
-    ".mp3": "audio/mpeg",
-    ".ogg": "audio/ogg",
-    ".opus": "audio/ogg",
-    ".flac": "audio/flac",
-    ".m4a": "audio/mp4",
-    ".mp4": "audio/mp4",
-}
+QUADRANT_ICONS = {"Q1": "☀️", "Q2": "⚡", "Q3": "🌧️", "Q4": "🌿"}
 
 
-def download_name(item: QueueItem, suffix: str) -> str:
+def quadrant_chip(quadrant: str) -> str:
+    """Plain-text chip for a track's mood (no HTML: titles and tags are user data)."""
+    return f"{QUADRANT_ICONS.get(quadrant, '🎵')} {QUADRANT_NAMES.get(quadrant, quadrant)}"
+
+
+def download_name(track: TrackSummary, suffix: str) -> str:
     """A file name built from tags, reduced to characters safe on every OS."""
-    raw = f"{item.artist} - {item.title}"
-    safe = re.sub(r"[^\w\- .,()&']+", "_", raw).strip(" ._")[:120] or f"track-{item.track_id}"
+    raw = f"{track.artist} - {track.title}"
+    safe = re.sub(r"[^\w\- .,()&']+", "_", raw).strip(" ._")[:120] or f"track-{track.track_id}"
     return safe + suffix
 
 
-def mime_for(path: Path) -> str:
-    return AUDIO_MIME.get(path.suffix.lower(), "application/octet-stream")
-
-
 def render_player_card(
-    item: QueueItem,
+    item: Recommendation,
     media_path: Path | None,
     *,
     now_playing: bool,
@@ -51,16 +47,14 @@ def render_player_card(
         # st.text / st.markdown without unsafe HTML: markdown syntax in a title could still
         # restyle it, so plain text elements are used for user-provided strings.
         st.text(f"{item.title} — {item.artist}")
-        st.caption(
-            f"{quadrant_chip(item.quadrant)} · valence {item.valence:+.2f} · arousal {item.arousal:+.2f}"
-        )
+        st.caption(f"{quadrant_chip(item.quadrant)} · valence {item.valence:+.2f} · arousal {item.arousal:+.2f}")
         st.text(item.reason)
         data: bytes | None = None
         if media_path is None:
             st.warning("This track's audio file is missing from the media store.")
         else:
             data = media_path.read_bytes()
-            st.audio(data, format=mime_for(media_path), autoplay=autoplay and now_playing)
+            st.audio(data, format=mime_type(media_path), autoplay=autoplay and now_playing)
         cols = st.columns(4 if now_playing else 3)
         cols[0].button(
             "💚 Liked" if liked else "🤍 Like",
@@ -69,15 +63,13 @@ def render_player_card(
             args=(item.track_id,),
             disabled=liked,
         )
-        cols[1].button(
-            "⏭️ Skip", key=f"{key_prefix}_skip_{item.track_id}", on_click=on_skip, args=(item.track_id,)
-        )
+        cols[1].button("⏭️ Skip", key=f"{key_prefix}_skip_{item.track_id}", on_click=on_skip, args=(item.track_id,))
         if data is not None and media_path is not None:
             cols[2].download_button(
                 "⬇️ Download",
                 data=data,
-                file_name=download_name(item, media_path.suffix),
-                mime=mime_for(media_path),
+                file_name=download_name(item.track, media_path.suffix),
+                mime=mime_type(media_path),
                 key=f"{key_prefix}_dl_{item.track_id}",
                 on_click="ignore",
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app.catalog.db import DatabaseUnavailable, init_db, ping
+from app.ui import state_keys as keys
 
 
 @st.cache_resource(show_spinner=False)
@@ -32,6 +33,6 @@ def ensure_database() -> bool:
     except DatabaseUnavailable as exc:
         _schema_ready.clear()
         st.error(f"Moodtune can't reach its database: {exc}. Check that it is running, then retry.")
-        st.button("Retry", key="_mt_db_retry")
+        st.button("Retry", key=keys.DB_RETRY)
         return False
     return True

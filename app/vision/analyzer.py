@@ -1,6 +1,6 @@
 """Live face-expression pipeline: detect faces → crop like FER2013 → classify in one batch.
 
-Speed choices (measured by `python -m app bench`):
+Speed choices (`python -m app bench` measures them):
 - detection runs on a frame downscaled to 320 px wide, and only every `detect_every` frames;
   in between, the last boxes are reused (faces move little in 100 ms);
 - the classifier is the trained Keras model exported to TFLite and run with LiteRT's
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from app.config import FACE_MODEL_FILE, MODELS_DIR
 from app.emotions import FACE_LABELS
+from app.model_loading import load_once
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
-FACE_MODEL_FILE = "face_expression.tflite"
 INPUT_SIZE = 48
 DETECT_WIDTH = 320
 
@@ -47,7 +47,9 @@ class ExpressionClassifier:
         except ImportError as exc:  # pragma: no cover - dependency missing
             raise VisionModelError("ai-edge-litert is not installed; pip install -r requirements.txt") from exc
         if not model_path.is_file():
-            raise VisionModelError(f"face model {model_path} is missing; train and export it with `python -m app.vision.train`")
+            raise VisionModelError(
+                f"face model {model_path} is missing; train and export it with `python -m app.vision.train`"
+            )
         try:
             self._interp = Interpreter(model_path=str(model_path), num_threads=num_threads)
             self._interp.allocate_tensors()
@@ -100,13 +102,14 @@ class FaceDetector:
 
         scale = min(1.0, DETECT_WIDTH / gray.shape[1])
         small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
-        # No histogram equalisation: measured on generated frames, it made the cascade miss faces
-        # against flat backgrounds. The smallest window sizes cost the most, so faces under ~18 %
-        # of the frame height (~88 px at 480 p; a listener sits closer than that) are not
-        # searched: 20 ms instead of 40 ms per detection on the astronaut frame, one core.
+        # No histogram equalisation: it makes the cascade miss faces against flat backgrounds.
+        # The smallest window sizes cost the most, so faces under 18 % of the frame height (a
+        # listener sits closer than that) are not searched.
         min_side = max(24, int(min(small.shape[:2]) * 0.18))
         with self._lock:  # CascadeClassifier is not documented as thread-safe
-            found = self._cascade.detectMultiScale(small, scaleFactor=1.15, minNeighbors=5, minSize=(min_side, min_side))
+            found = self._cascade.detectMultiScale(
+                small, scaleFactor=1.15, minNeighbors=5, minSize=(min_side, min_side)
+            )
         boxes = [tuple(int(round(v / scale)) for v in b) for b in found]
         return sorted(boxes, key=lambda b: -b[2] * b[3])
 
@@ -130,26 +133,22 @@ def crop_face(gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
 
 
 class FaceAnalyzer:
-    """Detect + classify every face of a BGR frame. One instance per process (`load()`)."""
-
-    _instance: FaceAnalyzer | None = None
-    _load_lock = threading.Lock()
+    """Detect + classify every face of a BGR frame. One instance per process (`load()`; tests
+    stand in for it with `FaceAnalyzer.load.override(stub)`, see app.model_loading)."""
 
     def __init__(self, classifier: ExpressionClassifier, detector: FaceDetector, detect_every: int = 3):
         self.classifier = classifier
         self.detector = detector
         self.detect_every = detect_every
 
-    @classmethod
+    @load_once
     def load(cls) -> FaceAnalyzer:
-        with cls._load_lock:
-            if cls._instance is None:
-                cls._instance = cls(ExpressionClassifier(MODELS_DIR / FACE_MODEL_FILE), FaceDetector())
-            return cls._instance
+        """The process-wide analyzer with the model from the repo's models/ folder."""
+        return cls(ExpressionClassifier(MODELS_DIR / FACE_MODEL_FILE), FaceDetector())
 
     def classify_crops(self, crops: np.ndarray) -> list[dict[str, float]]:
         probs = self.classifier.predict(crops)
-        return [{lab: float(p) for lab, p in zip(FACE_LABELS, row)} for row in probs]
+        return [{lab: float(p) for lab, p in zip(FACE_LABELS, row, strict=True)} for row in probs]
 
     def analyze(self, frame_bgr: np.ndarray, boxes: list[tuple[int, int, int, int]] | None = None) -> list[Face]:
         """Faces in the frame, largest first. Pass `boxes` to skip detection (tracking reuse)."""
@@ -163,9 +162,7 @@ class FaceAnalyzer:
         if not boxes:
             return []
         crops = np.stack([crop_face(gray, b) for b in boxes])
-        return [
-            Face(box, max(p, key=p.get), p) for box, p in zip(boxes, self.classify_crops(crops))
-        ]
+        return [Face(box, max(p, key=p.get), p) for box, p in zip(boxes, self.classify_crops(crops), strict=True)]
 
     def stream(self) -> LiveAnalyzer:
         """A per-connection analyzer that detects every few frames and reuses boxes between."""

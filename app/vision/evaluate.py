@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from app.emotions import FACE_LABELS
-from app.evaluation import classification_report, print_report
+from app.tools.evaluation import classification_report, print_report
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".webp"}
 

@@ -43,7 +43,17 @@ def draw_overlay(frame_bgr: np.ndarray, faces: list[Face], primary_label: str | 
         for j, (lab, p) in enumerate(top3):
             by = y + j * (bar_h + 6)
             cv2.rectangle(frame_bgr, (bx, by), (bx + bar_w, by + bar_h), (50, 50, 50), -1)
-            cv2.rectangle(frame_bgr, (bx, by), (bx + int(bar_w * p), by + bar_h), LABEL_COLOURS.get(lab, (255, 255, 255)), -1)
-            cv2.putText(frame_bgr, f"{lab} {p * 100:.0f}%", (bx + bar_w + 4, by + bar_h - 2),
-                        cv2.FONT_HERSHEY_SIMPLEX, 0.45 * scale, (255, 255, 255), 1, cv2.LINE_AA)
+            cv2.rectangle(
+                frame_bgr, (bx, by), (bx + int(bar_w * p), by + bar_h), LABEL_COLOURS.get(lab, (255, 255, 255)), -1
+            )
+            cv2.putText(
+                frame_bgr,
+                f"{lab} {p * 100:.0f}%",
+                (bx + bar_w + 4, by + bar_h - 2),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.45 * scale,
+                (255, 255, 255),
+                1,
+                cv2.LINE_AA,
+            )
     return frame_bgr

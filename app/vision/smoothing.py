@@ -85,7 +85,7 @@ class MoodSmoother:
                 return None
             primary = max(self._tracks, key=lambda tr: self._prominence(tr.box, frame_size))
             probs = primary.probs / primary.probs.sum()
-            dist = {k: float(v) for k, v in zip(FACE_LABELS, probs)}
+            dist = {k: float(v) for k, v in zip(FACE_LABELS, probs, strict=True)}
             label = max(dist, key=dist.get)
             ramp = min(1.0, 0.3 + primary.seen_s / self.tau_s)
             return SmoothedMood(label, dist, dist[label] * ramp, emotion_to_point(dist), primary.box, len(matched))

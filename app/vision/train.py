@@ -23,10 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
+from app.config import FACE_MODEL_FILE, MODELS_DIR
 from app.emotions import FACE_LABELS
+from app.tools.evaluation import classification_report
 
 IMG = 48
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
 
 def load_split(root: Path, split: str, cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -72,9 +73,8 @@ def build_model(width: int = 32, dropout: float = 0.3, spatial_dropout: float = 
             x = layers.ReLU()(x)
         if stage < 3:
             x = layers.MaxPool2D()(x)
-            # Light spatial dropout only: heavier dropout stalled the first epochs (measured on a
-            # 6.4 k subset: 22 % vs 29 % train accuracy after two epochs), and the augmentation
-            # already regularises.
+            # Light spatial dropout only: heavier dropout stalls the first epochs, and the
+            # augmentation already regularises.
             x = layers.SpatialDropout2D(spatial_dropout * (stage + 1))(x)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dense(256, use_bias=False)(x)
@@ -115,9 +115,14 @@ def widen_weights(src_weights: list[np.ndarray], dst_model, noise: float = 0.01,
             mapping = np.concatenate([np.arange(n_old), rng.integers(0, n_old, n_new - n_old)])
             new = [np.take(kernel, mapping, axis=-1)] + [np.take(w, mapping, axis=-1) for w in old[1:]]
             if n_new > n_old and noise:
-                new[0][..., n_old:] += rng.normal(0, noise * kernel.std(), new[0][..., n_old:].shape).astype(kernel.dtype)
+                new[0][..., n_old:] += rng.normal(0, noise * kernel.std(), new[0][..., n_old:].shape).astype(
+                    kernel.dtype
+                )
         elif kind == "BatchNormalization":
-            new = [np.take(w, mapping, axis=-1) if mapping is not None and w.shape != shape else w for w, shape in zip(old, shapes)]
+            new = [
+                np.take(w, mapping, axis=-1) if mapping is not None and w.shape != shape else w
+                for w, shape in zip(old, shapes, strict=True)
+            ]
         else:
             raise ValueError(f"widen_weights does not know how to widen a {kind} layer")
         if [w.shape for w in new] != shapes:
@@ -151,8 +156,12 @@ def augment_batch(x, seed_gen, erase_prob: float = 0.3):
     zeros = tf.zeros_like(a0)
     transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
     x = tf.raw_ops.ImageProjectiveTransformV3(
-        images=x, transforms=transforms, output_shape=[IMG, IMG], fill_value=0.0,
-        interpolation="BILINEAR", fill_mode="REFLECT",
+        images=x,
+        transforms=transforms,
+        output_shape=[IMG, IMG],
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="REFLECT",
     )
     # brightness / contrast jitter
     mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
@@ -188,20 +197,10 @@ def predict_tta(model, x_uint8: np.ndarray, batch: int = 512) -> np.ndarray:
     return np.concatenate(probs)
 
 
-def metrics_from_predictions(y_true: np.ndarray, y_pred: np.ndarray, labels=FACE_LABELS) -> dict:
-    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_score
-
-    idx = list(range(len(labels)))
-    return {
-        "n": int(len(y_true)),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=idx, average="macro", zero_division=0)),
-        "per_class": {
-            lab: float(r)
-            for lab, r in zip(labels, recall_score(y_true, y_pred, labels=idx, average=None, zero_division=0))
-        },
-        "confusion": confusion_matrix(y_true, y_pred, labels=idx).tolist(),
-    }
+def report(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    """The shared metrics report (`app.tools.evaluation`) for label indices into FACE_LABELS."""
+    names = np.asarray(FACE_LABELS)
+    return classification_report(names[y_true].tolist(), names[y_pred].tolist(), FACE_LABELS)
 
 
 def class_weights(y_train: np.ndarray) -> np.ndarray:
@@ -241,7 +240,7 @@ def recompute_bn_statistics(model, x_uint8: np.ndarray, batch: int = 256, seed: 
         for layer in bns:
             layer.momentum = i / (i + 1)
         model(xb, training=True)
-    for layer, momentum in zip(bns, momenta):
+    for layer, momentum in zip(bns, momenta, strict=True):
         layer.momentum = momentum
 
 
@@ -263,15 +262,38 @@ def train(args: argparse.Namespace) -> None:
     total_steps = steps_per_epoch * args.epochs
 
     state_path, last_path, best_path = work / "state.json", work / "last.keras", work / "best.keras"
-    options = {k: getattr(args, k) for k in ("epochs", "batch", "lr", "weight_decay", "width", "widths", "dropout", "spatial_dropout", "erase_prob", "seed", "schedule", "cycle_epochs", "swa_start")}
+    options = {
+        k: getattr(args, k)
+        for k in (
+            "epochs",
+            "batch",
+            "lr",
+            "weight_decay",
+            "width",
+            "widths",
+            "dropout",
+            "spatial_dropout",
+            "erase_prob",
+            "seed",
+            "schedule",
+            "cycle_epochs",
+            "swa_start",
+        )
+    }
     swa_path = work / "swa_running_mean.npz"
-    state = json.loads(state_path.read_text()) if state_path.exists() else {"epoch": 0, "best_acc": 0.0, "history": [], "init_from": args.init_from, "options": options}
+    state = (
+        json.loads(state_path.read_text())
+        if state_path.exists()
+        else {"epoch": 0, "best_acc": 0.0, "history": [], "init_from": args.init_from, "options": options}
+    )
     if last_path.exists() and state["epoch"] > 0:
         model = tf.keras.models.load_model(last_path)
         print(f"resumed at epoch {state['epoch']}", flush=True)
     else:
         # --init-from: a warm restart (new cosine cycle) from an earlier run's weights.
-        model = build_model(width=args.width, dropout=args.dropout, spatial_dropout=args.spatial_dropout, widths=args.widths)
+        model = build_model(
+            width=args.width, dropout=args.dropout, spatial_dropout=args.spatial_dropout, widths=args.widths
+        )
         if args.init_from:
             # Rebuilt rather than loaded so a restart can change the (weightless) dropout rates,
             # and widened when --widths asks for more channels than the source has (an exact copy
@@ -283,11 +305,15 @@ def train(args: argparse.Namespace) -> None:
             # Short cosine cycles with no warm-up (for averaging the low-LR end of each cycle,
             # Garipov et al. 2018 / Izmailov et al. 2018): starts from a trained net.
             schedule = tf.keras.optimizers.schedules.CosineDecayRestarts(
-                args.lr, steps_per_epoch * args.cycle_epochs, t_mul=1.0, m_mul=1.0, alpha=0.01)
+                args.lr, steps_per_epoch * args.cycle_epochs, t_mul=1.0, m_mul=1.0, alpha=0.01
+            )
         else:
             schedule = tf.keras.optimizers.schedules.CosineDecay(
-                0.0, max(total_steps - steps_per_epoch, 1), alpha=0.01 if args.schedule == "cosine" else 1.0,
-                warmup_target=args.lr, warmup_steps=steps_per_epoch,
+                0.0,
+                max(total_steps - steps_per_epoch, 1),
+                alpha=0.01 if args.schedule == "cosine" else 1.0,
+                warmup_target=args.lr,
+                warmup_steps=steps_per_epoch,
             )
         model.compile(
             optimizer=tf.keras.optimizers.AdamW(schedule, weight_decay=args.weight_decay),
@@ -328,25 +354,36 @@ def train(args: argparse.Namespace) -> None:
             state["swa_n"] = update_running_mean(swa_path, model.get_weights(), state.get("swa_n", 0))
         model.save(last_path)
         state_path.write_text(json.dumps(state, indent=1))
-        print(f"epoch {epoch + 1}/{args.epochs} loss {hist.history['loss'][-1]:.4f} {_scores_line(scores)} ({dt:.0f}s)", flush=True)
+        print(
+            f"epoch {epoch + 1}/{args.epochs} loss {hist.history['loss'][-1]:.4f} {_scores_line(scores)} ({dt:.0f}s)",
+            flush=True,
+        )
 
     if state.get("swa_n"):
-        _finish_weight_average(model, state, swa_path, best_path, x_tr, x_va, y_va, cw)
+        _finish_weight_average(
+            model, state, swa_path=swa_path, best_path=best_path, x_tr=x_tr, x_va=x_va, y_va=y_va, cw=cw
+        )
         state_path.write_text(json.dumps(state, indent=1))
 
 
 def _val_scores(model, x_va: np.ndarray, y_va: np.ndarray, cw: np.ndarray) -> dict[str, float]:
     """Val accuracy and macro-F1 of the flip-averaged prediction, as is and prior-corrected."""
     probs = predict_tta(model, x_va)
-    m = metrics_from_predictions(y_va, probs.argmax(1))
-    mc = metrics_from_predictions(y_va, prior_corrected(probs, cw).argmax(1))
-    return {"val_acc": m["accuracy"], "val_macro_f1": m["macro_f1"],
-            "val_acc_prior_corrected": mc["accuracy"], "val_macro_f1_prior_corrected": mc["macro_f1"]}
+    m = report(y_va, probs.argmax(1))
+    mc = report(y_va, prior_corrected(probs, cw).argmax(1))
+    return {
+        "val_acc": m["accuracy"],
+        "val_macro_f1": m["macro_f1"],
+        "val_acc_prior_corrected": mc["accuracy"],
+        "val_macro_f1_prior_corrected": mc["macro_f1"],
+    }
 
 
 def _scores_line(scores: dict[str, float]) -> str:
-    return (f"val_acc {scores['val_acc']:.4f} macro_f1 {scores['val_macro_f1']:.4f} prior-corrected "
-            f"{scores['val_acc_prior_corrected']:.4f} / {scores['val_macro_f1_prior_corrected']:.4f}")
+    return (
+        f"val_acc {scores['val_acc']:.4f} macro_f1 {scores['val_macro_f1']:.4f} prior-corrected "
+        f"{scores['val_acc_prior_corrected']:.4f} / {scores['val_macro_f1_prior_corrected']:.4f}"
+    )
 
 
 def update_running_mean(path: Path, weights: list[np.ndarray], n: int) -> int:
@@ -355,7 +392,7 @@ def update_running_mean(path: Path, weights: list[np.ndarray], n: int) -> int:
     if n:
         with np.load(path) as f:
             mean = [f[f"w{i}"] for i in range(len(weights))]
-        weights = [m + (w - m) / (n + 1) for m, w in zip(mean, weights)]
+        weights = [m + (w - m) / (n + 1) for m, w in zip(mean, weights, strict=True)]
     np.savez(path, **{f"w{i}": w for i, w in enumerate(weights)})
     return n + 1
 
@@ -368,7 +405,7 @@ def fold_prior_correction(model, cw: np.ndarray) -> None:
     layer.set_weights([kernel, bias - np.log(cw).astype(bias.dtype)])
 
 
-def _finish_weight_average(model, state: dict, swa_path: Path, best_path: Path, x_tr, x_va, y_va, cw) -> None:
+def _finish_weight_average(model, state: dict, *, swa_path: Path, best_path: Path, x_tr, x_va, y_va, cw) -> None:
     """Load the averaged weights, recompute BatchNorm statistics for them, measure on val, and
     make them best.keras when they beat the best single epoch."""
     with np.load(swa_path) as f:
@@ -386,8 +423,7 @@ def _finish_weight_average(model, state: dict, swa_path: Path, best_path: Path, 
 def _litert_predict(model_bytes: bytes, x_uint8: np.ndarray) -> tuple[np.ndarray, float]:
     """Probabilities from a converted model through the serving code path (flip-averaged),
     and its latency per face on one thread in ms: the lowest of five blocks' medians, so a burst
-    of load from elsewhere on the machine does not decide which variant `choose_variant` serves
-    (one export measured the dynamic model at 1.40 ms, where repeated runs give 0.92-0.94)."""
+    of load from elsewhere on the machine does not decide which variant `choose_variant` serves."""
     import tempfile
     import time as _time
 
@@ -421,8 +457,14 @@ def _warm_start_info(init_from: str | None) -> list[dict] | None:
             chain.append({"from": Path(init_from).name})
             break
         st = json.loads(prior.read_text())
-        chain.append({"from_epochs": st["epoch"], "from_best_epoch": st.get("best_epoch"),
-                      "from_val_acc": st["best_acc"], "options": st.get("options")})
+        chain.append(
+            {
+                "from_epochs": st["epoch"],
+                "from_best_epoch": st.get("best_epoch"),
+                "from_val_acc": st["best_acc"],
+                "options": st.get("options"),
+            }
+        )
         init_from = st.get("init_from")
     return list(reversed(chain)) or None
 
@@ -434,9 +476,11 @@ def choose_variant(variants: dict[str, dict], tolerance: float = VARIANT_TOLERAN
     """The fastest converted model whose val accuracy is at most `tolerance` below float32's.
 
     A rule fixed before measuring, so the choice is about speed, not about which variant the val
-    noise (±0.8 points) happens to favour."""
+    noise happens to favour."""
     floor = variants["float32"]["accuracy"] - tolerance
-    return min((name for name, v in variants.items() if v["accuracy"] >= floor), key=lambda name: variants[name]["ms_per_face"])
+    return min(
+        (name for name, v in variants.items() if v["accuracy"] >= floor), key=lambda name: variants[name]["ms_per_face"]
+    )
 
 
 def serving_model(members: list, cw: np.ndarray):
@@ -497,28 +541,35 @@ def export(args: argparse.Namespace) -> None:
             converter.representative_dataset = representative
         return converter.convert()
 
-    # 3,000 calibration images. The size moves int8 val accuracy only by noise: 600 vs 3,000 gave
-    # 0.6981 vs 0.6990 on one model, and 3,000 / 10,000 / all 28,709 gave 0.6993 / 0.7016 /
-    # 0.6993 on the next (float32 0.7013), with no trend, so it is not tuned on val.
+    # A fixed number of calibration images: beyond a few thousand the count moves int8 val
+    # accuracy only by noise, so it is not tuned on val.
     calib = x_tr[np.random.default_rng(args.seed).choice(len(x_tr), 3000, replace=False)]
 
     def representative():
         for img in calib:
             yield [img[None, :, :, None].astype(np.float32) / 255.0]
 
-    # Dynamic range uses XNNPACK's dynamically quantized kernels. Measured on the served pair of
-    # nets: 1.87 ms/face against 2.52 for full int8, val 0.7045 for both (one net: 0.94 vs 1.27).
+    # Dynamic range runs on XNNPACK's dynamically quantized kernels; which variant is served is
+    # measured below and decided by choose_variant (the figures go to face_metrics.json).
     blobs = {"float32": convert(False), "int8": convert(True, representative), "dynamic": convert(True)}
 
     variants = {}
     for name, blob in blobs.items():
         probs, ms = _litert_predict(blob, x_va)
-        variants[name] = {"accuracy": float((probs.argmax(1) == y_va).mean()), "ms_per_face": ms, "bytes": len(blob), "probs": probs}
-        print(f"{name}: val accuracy {variants[name]['accuracy']:.4f}, {ms:.2f} ms/face, {len(blob) / 1e6:.1f} MB", flush=True)
+        variants[name] = {
+            "accuracy": float((probs.argmax(1) == y_va).mean()),
+            "ms_per_face": ms,
+            "bytes": len(blob),
+            "probs": probs,
+        }
+        print(
+            f"{name}: val accuracy {variants[name]['accuracy']:.4f}, {ms:.2f} ms/face, {len(blob) / 1e6:.1f} MB",
+            flush=True,
+        )
     chosen = choose_variant(variants)
-    (MODELS_DIR / "face_expression.tflite").write_bytes(blobs[chosen])
+    (MODELS_DIR / FACE_MODEL_FILE).write_bytes(blobs[chosen])
 
-    m = metrics_from_predictions(y_va, variants[chosen]["probs"].argmax(1))
+    m = report(y_va, variants[chosen]["probs"].argmax(1))
     m.update(
         {
             "params": int(sum(member.count_params() for member in members)),
@@ -526,7 +577,10 @@ def export(args: argparse.Namespace) -> None:
             "prior_correction": "logits − log(class weight), folded into the output bias",
             "served": chosen,
             "variants": {k: {kk: vv for kk, vv in v.items() if kk != "probs"} for k, v in variants.items()},
-            "members": [_member_info(work, member, x_va, y_va, args.seed) for work, member in zip(workdirs, members)],
+            "members": [
+                _member_info(work, member, x_va, y_va, args.seed)
+                for work, member in zip(workdirs, members, strict=True)
+            ],
         }
     )
     (MODELS_DIR / "face_metrics.json").write_text(json.dumps(m, indent=1))
@@ -550,15 +604,31 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dropout", type=float, default=0.3, help="dropout before the classifier")
     p.add_argument("--spatial-dropout", type=float, default=0.05, help="spatial dropout per stage (times stage number)")
     p.add_argument("--erase-prob", type=float, default=0.3, help="random-erasing probability")
-    p.add_argument("--schedule", choices=("cosine", "constant", "cyclic"), default="cosine",
-                   help="learning rate: cosine decay after a warm-up epoch, constant after it (for --swa-start), or cyclic cosine (--cycle-epochs, no warm-up)")
+    p.add_argument(
+        "--schedule",
+        choices=("cosine", "constant", "cyclic"),
+        default="cosine",
+        help=(
+            "learning rate: cosine decay after a warm-up epoch, constant after it (for --swa-start), "
+            "or cyclic cosine (--cycle-epochs, no warm-up)"
+        ),
+    )
     p.add_argument("--cycle-epochs", type=int, default=2, help="epochs per cosine cycle with --schedule cyclic")
-    p.add_argument("--swa-start", type=int, default=0,
-                   help="average the weights of every epoch from this one on (stochastic weight averaging); 0: off")
+    p.add_argument(
+        "--swa-start",
+        type=int,
+        default=0,
+        help="average the weights of every epoch from this one on (stochastic weight averaging); 0: off",
+    )
     p.add_argument("--init-from", help="start from this .keras model's weights (warm restart with a new schedule)")
     p.add_argument("--export", action="store_true", help="export best.keras to models/ and stop")
-    p.add_argument("--ensemble-with", action="append", default=[], metavar="WORKDIR",
-                   help="with --export: also serve this run's best.keras, probabilities averaged with --workdir's (repeatable)")
+    p.add_argument(
+        "--ensemble-with",
+        action="append",
+        default=[],
+        metavar="WORKDIR",
+        help="with --export: also serve this run's best.keras, probabilities averaged with --workdir's (repeatable)",
+    )
     args = p.parse_args(argv)
     if args.export:
         export(args)

@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from app.config import REPO_ROOT
+from app.tools import samples
+
 CHROMIUM = Path(os.environ.get("MOODTUNE_CHROMIUM", "/usr/bin/chromium"))
-MODELS_DIR = REPO_ROOT / "models"
 ADMIN_PASSWORD = "e2e-admin-password"
 FRAME_SIZE = (640, 480)
 
@@ -35,17 +36,8 @@ def _free_port() -> int:
 
 
 def astronaut_frame(size: tuple[int, int] = FRAME_SIZE) -> np.ndarray:
-    """scikit-image's astronaut (Eileen Collins, smiling), centred on a grey 640x480 BGR frame."""
-    import cv2
-    from skimage import data
-
-    width, height = size
-    face = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
-    face = cv2.resize(face, (height, height), interpolation=cv2.INTER_AREA)
-    frame = np.full((height, width, 3), 128, np.uint8)
-    left = (width - height) // 2
-    frame[:, left : left + height] = face
-    return frame
+    """The camera's picture: the astronaut photo, undistorted, centred on a grey 640x480 frame."""
+    return samples.astronaut_frame(*size, letterbox=True)
 
 
 def write_y4m(path: Path, frame_bgr: np.ndarray, seconds: float = 3.0, fps: int = 15) -> Path:
@@ -86,8 +78,9 @@ def e2e_dir(tmp_path_factory) -> Path:
 
 
 @contextlib.contextmanager
-def run_server(folder: Path) -> Iterator[Server]:
-    """`streamlit run streamlit_app.py` with a fresh catalog of synthesized tracks in `folder`."""
+def run_server(folder: Path, script: str = "streamlit_app.py", seed: bool = True) -> Iterator[Server]:
+    """`streamlit run <script>` (the app by default) with a fresh catalog in `folder`: synthesized
+    tracks, or none when `seed` is False (a test script that makes its own)."""
     require(CHROMIUM.exists(), f"{CHROMIUM} not installed (apt-get install -y chromium)")
     folder.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -101,17 +94,18 @@ def run_server(folder: Path) -> Iterator[Server]:
         PYTHONPATH=str(REPO_ROOT),
     )
     # Seed in a child process so this test process keeps its own (isolated) settings.
-    seed = (
+    seed_code = (
         "from pathlib import Path; from tests.pages_support import seed_catalog; "
         f"seed_catalog(Path({str(media)!r}), Path({str(folder)!r}))"
     )
-    subprocess.run([sys.executable, "-c", seed], env=env, cwd=REPO_ROOT, check=True)
+    if seed:
+        subprocess.run([sys.executable, "-c", seed_code], env=env, cwd=REPO_ROOT, check=True)
     port = _free_port()
     log_path = folder / "streamlit.log"
     log = open(log_path, "wb")
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+            sys.executable, "-m", "streamlit", "run", script,
             "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
         ],
@@ -151,8 +145,8 @@ def camera_video(e2e_dir: Path) -> Path:
     return write_y4m(e2e_dir / "astronaut.y4m", astronaut_frame())
 
 
-@pytest.fixture(scope="session")
-def browser(camera_video: Path):
+@contextlib.contextmanager
+def launch_chromium(camera_video: Path, *extra_args: str):
     require(CHROMIUM.exists(), f"{CHROMIUM} not installed (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
 
@@ -164,10 +158,24 @@ def browser(camera_video: Path):
                 "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--use-fake-ui-for-media-stream",
                 "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={camera_video}",
+                *extra_args,
             ],
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def browser(camera_video: Path):
+    with launch_chromium(camera_video) as launched:
+        yield launched
+
+
+@pytest.fixture(scope="session")
+def autoplay_browser(camera_video: Path):
+    """Chromium that lets audio start without a click, for tests that listen to playback."""
+    with launch_chromium(camera_video, "--autoplay-policy=no-user-gesture-required") as launched:
+        yield launched
 
 
 @pytest.fixture

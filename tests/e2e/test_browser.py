@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ADMIN_PASSWORD, MODELS_DIR, Server, astronaut_frame, require
+from app.config import MODELS_DIR
+from tests.e2e.conftest import ADMIN_PASSWORD, Server, astronaut_frame, require
 
 FACE_MODEL = MODELS_DIR / "face_expression.tflite"
 MUSIC_MODEL = MODELS_DIR / "music_mood.joblib"
@@ -143,11 +144,11 @@ def test_ten_listener_sessions_at_once(browser, server: Server, e2e_dir):
             p.goto(server.url)
         for p in pages:
             p.get_by_role("tab", name=re.compile("Mood pad")).click()
-        for p, label in zip(pages, emotions):
+        for p, label in zip(pages, emotions, strict=False):
             p.get_by_test_id("stButtonGroup").get_by_text(re.compile(rf"\b{label}\b")).click()
         queues: dict[str, list[list[str]]] = {}
         # Ten sessions' reruns queue up on two cores: the first wait per page is generous.
-        for p, label in zip(pages, emotions):
+        for p, label in zip(pages, emotions, strict=False):
             expect(p.get_by_test_id("stMetricValue").first).to_have_text(label, timeout=30_000)
             expect(p.locator("audio")).to_have_count(5)
             expect(p.get_by_test_id("stText").filter(has_text=f"you look {label}")).to_have_count(5)
@@ -165,7 +166,7 @@ def test_ten_listener_sessions_at_once(browser, server: Server, e2e_dir):
             # The playing track stays when the mood changes, so sessions that came from the same
             # emotion must agree exactly.
             happy_queues: dict[str, list[list[str]]] = {}
-            for p, label in zip(pages, emotions):
+            for p, label in zip(pages, emotions, strict=False):
                 expect(p.get_by_test_id("stMetricValue").first).to_have_text("happy", timeout=30_000)
                 # Wait for the whole new queue, not just the metric: all reasons speak of the
                 # new mood except the playing track's, which was chosen for the old one.

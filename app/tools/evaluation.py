@@ -1,4 +1,4 @@
-"""Shared scoring for the eval-face and eval-music commands (contract in DESIGN.md)."""
+"""The one metrics report: eval-face, eval-music (contract in DESIGN.md) and both trainings."""
 
 from __future__ import annotations
 
@@ -6,19 +6,23 @@ from collections.abc import Sequence
 
 
 def classification_report(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict:
-    """`{"n", "accuracy", "macro_f1", "per_class": {label: recall}, "confusion"}` over the labels
-    present in `y_true` (a subset is fine: absent classes would distort macro-F1)."""
+    """`{"n", "accuracy", "macro_f1", "per_class": {label: recall}, "labels", "confusion"}`.
+
+    Over the labels present in `y_true`, in the order of `labels` (a subset is fine: absent
+    classes would distort macro-F1); `confusion` rows are the true label, columns the predicted
+    one, both in `labels` order."""
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_score
 
-    present = [lab for lab in labels if lab in set(y_true)]
+    truth = set(y_true)
+    present = [lab for lab in labels if lab in truth]
     if not present:
-        return {"n": 0, "accuracy": 0.0, "macro_f1": 0.0, "per_class": {}, "confusion": []}
+        return {"n": 0, "accuracy": 0.0, "macro_f1": 0.0, "per_class": {}, "labels": [], "confusion": []}
     recalls = recall_score(y_true, y_pred, labels=present, average=None, zero_division=0)
     return {
         "n": len(y_true),
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
-        "per_class": {lab: float(r) for lab, r in zip(present, recalls)},
+        "per_class": {lab: float(r) for lab, r in zip(present, recalls, strict=True)},
         "labels": present,
         "confusion": confusion_matrix(y_true, y_pred, labels=present).tolist(),
     }

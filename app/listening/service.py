@@ -1,60 +1,45 @@
-"""What the listener page needs from the catalog, without Streamlit: recommendations as
-``QueueItem``s, event logging, "forget this session" and safe media paths.
+"""What the Mood page asks of the catalog: recommendations for the listener's mood, listening
+and mood events, "forget this session" and the stored audio of a queued track.
 
-The listener page only *reads* the catalog; it writes nothing but its own mood and listening
-events (anonymous session id, no frames).
+The listener side only *reads* the catalog; it writes nothing but its own mood and listening
+events (anonymous session id, no frames). Each call opens its own short transaction, so the
+page never holds a database session across reruns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
+from app.catalog import repository
 from app.catalog.db import session_scope
 from app.catalog.media import MediaPathError, MediaStore
-from app.catalog import repository
-from app.ui.listener_logic import MoodReading, QueueItem
+from app.listening.mood import MoodReading
+from app.recommend import Recommendation
+from app.recommend import recommend as rank
 
 
-def recommend_items(mood: MoodReading, strategy: str, exclude: set[int], n: int) -> Sequence[QueueItem]:
-    """Ranked tracks for the listener's mood and strategy (app.recommend does the ranking)."""
-    from app.recommend import recommend
-
+def recommend(mood: MoodReading, strategy: str, exclude: set[int], n: int) -> list[Recommendation]:
+    """Ranked tracks for the listener's mood and strategy (app.recommend does the ranking);
+    fits ``ListenerSession.refill``."""
     # The face distribution when there is one (the recommender derives label and point from
     # it), else the label, else the bare point picked on the mood pad.
     mood_input = mood.probabilities or mood.label or mood.point
     with session_scope() as s:
-        recs = recommend(s, mood_input, strategy=strategy, n=n, exclude_track_ids=exclude)
-    return [
-        QueueItem(
-            track_id=int(r.track_id),
-            title=r.title,
-            artist=r.artist,
-            quadrant=r.quadrant,
-            valence=float(r.valence),
-            arousal=float(r.arousal),
-            reason=r.reason,
-            score=float(r.score),
-            media_path=r.media_path,
-        )
-        for r in recs
-    ]
+        return rank(s, mood_input, strategy=strategy, n=n, exclude_track_ids=exclude)
 
 
-def media_file(item: QueueItem, store: MediaStore | None = None) -> Path | None:
+def media_file(item: Recommendation, store: MediaStore | None = None) -> Path | None:
     """The stored audio file of a queued track, or None when it is gone. Never leaves the media
     store (MediaStore.resolve refuses paths outside it)."""
     store = store or MediaStore()
     try:
-        path = store.resolve(item.media_path)
+        path = store.resolve(item.track.media_path)
     except MediaPathError:
         return None
     return path if path.is_file() else None
 
 
-def log_listening(
-    session_id: str, track_id: int, action: str, strategy: str | None, mood: MoodReading | None
-) -> None:
+def log_listening(session_id: str, track_id: int, action: str, strategy: str | None, mood: MoodReading | None) -> None:
     with session_scope() as s:
         repository.record_listening(
             s,

@@ -1,6 +1,6 @@
 """Write models/MODEL_CARD.md from the metrics files the training scripts leave in models/.
 
-    python -m app.model_card            (after python -m app.vision.train --export
+    python -m app.tools.model_card      (after python -m app.vision.train --export
                                           and python -m app.music.train)
 
 Only measured figures go in: every number below comes from face_metrics.json,
@@ -10,11 +10,11 @@ music_metrics.json or bench.json, all written by code in this repository.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
+from app.config import FACE_MODEL_FILE, MODELS_DIR, MUSIC_MODEL_FILE, MUSICNN_MODEL_FILE
 from app.emotions import FACE_LABELS, QUADRANTS
 
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+TRAIN_FACE = "python -m app.vision.train --data ../shared/data/fer2013"
 
 
 def _load(name: str) -> dict | None:
@@ -24,30 +24,42 @@ def _load(name: str) -> dict | None:
 
 def _confusion_table(labels: list[str], matrix: list[list[int]]) -> str:
     head = "| true \\ predicted | " + " | ".join(labels) + " |\n|---|" + "---|" * len(labels) + "\n"
-    return head + "".join(f"| **{lab}** | " + " | ".join(str(v) for v in row) + " |\n" for lab, row in zip(labels, matrix))
+    return head + "".join(
+        f"| **{lab}** | " + " | ".join(str(v) for v in row) + " |\n" for lab, row in zip(labels, matrix, strict=True)
+    )
 
 
 def _variants(m: dict) -> str:
-    return "; ".join(
-        f"{name} {v['accuracy']:.4f} accuracy, {v['ms_per_face']:.2f} ms/face, {v['bytes'] / 1e6:.1f} MB"
-        for name, v in m.get("variants", {}).items()
-    ) or "float32 only"
+    return (
+        "; ".join(
+            f"{name} {v['accuracy']:.4f} accuracy, {v['ms_per_face']:.2f} ms/face, {v['bytes'] / 1e6:.1f} MB"
+            for name, v in m.get("variants", {}).items()
+        )
+        or "float32 only"
+    )
 
 
 def _options(options: dict | None) -> str:
     if not options:
         return ""
     if options.get("schedule") == "constant":
-        lr = f"constant LR {options.get('lr')} after the warm-up epoch, weights averaged from epoch {options.get('swa_start')}"
+        lr = (
+            f"constant LR {options.get('lr')} after the warm-up epoch, "
+            f"weights averaged from epoch {options.get('swa_start')}"
+        )
     elif options.get("schedule") == "cyclic":
-        lr = (f"cosine cycles of {options.get('cycle_epochs')} epochs from LR {options.get('lr')}, the weights at "
-              f"each cycle's end averaged")
+        lr = (
+            f"cosine cycles of {options.get('cycle_epochs')} epochs from LR {options.get('lr')}, the weights at "
+            f"each cycle's end averaged"
+        )
     else:
         lr = f"peak LR {options.get('lr')}"
     # The channels only: whether this stage widened its source (Net2WiderNet) follows from the stage before.
     channels = f"; stage channels {options['widths'].replace(',', '-')}" if options.get("widths") else ""
-    return (f"{channels}; {lr}, dropout {options.get('dropout')}, spatial dropout "
-            f"{options.get('spatial_dropout')}, random erasing p {options.get('erase_prob')}")
+    return (
+        f"{channels}; {lr}, dropout {options.get('dropout')}, spatial dropout "
+        f"{options.get('spatial_dropout')}, random erasing p {options.get('erase_prob')}"
+    )
 
 
 def _weight_average(m: dict) -> str:
@@ -56,7 +68,8 @@ def _weight_average(m: dict) -> str:
         return ""
     return (
         f" Stochastic weight averaging (Izmailov et al. 2018): the mean of {swa['epochs_averaged']} weight "
-        f"snapshots{' of the last stage' if m.get('warm_start') else ''}, BatchNorm statistics recomputed on `train`; val accuracy "
+        f"snapshots{' of the last stage' if m.get('warm_start') else ''}, "
+        "BatchNorm statistics recomputed on `train`; val accuracy "
         f"{swa['val_acc_prior_corrected']:.4f} (Keras, prior-corrected) against "
         f"{max(h.get('val_acc_prior_corrected', 0) for h in m.get('history', [{}])):.4f} for the best single epoch."
     )
@@ -77,16 +90,21 @@ def _schedule(m: dict) -> str:
         chain = [chain]
     served = f"epoch {m.get('best_epoch')}" if isinstance(m.get("best_epoch"), int) else str(m.get("best_epoch"))
     if not chain:
-        return f"{m.get('epochs_trained')} epochs from scratch{_options(m.get('options'))}; served: {served}." + _weight_average(m)
+        return (
+            f"{m.get('epochs_trained')} epochs from scratch{_options(m.get('options'))}; served: {served}."
+            + _weight_average(m)
+        )
     stages = [
         f"{c.get('from_epochs')} epochs (best val accuracy {c.get('from_val_acc', 0):.4f}{_options(c.get('options'))})"
         for c in chain
     ]
     return (
         "Trained in stages, each a warm restart (`--init-from`, a new learning-rate cycle) from the weights "
-        "of the stage before: " + " → ".join(stages)
+        "of the stage before: "
+        + " → ".join(stages)
         + f" → {m.get('epochs_trained')} epochs{_options(m.get('options'))}; served: {served}"
-        + " of the last stage. The epoch curve is the last stage's." + _weight_average(m)
+        + " of the last stage. The epoch curve is the last stage's."
+        + _weight_average(m)
     )
 
 
@@ -108,8 +126,10 @@ def face_section(m: dict | None, bench: dict | None) -> str:
     rows = "".join(f"| {lab} | {m['per_class'][lab]:.3f} |\n" for lab in FACE_LABELS)
     members = m["members"]
     served_nets = (
-        "one net" if len(members) == 1
-        else f"{len(members)} nets trained separately, their probabilities averaged inside the served graph (one call per batch)"
+        "one net"
+        if len(members) == 1
+        else f"{len(members)} nets trained separately, "
+        "their probabilities averaged inside the served graph (one call per batch)"
     )
     speed = ""
     if bench:
@@ -119,7 +139,7 @@ def face_section(m: dict | None, bench: dict | None) -> str:
             f"(640×480 astronaut photo: detect + classify + overlay) median {bench.get('frame_ms_p50')} ms, "
             f"{bench.get('frame_ms_p50_detect_every_frame')} ms when detecting on every frame.\n"
         )
-    return f"""## Face expression model — `face_expression.tflite`
+    return f"""## Face expression model — `{FACE_MODEL_FILE}`
 
 - **Task**: 7-way facial expression ({", ".join(FACE_LABELS)}) from a 48×48 grayscale face crop.
 - **Data**: FER2013 (Goodfellow et al. 2013) — trained on `train` (28,709 images), model selected
@@ -131,13 +151,15 @@ def face_section(m: dict | None, bench: dict | None) -> str:
   label smoothing 0.1, class weights ∝ 1/√frequency (disgust is 1.5 % of the data), augmentation:
   horizontal flip, rotation ±12°, zoom ±12 %, shift ±10 %, brightness/contrast jitter, random
   erasing. The served nets:
-{"".join(_member(member) for member in members)}- **Inference**: exported to TFLite and run with LiteRT (XNNPACK, one thread); prediction averaged
+{"".join(_member(member) for member in members)}\
+- **Inference**: exported to TFLite and run with LiteRT (XNNPACK, one thread); prediction averaged
   with the mirrored crop ({m.get("tta")}).{_prior_correction(m)} Served variant: **{m.get("served", "float32")}** — the
   export measures each conversion on val through the serving code and serves the fastest that
   loses at most half a point against float32 (dynamic: int8 weights, activations quantized at run
   time): {_variants(m)}.
 
-**Validation (FER2013 PublicTest, {m["n"]} images)**: accuracy **{m["accuracy"]:.4f}**, macro-F1 **{m["macro_f1"]:.4f}**.
+**Validation (FER2013 PublicTest, {m["n"]} images)**: \
+accuracy **{m["accuracy"]:.4f}**, macro-F1 **{m["macro_f1"]:.4f}**.
 
 | class | recall |
 |---|---|
@@ -156,13 +178,17 @@ def music_section(m: dict | None, bench: dict | None) -> str:
         return "## Music mood model\n\nNot trained yet (`models/music_metrics.json` missing).\n"
     best = m["results"][m["selected"]]
     table = "".join(
-        f"| {name} | {r['macro_f1']:.4f} | {r['accuracy']:.4f} |\n" for name, r in sorted(m["results"].items(), key=lambda kv: -kv[1]["macro_f1"])
+        f"| {name} | {r['macro_f1']:.4f} | {r['accuracy']:.4f} |\n"
+        for name, r in sorted(m["results"].items(), key=lambda kv: -kv[1]["macro_f1"])
     )
-    rec = "".join(f"| {q} | {best['per_class_recall'][q]:.3f} |\n" for q in QUADRANTS)
+    rec = "".join(f"| {q} | {best['per_class'][q]:.3f} |\n" for q in QUADRANTS)
     speed = ""
     if bench:
-        speed = f"\n**Latency** (`python -m app bench`, one thread): {bench.get('music_tag_s_30s')} s for a 30 s clip, {bench.get('music_tag_s_5min')} s for a 5-minute song (three 10 s windows).\n"
-    return f"""## Music mood model — `music_mood.joblib` (version `{m["version"]}`)
+        speed = (
+            f"\n**Latency** (`python -m app bench`, one thread): {bench.get('music_tag_s_30s')} s for a 30 s clip, "
+            f"{bench.get('music_tag_s_5min')} s for a 5-minute song (three 10 s windows).\n"
+        )
+    return f"""## Music mood model — `{MUSIC_MODEL_FILE}` (version `{m["version"]}`)
 
 - **Task**: Russell quadrant (Q1 happy/energetic, Q2 tense/angry, Q3 sad, Q4 calm/tender) with
   probabilities; valence = P(Q1)+P(Q4)−P(Q2)−P(Q3), arousal = P(Q1)+P(Q2)−P(Q3)−P(Q4), and the
@@ -195,8 +221,12 @@ can override any tag.
 
 def _train_command(member: dict) -> str:
     """The command that trained a from-scratch member, rebuilt from the options its run recorded."""
-    flags = " ".join(f"--{key.replace('_', '-')} {value}" for key, value in (member.get("options") or {}).items() if value is not None)
-    return f"python -m app.vision.train --data ../shared/data/fer2013 --workdir .cache/{member['workdir']} \\\n    {flags}\n"
+    flags = " ".join(
+        f"--{key.replace('_', '-')} {value}"
+        for key, value in (member.get("options") or {}).items()
+        if value is not None
+    )
+    return f"{TRAIN_FACE} --workdir .cache/{member['workdir']} \\\n    {flags}\n"
 
 
 def _retrain(face: dict | None) -> str:
@@ -208,33 +238,39 @@ def _retrain(face: dict | None) -> str:
             steps += (
                 "python -m app.vision.train --data ../shared/data/fer2013 --workdir .cache/face_train --epochs 36\n"
                 "python -m app.vision.train --data ../shared/data/fer2013 --workdir .cache/face_stage2 \\\n"
-                "    --init-from .cache/face_train/best.keras --epochs 30 --lr 6e-4 --dropout 0.15 --spatial-dropout 0.025 --erase-prob 0.15   # warm restart\n"
-                f"python -m app.vision.train --data ../shared/data/fer2013 --workdir .cache/{member['workdir']} --init-from .cache/face_stage2/best.keras \\\n"
-                "    --schedule constant --lr 2e-4 --swa-start 2 --epochs 16 --dropout 0.15 --spatial-dropout 0.025 --erase-prob 0.15   # weight averaging\n"
+                "    --init-from .cache/face_train/best.keras --epochs 30 --lr 6e-4 "
+                "--dropout 0.15 --spatial-dropout 0.025 --erase-prob 0.15   # warm restart\n"
+                f"{TRAIN_FACE} --workdir .cache/{member['workdir']} --init-from .cache/face_stage2/best.keras \\\n"
+                "    --schedule constant --lr 2e-4 --swa-start 2 --epochs 16 "
+                "--dropout 0.15 --spatial-dropout 0.025 --erase-prob 0.15   # weight averaging\n"
             )
         else:
             steps += _train_command(member)
-    export = f"python -m app.vision.train --data ../shared/data/fer2013 --workdir .cache/{members[0]['workdir']}" + "".join(
-        f" --ensemble-with .cache/{member['workdir']}" for member in members[1:]
+    export = (
+        f"python -m app.vision.train --data ../shared/data/fer2013 --workdir .cache/{members[0]['workdir']}"
+        + "".join(f" --ensemble-with .cache/{member['workdir']}" for member in members[1:])
     )
     return (
-        "\n## How to retrain\n\nEvery stage is resumable (rerun the same command); each stage's options are in its workdir's "
-        "`state.json` and, for the served nets, in `face_metrics.json` (`members`: `warm_start`, `options`). A net trained "
-        "in a chain of warm restarts is given below as a three-stage recipe; the served one took the longer chain listed above.\n\n"
+        "\n## How to retrain\n\nEvery stage is resumable (rerun the same command); each stage's options are in "
+        "its workdir's `state.json` and, for the served nets, in `face_metrics.json` (`members`: `warm_start`, "
+        "`options`). A net trained in a chain of warm restarts is given below as a three-stage recipe; the served "
+        "one took the longer chain listed above.\n\n"
         f"```\n{steps}{export} --export\npython -m app.music.train --data ../shared/data/music\n"
-        "python -m app bench --json > models/bench.json\npython -m app.model_card\n```\n"
+        "python -m app bench --json > models/bench.json\npython -m app.tools.model_card\n```\n"
     )
 
 
 def main() -> None:
     bench = _load("bench.json")
     text = (
-        "# Model card — Moodtune\n\nBoth models are trained here from the code in `app/`; the figures below are written by\n"
-        "`python -m app.model_card` from the metrics files the training scripts produce.\n\n"
+        "# Model card — Moodtune\n\nBoth models are trained here from the code in `app/`; "
+        "the figures below are written by\n"
+        "`python -m app.tools.model_card` from the metrics files the training scripts produce.\n\n"
         + face_section(_load("face_metrics.json"), bench)
         + "\n"
         + music_section(_load("music_metrics.json"), bench)
-        + "\n## musicnn embedding — `musicnn_msd.tflite`\n\nPre-trained MSD musicnn (Pons & Serra 2019, ISC licence, see "
+        + f"\n## musicnn embedding — `{MUSICNN_MODEL_FILE}`\n\n"
+        "Pre-trained MSD musicnn (Pons & Serra 2019, ISC licence, see "
         "`MUSICNN_LICENSE.txt`), converted to TFLite by `app/music/convert_musicnn.py`; outputs match the original "
         "TF1 graph within 3e-5. Used as an audio embedding input to the music mood model.\n"
         + _retrain(_load("face_metrics.json"))

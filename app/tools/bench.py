@@ -26,20 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-CACHE_DIR = Path(__file__).resolve().parents[1] / ".cache"
+from app.config import CACHE_DIR
+from app.tools.samples import SR, astronaut_frame, mood_clip
 
 
 def _ms(samples: list[float]) -> tuple[float, float]:
     arr = np.asarray(samples) * 1000
     return float(np.percentile(arr, 50)), float(np.percentile(arr, 95))
-
-
-def astronaut_frame(width: int = 640, height: int = 480) -> np.ndarray:
-    """The astronaut photo (a smiling face) as a BGR camera frame."""
-    import cv2
-    from skimage import data
-
-    return cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), (width, height), interpolation=cv2.INTER_AREA)
 
 
 def bench_vision(frames: int = 120) -> dict:
@@ -83,18 +76,6 @@ def bench_vision(frames: int = 120) -> dict:
     }
 
 
-def synth_song(seconds: float, sr: int = 22050, seed: int = 0) -> np.ndarray:
-    """A deterministic chord-and-drum loop, enough like music to exercise every feature."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * sr)) / sr
-    y = np.zeros_like(t)
-    for k, f in enumerate((220.0, 277.2, 329.6)):
-        y += 0.2 * np.sin(2 * np.pi * f * t + k) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.5 * t))
-    beat = (t * 2.0) % 1.0
-    y += 0.3 * np.exp(-beat * 30) * rng.standard_normal(t.size)
-    return (y / np.abs(y).max() * 0.8).astype(np.float32)
-
-
 def bench_music(repeats: int = 5) -> dict:
     import soundfile as sf
 
@@ -105,7 +86,7 @@ def bench_music(repeats: int = 5) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for key, seconds in (("music_tag_s_30s", 30.0), ("music_tag_s_5min", 300.0)):
             path = Path(tmp) / f"{key}.wav"
-            sf.write(path, synth_song(seconds), 22050)
+            sf.write(path, mood_clip("Q1", seconds=seconds), SR)
             tagger.tag(path)  # warm-up (first call loads librosa's filters)
             samples = []
             for _ in range(repeats):
@@ -139,9 +120,10 @@ def _catalog_url(db_url: str | None, catalog_size: int, events: int) -> str:
 def ensure_catalog(url: str, catalog_size: int, events: int) -> float | None:
     """Build the synthetic catalog unless `url` already holds exactly this one; the build time
     in seconds, or None when it was there."""
+    from sqlalchemy import func, select
+
     from app.catalog import db
     from app.catalog.models import ListeningEvent, Track
-    from sqlalchemy import func, select
 
     db.init_db(url)
     with db.session_scope(url) as s:
@@ -179,9 +161,19 @@ def bench_recommend(url: str, queries: int = 200) -> dict:
     return {"recommend_ms_p50": round(p50, 2), "recommend_ms_p95": round(p95, 2)}
 
 
+PAGE_MODULES = ("app.ui.mood_page", "app.ui.curate_page", "app.ui.analytics_page", "streamlit_webrtc")
+
 ANALYTICS_QUERIES = (
-    "date_bounds", "summary", "tracks_per_quadrant", "tagged_by_source", "va_scatter", "emotions_over_time",
-    "strategies_used", "feedback_by_quadrant", "feedback_by_strategy", "most_liked_tracks",
+    "date_bounds",
+    "summary",
+    "tracks_per_quadrant",
+    "tagged_by_source",
+    "va_scatter",
+    "emotions_over_time",
+    "strategies_used",
+    "feedback_by_quadrant",
+    "feedback_by_strategy",
+    "most_liked_tracks",
 )
 
 
@@ -222,13 +214,19 @@ def bench_analytics(url: str, explain: bool = False) -> dict:
                     for statement, parameters in statements:
                         prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
                         plan = s.connection().exec_driver_sql(prefix + statement, parameters).all()
-                        print(f"-- {name}\n{statement}\n" + "\n".join("   " + " | ".join(str(c) for c in row) for row in plan), file=sys.stderr)
+                        print(
+                            f"-- {name}\n{statement}\n"
+                            + "\n".join("   " + " | ".join(str(c) for c in row) for row in plan),
+                            file=sys.stderr,
+                        )
                     statements.clear()
             warm[name] = round(statistics.median(runs) * 1000, 1)
             first[name] = round(runs[0] * 1000, 1)
     return {
-        "analytics_ms": warm, "analytics_ms_max": max(warm.values()),
-        "analytics_first_ms": first, "analytics_first_ms_max": max(first.values()),
+        "analytics_ms": warm,
+        "analytics_ms_max": max(warm.values()),
+        "analytics_first_ms": first,
+        "analytics_first_ms_max": max(first.values()),
     }
 
 
@@ -248,14 +246,17 @@ def _app_session(url: str, clips: Path, report) -> None:
     a live session (face analysis, smoothing and overlay on 300 frames, recommendations, the
     analytics queries), then a bulk import of the folder `clips` through the analysis workers.
     Sends its figures through `report` (a Connection)."""
+    import importlib
     import os
 
-    import plotly.express  # noqa: F401  (what the pages import)
-    import streamlit  # noqa: F401
-    import streamlit_webrtc  # noqa: F401
+    # What the server process holds: the page modules (Streamlit, plotly) and the camera
+    # component they load on first render. By name, as the server loads them: tooling may load
+    # the UI, but only app/ui imports Streamlit in code.
+    for module in PAGE_MODULES:
+        importlib.import_module(module)
 
-    from app import analytics
-    from app.catalog import db, ingest
+    from app import analytics, library
+    from app.catalog import db
     from app.config import get_settings
     from app.recommend import recommend
     from app.vision import FaceAnalyzer, MoodSmoother, draw_overlay
@@ -281,17 +282,16 @@ def _app_session(url: str, clips: Path, report) -> None:
         root = Path(tmp)
         scratch = f"sqlite:///{root / 'import.db'}"
         workers = os.cpu_count() or 2
-        settings = dataclasses.replace(get_settings(), database_url=scratch, media_dir=root / "media", analysis_workers=workers)
+        settings = dataclasses.replace(
+            get_settings(), database_url=scratch, media_dir=root / "media", analysis_workers=workers
+        )
         db.init_db(scratch)
         t0 = time.perf_counter()
-        summary = ingest.ingest_paths([clips], settings=settings)
+        summary = library.ingest_paths([clips], settings=settings)
         seconds = time.perf_counter() - t0
-        executor = ingest._analysis_pool.acquire(workers)
-        try:
-            worker_rss = executor.submit(_peak_rss_mb).result()
-        finally:
-            ingest._analysis_pool.release(executor)
-        ingest._analysis_pool.shutdown_if_idle()
+        with library.ANALYSIS_POOL.lease(workers) as pool:  # the import's warm workers
+            worker_rss = pool.run(_peak_rss_mb)
+        library.ANALYSIS_POOL.shutdown_if_idle()
         db.dispose_engines()
     if summary.failed:
         raise RuntimeError(f"bulk import failed: {summary.failed[0].message}")
@@ -310,7 +310,7 @@ def _app_session(url: str, clips: Path, report) -> None:
 def bench_app_process(url: str, import_files: int = 100) -> dict:
     """Peak memory of an app-like process after a live session and a bulk import, and the
     import's throughput (`_app_session`); run in a child so nothing measured here counts."""
-    from app.demo import write_demo_wav
+    from app.tools.demo import write_demo_wav
 
     ctx = multiprocessing.get_context("spawn")
     receive, send = ctx.Pipe(duplex=False)
@@ -340,7 +340,9 @@ def run_bench(args: argparse.Namespace) -> int:
         events = getattr(args, "events", None)
         events = size if events is None else int(events)
         url = _catalog_url(getattr(args, "db_url", None), size, events)
-        result.update({"catalog_size": size, "listening_events": events, "catalog_build_s": ensure_catalog(url, size, events)})
+        result.update(
+            {"catalog_size": size, "listening_events": events, "catalog_build_s": ensure_catalog(url, size, events)}
+        )
         result.update(bench_recommend(url))
         result.update(bench_analytics(url, explain=getattr(args, "explain", False)))
     result["bench_process_rss_mb"] = _peak_rss_mb()  # models loaded side by side, music in-process

@@ -1,0 +1,168 @@
+"""What a file must pass before it enters the catalog, and what it tells us about itself.
+
+Each check raises `Refused` with a message for the curator that names the problem or the limit
+(and the setting that moves it). Title/artist/album come from the tags, else from the file name.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+import unicodedata
+
+from app.catalog import repository
+from app.config import Settings
+from app.library.formats import ACCEPTED_FORMATS, describe_non_audio, describe_unsupported, sniff_format
+
+log = logging.getLogger(__name__)
+
+TAIL_CHECK_S = 2.0  # seconds decoded at the end of a file to catch one that was cut off
+HEAD_BYTES = 4096  # what sniffing looks at
+
+
+class Refused(ValueError):
+    """The file can't go into the catalog; the message says why, for the curator."""
+
+
+# ----------------------------------------------------------------------------- messages
+
+
+def format_mb(n_bytes: int) -> str:
+    return f"{n_bytes / (1024 * 1024):.1f} MB"
+
+
+def format_duration(seconds: float) -> str:
+    if seconds >= 120:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.1f} s"
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def check_size(n_bytes: int, settings: Settings) -> None:
+    """Empty or over the upload limit: decided from the size alone, before anything is read."""
+    if n_bytes == 0:
+        raise Refused("the file is empty (0 bytes)")
+    if n_bytes > settings.max_upload_bytes:
+        raise Refused(
+            f"the file is {format_mb(n_bytes)}, over the {settings.max_upload_mb:g} MB size limit "
+            "(MOODTUNE_MAX_UPLOAD_MB)"
+        )
+
+
+def check_format(head: bytes) -> str:
+    """The accepted format the first bytes show (see formats.ACCEPTED_FORMATS)."""
+    fmt = sniff_format(head)
+    if fmt is None:
+        raise Refused(describe_non_audio(head))
+    if fmt not in ACCEPTED_FORMATS:
+        raise Refused(describe_unsupported(fmt))
+    return fmt
+
+
+def check_decodes(path: str, fmt: str, max_duration_s: float) -> float:
+    """Decode checks and the duration limit; returns the duration in seconds.
+
+    The header must open, the first seconds and the last TAIL_CHECK_S must decode, and a WAV's
+    header must not promise more data than the file holds."""
+    from app.music.audio import AudioError, load_audio, probe
+
+    label = fmt.upper()
+    try:
+        info = probe(path)
+    except AudioError as exc:
+        raise Refused(f"cannot decode this {label} file: {exc}") from None
+    if info.duration_s > max_duration_s:
+        raise Refused(
+            f"audio is {format_duration(info.duration_s)} long, over the {format_duration(max_duration_s)} "
+            f"duration limit (MOODTUNE_MAX_DURATION_S={max_duration_s:g})"
+        )
+    try:
+        load_audio(path, sr=info.sample_rate, duration_s=min(5.0, info.duration_s))
+    except AudioError as exc:
+        raise Refused(f"cannot decode this {label} file: {exc}") from None
+    declared = wav_declared_data_shortfall(path) if fmt == "wav" else 0
+    if declared > 0:
+        # libsndfile quietly plays a cut-off WAV as a shorter one; the header knows better.
+        raise Refused(
+            f"the WAV file is truncated: its header declares {format_mb(declared)} more audio data than the file holds"
+        )
+    if info.duration_s > 2 * TAIL_CHECK_S:
+        # A cut-off file still has a header promising the full length: decoding its end fails.
+        try:
+            load_audio(path, sr=info.sample_rate, offset_s=info.duration_s - TAIL_CHECK_S, duration_s=TAIL_CHECK_S)
+        except AudioError:
+            raise Refused(
+                f"the {label} file is truncated: its header declares {format_duration(info.duration_s)} "
+                "but the audio data ends early"
+            ) from None
+    return float(info.duration_s)
+
+
+def wav_declared_data_shortfall(path: str) -> int:
+    """Bytes of audio data a RIFF/WAVE header declares beyond the end of the file (0 when it
+    fits, or when the size is left open as streaming writers do)."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        if f.read(12)[8:12] != b"WAVE":
+            return 0
+        offset = 12
+        while offset + 8 <= size:
+            f.seek(offset)
+            chunk_id, chunk_size = struct.unpack("<4sI", f.read(8))
+            if chunk_id == b"data":
+                if chunk_size in (0, 0xFFFFFFFF):
+                    return 0
+                return max(0, offset + 8 + chunk_size - size)
+            offset += 8 + chunk_size + (chunk_size & 1)
+    return 0
+
+
+# ----------------------------------------------------------------------------- names and tags
+
+
+def sanitize_name(name: str | None) -> str:
+    """A display-safe file name: last path component only, no NUL/control characters, NFC."""
+    text = unicodedata.normalize("NFC", str(name or ""))
+    text = text.replace("\\", "/").split("/")[-1]
+    text = "".join(ch for ch in text if ch.isprintable())
+    text = " ".join(text.split()).strip(". ")
+    return text[:200] or "upload"
+
+
+def title_artist_from_name(name: str) -> tuple[str, str | None]:
+    """'Artist - Title.mp3' → ('Title', 'Artist'); 'my_song.wav' → ('my song', None)."""
+    stem = sanitize_name(name)
+    if "." in stem:
+        stem = stem.rsplit(".", 1)[0]
+    stem = " ".join(stem.replace("_", " ").split())
+    if " - " in stem:
+        artist, title = (part.strip() for part in stem.split(" - ", 1))
+        if artist and title:
+            return title, artist
+    return stem or "Untitled", None
+
+
+def read_tags(path: str) -> dict[str, str]:
+    """title/artist/album from the file's tags; {} when it has none or mutagen can't read them."""
+    import mutagen
+
+    found: dict[str, str] = {}
+    try:
+        audio = mutagen.File(path, easy=True)
+        if audio is not None and audio.tags is not None:
+            for key in ("title", "artist", "album"):
+                values = audio.tags.get(key) if hasattr(audio.tags, "get") else None
+                if values:
+                    found[key] = str(values[0])
+        if not found:  # WAV/AIFF carry ID3 frames but have no "easy" interface
+            audio = mutagen.File(path)
+            tags = getattr(audio, "tags", None)
+            for key, frame in (("title", "TIT2"), ("artist", "TPE1"), ("album", "TALB")):
+                if tags is not None and hasattr(tags, "get") and tags.get(frame):
+                    found[key] = str(tags.get(frame).text[0])
+    except Exception:  # tags are optional; a broken tag block must not fail the import
+        log.debug("could not read tags of %s", path, exc_info=True)
+    return {k: repository.clean_text(v) for k, v in found.items() if repository.clean_text(v)}

@@ -1,0 +1,242 @@
+"""Where analysis (decode checks + mood model) runs: the typed jobs and the one executor interface.
+
+A job is a small frozen dataclass; a task is a plain module-level function of one job, so any
+executor can ship both to another process or machine. `AnalysisExecutor` is the interface:
+`InProcessExecutor` runs here, `LocalProcessPool.lease()` runs on this machine's cores, and a
+cluster adapter only needs the same two methods, e.g. over a `distributed.Client`:
+`run` = `client.submit(fn).result()`, `map_unordered` = `as_completed(client.map(fn, jobs))`,
+with a lost worker (`KilledWorker`) reported as `WorkerLost`.
+
+The database and the media store are written only by the calling process, never by a task.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from functools import partial
+from typing import Protocol, TypeVar
+
+from app.library.tagging import IngestSetupError, Tagger, check_tagger
+
+log = logging.getLogger(__name__)
+
+ANALYSIS_IDLE_S = 120.0
+
+J = TypeVar("J")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class AnalysisJob:
+    """Check, read the tags of and mood-tag one file that isn't in the catalog yet."""
+
+    path: str  # where the file is now
+    source: str  # what to call it in messages
+    name_hint: str  # original file name, for the title fallback
+    sha256: str
+    max_duration_s: float
+
+
+@dataclass(frozen=True)
+class RetagJob:
+    """Run the mood model again on one stored track."""
+
+    track_id: int
+    path: str
+
+
+class WorkerLost(RuntimeError):
+    """The worker running a job went away (killed, out of memory): the job has no outcome."""
+
+
+class AnalysisExecutor(Protocol):
+    def run(self, fn: Callable[[], R]) -> R:
+        """fn() on a worker, its result returned here; exceptions are raised here, a lost worker
+        as WorkerLost."""
+        ...
+
+    def map_unordered(self, fn: Callable[[J], R], jobs: Sequence[J]) -> Iterator[tuple[J, R | Exception]]:
+        """(job, fn(job)) for every job as each finishes, in any order; a job whose task raised
+        (or whose worker was lost: WorkerLost) comes back with the exception instead."""
+        ...
+
+
+class InProcessExecutor:
+    """Runs each task here, one after another (workers=0, and taggers that live in this process)."""
+
+    def run(self, fn: Callable[[], R]) -> R:
+        return fn()
+
+    def map_unordered(self, fn: Callable[[J], R], jobs: Sequence[J]) -> Iterator[tuple[J, R | Exception]]:
+        for job in jobs:
+            try:
+                outcome: R | Exception = fn(job)
+            except Exception as exc:  # the same contract as a worker's: one job's failure is its own
+                log.exception("analysis task failed for %r", job)
+                outcome = exc
+            yield job, outcome
+
+
+class _PoolLease:
+    """One caller's use of the local pool (an AnalysisExecutor); notes whether the pool broke."""
+
+    def __init__(self, executor: ProcessPoolExecutor) -> None:
+        self._executor = executor
+        self.broken = False
+
+    def run(self, fn: Callable[[], R]) -> R:
+        try:
+            return self._executor.submit(fn).result()
+        except BrokenProcessPool:
+            self.broken = True
+            raise WorkerLost("the analysis worker process died") from None
+
+    def map_unordered(self, fn: Callable[[J], R], jobs: Sequence[J]) -> Iterator[tuple[J, R | Exception]]:
+        futures: dict[Future, J] = {}
+        unsent: list[J] = []
+        for job in jobs:
+            if self.broken:
+                unsent.append(job)
+                continue
+            try:
+                futures[self._executor.submit(fn, job)] = job
+            except BrokenProcessPool:
+                self.broken = True
+                unsent.append(job)
+        for future in as_completed(futures):
+            job = futures[future]
+            try:
+                outcome: R | Exception = future.result()
+            except BrokenProcessPool:
+                self.broken = True
+                outcome = WorkerLost("the analysis worker process died")
+            except Exception as exc:
+                outcome = exc
+            yield job, outcome
+        for job in unsent:
+            yield job, WorkerLost("the analysis worker process died")
+
+
+class LocalProcessPool:
+    """Worker processes on this machine, so the app's own process never loads the mood model
+    and its libraries (see `rss_mb` and `analysis_worker_rss_mb` in `python -m app bench`).
+
+    Started on first use and kept while imports keep coming (each worker loads the model once,
+    so a curator's uploads one after another don't pay that each time), shut down after
+    `idle_s` without work so the memory goes back. A pool that broke (a worker died) is
+    replaced on the next lease. forkserver: workers start from a clean process, safe even
+    though the caller has threads (the Streamlit server does)."""
+
+    def __init__(self, idle_s: float = ANALYSIS_IDLE_S) -> None:
+        self.idle_s = idle_s
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+        self._size = 0
+        self._busy = 0
+        self._idle_timer: threading.Timer | None = None
+
+    @contextmanager
+    def lease(self, workers: int) -> Iterator[AnalysisExecutor]:
+        """The pool with at least `workers` processes (while no one else is using it) for the
+        duration of the block. `lease(n).run(fn)` is how tools run something in a worker."""
+        held = _PoolLease(self._acquire(max(1, workers)))
+        try:
+            yield held
+        finally:
+            self._release(held._executor, held.broken)
+
+    def shutdown_if_idle(self) -> None:
+        """Stop the workers now unless a lease is open (the idle timer does this by itself)."""
+        with self._lock:
+            if self._busy == 0 and self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+
+    def _acquire(self, workers: int) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
+            if self._executor is not None and self._size < workers and self._busy == 0:
+                self._executor.shutdown(wait=False)
+                self._executor = None
+            if self._executor is None:
+                context = multiprocessing.get_context("forkserver")
+                self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+                self._size = workers
+            self._busy += 1
+            return self._executor
+
+    def _release(self, executor: ProcessPoolExecutor, broken: bool) -> None:
+        with self._lock:
+            self._busy -= 1
+            if broken and executor is self._executor:
+                self._executor = None
+                executor.shutdown(wait=False, cancel_futures=True)
+            if self._busy == 0 and self._executor is not None:
+                self._idle_timer = threading.Timer(self.idle_s, self.shutdown_if_idle)
+                self._idle_timer.daemon = True
+                self._idle_timer.start()
+
+
+# The app's one local pool: ingest and retag lease it; tools (the bench) may too.
+ANALYSIS_POOL = LocalProcessPool()
+
+
+@contextmanager
+def local_executor(workers: int) -> Iterator[AnalysisExecutor]:
+    """This machine's executor for `workers` analysis processes: in this process when 0."""
+    if workers <= 0:
+        yield InProcessExecutor()
+    else:
+        with ANALYSIS_POOL.lease(workers) as executor:
+            yield executor
+
+
+# ----------------------------------------------------------------------------- running a task over jobs
+
+
+def describe_failure(exc: Exception) -> str:
+    """The curator's message for a job whose task raised or whose worker was lost."""
+    if isinstance(exc, WorkerLost):
+        return "the analysis worker crashed (out of memory?)"
+    return f"analysis failed: {type(exc).__name__}: {exc}"
+
+
+def analyse_all(
+    task: Callable[..., R],
+    jobs: Sequence[J],
+    *,
+    workers: int,
+    tagger: Tagger | None = None,
+    executor: AnalysisExecutor | None = None,
+) -> Iterator[tuple[J, R | Exception]]:
+    """(job, outcome) for every job as it is done, `task(job)` run on `executor` (default: the
+    local pool with `workers` processes, or this process when 0 or when a tagger object is
+    given, since it lives here). The tagger is checked where the tasks run before any job, so a
+    model that can't load raises one IngestSetupError instead of failing every file.
+
+    `task(job, tagger=None)` must be a module-level function; with a tagger it is bound in."""
+    if not jobs:
+        return
+    fn = task if tagger is None else partial(task, tagger=tagger)
+    check = check_tagger if tagger is None else partial(check_tagger, tagger)
+    if executor is not None:
+        context = nullcontext(executor)
+    elif tagger is not None:
+        context = nullcontext(InProcessExecutor())
+    else:
+        context = local_executor(min(workers, len(jobs)))
+    with context as chosen:
+        try:
+            chosen.run(check)
+        except WorkerLost:
+            raise IngestSetupError("the analysis worker could not start (out of memory?)") from None
+        yield from chosen.map_unordered(fn, jobs)

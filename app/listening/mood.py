@@ -1,0 +1,127 @@
+"""Readings of the listener's mood: from a picked label, a point on the pad, a face-label
+distribution or the camera's smoothed mood; and when a reading is worth storing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from app.emotions import FACE_LABELS, QUADRANT_NAMES, MoodPoint, emotion_to_point, label_to_point
+
+if TYPE_CHECKING:
+    from app.vision import Face, SmoothedMood
+
+# Where a mood reading came from; shown on the page so the listener knows what drives the music.
+MOOD_SOURCES = ("camera", "snapshot", "photo", "manual")
+
+
+@dataclass(frozen=True)
+class MoodReading:
+    """One reading of the listener's mood (a face analysis or a manual pick)."""
+
+    point: MoodPoint
+    label: str | None = None  # a FER label, or None for a manually picked point
+    confidence: float | None = None
+    source: str = "manual"
+    probabilities: dict[str, float] | None = None
+
+    def describe(self) -> str:
+        """Short words for the mood: 'sad', or 'calm / tender' for a bare point."""
+        if self.label:
+            return self.label
+        return QUADRANT_NAMES[self.point.quadrant]
+
+    def basis(self) -> tuple:
+        """What the queue depends on. Coarse on purpose: a jittery face reading or a slightly
+        different click must not reshuffle the music; a new label or a clearly different point
+        should."""
+        if self.label:
+            return ("label", self.label)
+        return ("point", round(self.point.valence * 4) / 4, round(self.point.arousal * 4) / 4)
+
+
+def reading_from_label(label: str, source: str = "manual") -> MoodReading:
+    if label not in FACE_LABELS:
+        raise ValueError(f"unknown emotion {label!r}")
+    return MoodReading(point=label_to_point(label), label=label, confidence=None, source=source)
+
+
+def reading_from_point(valence: float, arousal: float) -> MoodReading:
+    def clip(x: float) -> float:
+        return max(-1.0, min(1.0, float(x)))
+
+    return MoodReading(point=MoodPoint(clip(valence), clip(arousal)), label=None, source="manual")
+
+
+def reading_from_distribution(
+    probabilities: Mapping[str, float], source: str, confidence: float | None = None
+) -> MoodReading:
+    label = max(probabilities, key=probabilities.__getitem__)
+    return MoodReading(
+        point=emotion_to_point(probabilities),
+        label=label,
+        confidence=probabilities[label] if confidence is None else confidence,
+        source=source,
+        probabilities=dict(probabilities),
+    )
+
+
+def reading_from_smoothed(mood: SmoothedMood | None) -> MoodReading | None:
+    """The camera's smoothed mood as a reading (None while no face is in view)."""
+    if mood is None:
+        return None
+    return MoodReading(
+        point=mood.point,
+        label=mood.label,
+        confidence=float(mood.confidence),
+        source="camera",
+        probabilities={k: float(v) for k, v in mood.probabilities.items()},
+    )
+
+
+# ----------------------------------------------------------------------------- still pictures
+
+
+class NotAnImage(ValueError):
+    """The bytes of a snapshot or photo don't decode as an image."""
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """JPEG/PNG bytes → a BGR image (H, W, 3) uint8. Raises NotAnImage."""
+    import cv2
+
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise NotAnImage("not an image")
+    return image
+
+
+def reading_from_faces(faces: Sequence[Face], source: str) -> MoodReading | None:
+    """The mood of the biggest face in a still picture (the one nearest the camera), or None."""
+    if not faces:
+        return None
+    face = max(faces, key=lambda f: f.box[2] * f.box[3])
+    return reading_from_distribution(dict(face.probabilities), source=source)
+
+
+# ----------------------------------------------------------------------------- logging
+
+
+class MoodLogThrottle:
+    """Decides when a live reading is worth a mood event: on a change of mood, or at most every
+    ``interval_s`` while it stays the same (the camera yields several readings a second)."""
+
+    def __init__(self, interval_s: float = 15.0) -> None:
+        self.interval_s = interval_s
+        self._last_basis: tuple | None = None
+        self._last_t: float | None = None
+
+    def should_log(self, reading: MoodReading, now: float) -> bool:
+        basis = reading.basis()
+        if basis != self._last_basis or self._last_t is None or now - self._last_t >= self.interval_s:
+            self._last_basis, self._last_t = basis, now
+            return True
+        return False
