@@ -16,9 +16,9 @@ from app.catalog import repository
 from app.catalog.db import dispose_engines, init_db, session_scope
 from app.catalog.media import MediaStore
 from app.catalog.summary import TrackSummary
+from app.config import REPO_ROOT
 from app.emotions import quadrant_of
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 APP_FILE = str(REPO_ROOT / "streamlit_app.py")
 
 

@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -39,6 +39,9 @@ from app.library.checks import (
 from app.library.executor import AnalysisExecutor, AnalysisJob, analyse_all, describe_failure
 from app.library.formats import FOLDER_EXTENSIONS
 from app.library.tagging import IngestSetupError, Tagger, load_tagger, tagger_version
+
+if TYPE_CHECKING:  # the app's own process never imports the music model's libraries
+    from app.music.tagger import MoodTag
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +101,7 @@ class _Analysis:
     title: str
     artist: str
     album: str | None
-    quadrant: str
-    valence: float
-    arousal: float
-    probabilities: dict[str, float]
+    mood: MoodTag  # the model's tag as it came, not a copy of its fields
     tagged_by: str
 
 
@@ -151,10 +151,7 @@ def _analyse(job: AnalysisJob, tagger: Tagger | None) -> _Analysis | IngestResul
         title=tags.get("title") or fallback_title,
         artist=tags.get("artist") or fallback_artist or "Unknown artist",
         album=tags.get("album"),
-        quadrant=mood.quadrant,
-        valence=float(mood.valence),
-        arousal=float(mood.arousal),
-        probabilities={q: float(p) for q, p in mood.probabilities.items()},
+        mood=mood,
         tagged_by=f"model:{tagger_version(tagger)}",
     )
 
@@ -184,16 +181,16 @@ def _commit(analysis: _Analysis, store: MediaStore, database_url: str | None) ->
                 sha256=analysis.sha256,
                 media_path=rel,
                 format=analysis.ext,
-                quadrant=analysis.quadrant,
-                valence=analysis.valence,
-                arousal=analysis.arousal,
-                probabilities=analysis.probabilities,
+                quadrant=analysis.mood.quadrant,
+                valence=float(analysis.mood.valence),
+                arousal=float(analysis.mood.arousal),
+                probabilities={q: float(p) for q, p in analysis.mood.probabilities.items()},
                 tagged_by=analysis.tagged_by,
             )
             result = IngestResult(
                 source,
                 "imported",
-                f"imported as {analysis.quadrant}",
+                f"imported as {analysis.mood.quadrant}",
                 track.id,
                 track.title,
                 track.artist,
