@@ -168,6 +168,16 @@ def cmd_bench(args: argparse.Namespace) -> int | None:
     return run_bench(args)
 
 
+def cmd_session(args: argparse.Namespace) -> int:
+    """JSON lines in, JSON lines out; flushed per line so a script can talk to it interactively."""
+    from app.listening.script import run
+
+    for reply in run(sys.stdin):
+        sys.stdout.write(json.dumps(reply, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    return 0
+
+
 # ----------------------------------------------------------------------------- parser
 
 
@@ -204,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="seed for the tie-breaking jitter")
     p.add_argument("--session-id", default=None, help="exclude what this listener session played or skipped")
     p.add_argument("--json", action="store_true")
+
+    p = add("session", cmd_session, "one listener session driven by JSON lines on stdin (see DESIGN.md)")
+    p.add_argument("--json", action="store_true", help="accepted for symmetry: the output is always JSON lines")
 
     p = add("eval-face", cmd_eval_face, "evaluate the expression model on DIR/<label>/<image> face crops")
     p.add_argument("dir", metavar="DIR")
