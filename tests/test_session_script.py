@@ -37,7 +37,9 @@ def test_a_skipped_track_is_not_offered_again_and_feedback_lands_with_its_positi
     head = first["tracks"][0]["track_id"]
     skip = {"cmd": "feedback", "track_id": head, "action": "skipped", "position_s": 12.5}
     assert listener.handle(skip) == {"ok": True}
-    again = listener.handle({"cmd": "recommend", "mood": point, "n": 3})
+    # n = the whole catalog: a skipped track that merely ranked lower would still be listed
+    again = listener.handle({"cmd": "recommend", "mood": point, "n": 16})
+    assert len(again["tracks"]) == 15
     assert head not in [t["track_id"] for t in again["tracks"]]
     with session_scope() as s:
         event = s.scalars(select(ListeningEvent)).one()
