@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.catalog import rollups
 from app.catalog.media import MediaStore
-from app.catalog.models import ACTIONS, ListeningEvent, MoodEvent, Track
+from app.catalog.models import ACTIONS, HEARD, ListeningEvent, MoodEvent, Track
 from app.catalog.summary import TrackSummary
 from app.emotions import FACE_LABELS, QUADRANT_VA, QUADRANTS, emotion_to_point, quadrant_of
 
@@ -280,10 +280,9 @@ def forget_session(session: Session, session_id: str) -> tuple[int, int]:
     return int(listening or 0), int(mood or 0)
 
 
-def session_track_ids(
-    session: Session, session_id: str, actions: Iterable[str] = ("played", "skipped"), limit: int = 500
-) -> list[int]:
-    """Tracks this session already played or skipped, most recent first (bounded)."""
+def session_track_ids(session: Session, session_id: str, actions: Iterable[str] = HEARD, limit: int = 500) -> list[int]:
+    """Tracks this session already heard (started, played, completed or skipped), most recent
+    first (bounded)."""
     stmt = (
         select(ListeningEvent.track_id)
         .where(ListeningEvent.session_id == session_id, ListeningEvent.action.in_(list(actions)))

@@ -146,7 +146,7 @@ def render() -> None:
         "chart_rates_strategy",
     )
     _csv(by_strategy, "feedback_by_strategy")
-    st.caption("like rate = likes ÷ (plays + skips); skip rate = skips ÷ (plays + skips).")
+    st.caption("like rate = likes ÷ tracks moved on from (played, completed or skipped); skip rate = skips ÷ the same.")
 
     st.subheader("Most liked tracks")
     if liked.empty:

@@ -1,0 +1,188 @@
+"""From what the now-playing bar's audio did to listening events (pure Python, no Streamlit).
+
+The bar (`app.ui.now_playing`) numbers each report — started, paused, resumed, completed,
+skipped (each with the position in seconds) and advanced (to the next track, without waiting
+for a rerun) — and hands Python its last reports as one component *state* value:
+``{"page": "<id of this page load>", "events": [{"seq": 1, "kind": "started", "track_id": 7,
+"position_s": 0.0}, …]}``. A state value persists across reruns, so every rerun sees the same
+reports again: `PlayerLog.take` returns each one once, validated; `writes_for` turns reports
+into listening-event rows and `record` stores them.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Container, Iterable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.catalog import repository
+from app.catalog.models import ListeningEvent, Track
+
+KINDS: tuple[str, ...] = ("started", "paused", "resumed", "completed", "skipped", "advanced")
+# The reports that become a listening event, and its action (resumed and advanced are not
+# listening: the first continues a play already counted, the second is followed by "started").
+ACTION_OF: dict[str, str] = {"started": "started", "paused": "paused", "completed": "completed", "skipped": "skipped"}
+MAX_POSITION_S = 24 * 3600.0  # no track is longer; a bigger number is a broken report
+_PAGES_KEPT = 8  # page loads whose last report number is remembered
+
+
+@dataclass(frozen=True)
+class PlayerEvent:
+    """One report from the bar. ``from_track_id`` is set on "advanced": the track it left."""
+
+    kind: str
+    track_id: int
+    seq: int
+    page: str
+    position_s: float | None = None
+    from_track_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ListeningWrite:
+    """One listening-event row to store (`repository.record_listening`'s arguments)."""
+
+    track_id: int
+    action: str
+    position_s: float | None
+    completed: bool
+
+
+def _track_id(value: object) -> int | None:
+    # bool is an int in Python; a JSON true is no track id.
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _position(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return round(value, 3) if math.isfinite(value) and 0 <= value <= MAX_POSITION_S else None
+
+
+class PlayerLog:
+    """Remembers which reports were already taken, per page load of the bar (a reload starts
+    its numbering again), and which track the bar last said it is on. Keep one per listener
+    session, e.g. in ``st.session_state``.
+
+    Two script runs of one browser session can overlap (Streamlit starts the next run while it
+    stops the old one), and Streamlit stops a run at any ``st.session_state`` access, callbacks
+    included. So `take` holds a lock, and reports count as taken only once `store` has
+    returned: a run stopped before that leaves them to the next. `store` must not touch
+    ``st.session_state``; and the page should follow `track_id` on every run rather than from
+    a session-state write that a stopped run may never make."""
+
+    def __init__(self) -> None:
+        self._last_seq: OrderedDict[str, int] = OrderedDict()
+        self._lock = threading.Lock()
+        self.track_id: int | None = None  # the track of the last report taken
+
+    def __getstate__(self) -> dict:
+        return {"last_seq": dict(self._last_seq), "track_id": self.track_id}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__()
+        self._last_seq.update(state["last_seq"])
+        self.track_id = state["track_id"]
+
+    def take(
+        self,
+        raw: object,
+        known_ids: Container[int] | None = None,
+        store: Callable[[list[PlayerEvent]], object] | None = None,
+    ) -> list[PlayerEvent]:
+        """The reports in `raw` (the bar's state value) not taken before, in order, handed to
+        `store` (e.g. a function that records `writes_for` them) before they count as taken.
+        Anything malformed, of an unknown kind or (when `known_ids` is given) about a track the
+        page never gave the bar is dropped, and not looked at again."""
+        if not isinstance(raw, Mapping):
+            return []
+        page, items = raw.get("page"), raw.get("events")
+        if not isinstance(page, str) or not page or len(page) > 64 or not isinstance(items, list):
+            return []
+        with self._lock:
+            last = self._last_seq.get(page, 0)
+            fresh: dict[int, PlayerEvent | None] = {}
+            for item in items:
+                if not isinstance(item, Mapping):
+                    continue
+                seq = _track_id(item.get("seq"))  # a positive int, like a track id
+                if seq is None or seq <= last or seq in fresh:
+                    continue
+                fresh[seq] = self._parse(item, seq, page, known_ids)
+            if not fresh:
+                return []
+            events = [event for _, event in sorted(fresh.items()) if event is not None]
+            if events and store is not None:
+                store(events)
+            self._last_seq[page] = max(fresh)
+            self._last_seq.move_to_end(page)
+            while len(self._last_seq) > _PAGES_KEPT:
+                self._last_seq.popitem(last=False)
+            if events:
+                # "advanced" names the track moved to; every other report the track it is on.
+                self.track_id = events[-1].track_id
+            return events
+
+    @staticmethod
+    def _parse(item: Mapping, seq: int, page: str, known_ids: Container[int] | None) -> PlayerEvent | None:
+        kind, track_id = item.get("kind"), _track_id(item.get("track_id"))
+        if kind not in KINDS or track_id is None or (known_ids is not None and track_id not in known_ids):
+            return None
+        return PlayerEvent(
+            kind=str(kind),
+            track_id=track_id,
+            seq=seq,
+            page=page,
+            position_s=_position(item.get("position_s")),
+            from_track_id=_track_id(item.get("from_track_id")),
+        )
+
+
+def writes_for(events: Iterable[PlayerEvent]) -> list[ListeningWrite]:
+    """The listening events the reports stand for, in order."""
+    return [
+        ListeningWrite(e.track_id, ACTION_OF[e.kind], e.position_s, e.kind == "completed")
+        for e in events
+        if e.kind in ACTION_OF
+    ]
+
+
+def record(
+    session: Session,
+    session_id: str,
+    writes: Iterable[ListeningWrite],
+    *,
+    strategy: str | None = None,
+    emotion: str | None = None,
+    valence: float | None = None,
+    arousal: float | None = None,
+) -> list[ListeningEvent]:
+    """Store the writes in the caller's transaction. A track deleted from the catalog since the
+    bar got it is passed over rather than failing the other writes on its foreign key."""
+    writes = list(writes)
+    if not writes:
+        return []
+    ids = {w.track_id for w in writes}
+    present = set(session.scalars(select(Track.id).where(Track.id.in_(ids))))
+    return [
+        repository.record_listening(
+            session,
+            session_id,
+            w.track_id,
+            w.action,
+            strategy=strategy,
+            emotion=emotion,
+            valence=valence,
+            arousal=arousal,
+            position_s=w.position_s,
+            completed=w.completed,
+        )
+        for w in writes
+        if w.track_id in present
+    ]
