@@ -14,7 +14,7 @@ from __future__ import annotations
 def main() -> None:
     import streamlit as st
 
-    from app.ui.auth import is_admin, render_locked_page, render_logout_button
+    from app.ui.auth import is_admin, render_locked_page, render_logout_button, sync_cookie
     from app.ui.startup import ensure_database
 
     st.set_page_config(page_title="Moodtune", page_icon="🎧", layout="wide")
@@ -29,6 +29,7 @@ def main() -> None:
     with st.sidebar:
         st.caption("Moodtune — music for the mood on your face.")
     render_logout_button()
+    sync_cookie()  # the signed curator cookie that lets a reload stay logged in
 
     if not ensure_database():
         st.stop()

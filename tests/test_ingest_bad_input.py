@@ -1,6 +1,7 @@
 """Whatever a curator throws at ingest: a clear message naming the problem or the limit, and
 nothing left behind — no row, no media file, no temp file. (Runs on SQLite and MariaDB.)"""
 
+import io
 import os
 import struct
 import sys
@@ -11,7 +12,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import all_files, audio_bytes
+from conftest import all_files, audio_bytes, tone
 
 from app.catalog import repository
 from app.catalog.db import session_scope
@@ -43,7 +44,7 @@ def _hour_long_wav(path) -> None:
             f.write(block)
 
 
-_watched: dict[str, list[str]] = {}  # path -> the modes it was opened with while watched
+_watched: dict[str, list[str | int]] = {}  # path -> the modes (or os.open flags) it was opened with while watched
 _hooked = False
 
 
@@ -51,11 +52,11 @@ def _note_open(event: str, args: tuple) -> None:
     if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
         opened = _watched.get(os.fsdecode(args[0]))
         if opened is not None:
-            opened.append(str(args[1]))
+            opened.append(str(args[1]) if args[1] is not None else args[2])  # open()'s mode, os.open's flags
 
 
 @contextmanager
-def _opens_of(path) -> Iterator[list[str]]:
+def _opens_of(path) -> Iterator[list[str | int]]:
     """The modes `path` is opened with in this process during the block, whatever code opens it
     (Python's "open" audit event; a hook can't be removed, so one serves every use)."""
     global _hooked
@@ -68,6 +69,9 @@ def _opens_of(path) -> Iterator[list[str]]:
         yield opened
     finally:
         del _watched[key]
+
+
+ANY_LINK = "refused: symbolic link (a server-folder import reads only regular files inside the import folder)"
 
 
 def _assert_nothing_stored(db_url, media_dir):
@@ -194,8 +198,80 @@ def test_server_folder_import_stays_inside_the_import_root(db_url, tmp_path, stu
     (inside / "link.wav").symlink_to(outside)
     summary = ingest_paths([inside, inside / ".." / "elsewhere.wav"], root=inside, tagger=stub_tagger)
     assert summary.imported == 1
-    errors = [f["error"] for f in summary.as_json()["failed"]]
-    assert errors == [f"outside the allowed import folder {inside.resolve()}"]
+    failed = {f["path"]: f["error"] for f in summary.as_json()["failed"]}
+    assert failed == {
+        str(inside / ".." / "elsewhere.wav"): f"outside the allowed import folder {inside.resolve()}",
+        # told, not passed over in silence
+        str(inside / "link.wav"): "refused: symbolic link (a server-folder import reads only regular files inside "
+        "the import folder)",
+    }
+
+
+def _swap_after_listing(monkeypatch, swap) -> None:
+    """Run `swap()` between the folder walk (the check) and the reading of the files (the use)."""
+    from app.library import ingest
+
+    listed = ingest.collect_audio_files
+
+    def collect_then_swap(*args, **kwargs):
+        found = listed(*args, **kwargs)
+        swap()
+        return found
+
+    monkeypatch.setattr(ingest, "collect_audio_files", collect_then_swap)
+
+
+def test_a_file_swapped_for_a_link_after_the_check_is_not_read_from_outside(
+    db_url, media_dir, tmp_path, stub_tagger, monkeypatch
+):
+    root = tmp_path / "allowed"
+    root.mkdir()
+    checked = root / "song.wav"
+    checked.write_bytes(audio_bytes("wav"))
+    secret = tmp_path / "secret.wav"
+    secret.write_bytes(audio_bytes("wav", seed=7))
+
+    def swap():
+        checked.unlink()
+        checked.symlink_to(secret)
+
+    _swap_after_listing(monkeypatch, swap)
+    summary = ingest_paths([root], root=root, tagger=stub_tagger)
+    assert summary.as_json() == {"imported": 0, "skipped": 0, "failed": [{"path": str(checked), "error": ANY_LINK}]}
+    _assert_nothing_stored(db_url, media_dir)
+
+
+def test_a_folder_swapped_for_a_link_after_the_check_is_not_read_from_outside(
+    db_url, media_dir, tmp_path, stub_tagger, monkeypatch
+):
+    root = tmp_path / "allowed"
+    (root / "album").mkdir(parents=True)
+    (root / "album" / "song.wav").write_bytes(audio_bytes("wav"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "song.wav").write_bytes(audio_bytes("wav", seed=7))
+
+    def swap():  # the file's own name stays a regular file; a folder above it now leads out
+        (root / "album" / "song.wav").unlink()
+        (root / "album").rmdir()
+        (root / "album").symlink_to(elsewhere)
+
+    _swap_after_listing(monkeypatch, swap)
+    [result] = ingest_paths([root], root=root, tagger=stub_tagger).results
+    assert (result.status, result.message) == ("failed", f"outside the allowed import folder {root.resolve()}")
+    _assert_nothing_stored(db_url, media_dir)
+
+
+def test_a_confined_import_reads_each_file_once_by_descriptor(db_url, media_dir, tmp_path, stub_tagger):
+    """Nothing opens the file in the import folder by name after the one O_NOFOLLOW open."""
+    root = tmp_path / "allowed"
+    root.mkdir()
+    song = root / "Artist - Song.wav"
+    song.write_bytes(audio_bytes("wav"))
+    with _opens_of(song) as opened:
+        [result] = ingest_paths([root], root=root, tagger=stub_tagger).results
+    assert result.status == "imported" and (result.title, result.artist) == ("Song", "Artist")
+    assert len(opened) == 1 and isinstance(opened[0], int) and opened[0] & os.O_NOFOLLOW
 
 
 def test_no_temp_files_survive_an_upload(db_url, media_dir, stub_tagger):
@@ -254,3 +330,108 @@ def test_idle_analysis_workers_exit_and_hand_back_their_memory():
     with pool.lease(1) as workers:
         assert workers.run(os.getpid) != worker_pid  # the next import starts afresh
     pool.shutdown_if_idle()
+
+
+# ----------------------------------------------------------------------------- hostile headers
+
+
+def _wav_at(rate: int, seconds: float, channels: int = 1) -> bytes:
+    buffer = io.BytesIO()
+    frames = np.zeros((int(rate * seconds), channels), np.float32)
+    sf.write(buffer, frames, rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def _flac_declaring(rate: int, channels: int, seconds: float) -> bytes:
+    """A small FLAC at `rate` × `channels` whose STREAMINFO claims `seconds` of audio: the header
+    is all a refusal may look at."""
+    buffer = io.BytesIO()
+    sf.write(buffer, np.zeros((int(rate * 0.6), channels), np.float32), rate, format="FLAC", subtype="PCM_16")
+    data = bytearray(buffer.getvalue())
+    assert data[:4] == b"fLaC" and data[4] & 0x7F == 0  # STREAMINFO comes first
+    packed = int.from_bytes(data[18:26], "big")  # rate (20 bits), channels-1 (3), bps-1 (5), total samples (36)
+    packed = (packed & ~((1 << 36) - 1)) | int(rate * seconds)
+    data[18:26] = packed.to_bytes(8, "big")
+    return bytes(data)
+
+
+@pytest.fixture
+def no_decoding(monkeypatch):
+    """Fails the test if any audio is decoded: these files must be refused from the header alone."""
+    from app.music import audio
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("audio was decoded before the file was refused")
+
+    monkeypatch.setattr(audio, "load_audio", refuse)
+
+
+HOSTILE = {
+    # 251 KB in the wild: 44 s at 655,350 Hz × 8 channels would decode to ~920 MB.
+    "huge-rate.flac": (
+        lambda: _flac_declaring(655_350, 8, 44),
+        "the sample rate is 655,350 Hz: no browser can play this sample rate (accepted: 8–192 kHz)",
+    ),
+    "two-hertz.wav": (
+        lambda: _wav_at(2, 800),
+        "the sample rate is 2 Hz: no browser can play this sample rate (accepted: 8–192 kHz)",
+    ),
+    "hundred-hertz.wav": (
+        lambda: _wav_at(100, 800),
+        "the sample rate is 100 Hz: no browser can play this sample rate (accepted: 8–192 kHz)",
+    ),
+    "nine-channels.wav": (lambda: _wav_at(8000, 1, channels=9), "the file has 9 audio channels, more than the 8"),
+    # Rate and channels each within limits, together over the decoded-size cap.
+    "hi-res-surround.flac": (
+        lambda: _flac_declaring(192_000, 8, 600),
+        "decoded, this file would take 3515.6 MB (10.0 min at 192,000 Hz × 8 channels), over the 329.6 MB limit",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+@pytest.mark.usefixtures("no_decoding")
+def test_hostile_stream_headers_are_refused_before_decoding(db_url, media_dir, tmp_path, stub_tagger, name):
+    make, expected = HOSTILE[name]
+    path = _write(tmp_path, name, make())
+    [result] = ingest_files([path], tagger=stub_tagger).results
+    assert result.status == "failed"
+    assert result.message.startswith(expected), result.message
+    _assert_nothing_stored(db_url, media_dir)
+
+
+def test_the_limits_let_ordinary_rates_and_stereo_through(db_url, media_dir, tmp_path, stub_tagger):
+    for rate in (8000, 44_100, 192_000):
+        buffer = io.BytesIO()
+        sf.write(buffer, tone(1.0, rate, seed=rate)[:, None].repeat(2, axis=1), rate, format="FLAC")
+        path = _write(tmp_path, f"ok-{rate}.flac", buffer.getvalue())
+        [result] = ingest_files([path], tagger=stub_tagger).results
+        assert result.status == "imported", (rate, result.message)
+
+
+def _id3_tag(payload_bytes: int) -> bytes:
+    """An ID3v2.4 tag of `payload_bytes` (one TIT2 frame, then padding)."""
+    title = b"\x03Polyglot"
+    frame = b"TIT2" + len(title).to_bytes(4, "big") + b"\x00\x00" + title
+    body = frame + bytes(max(0, payload_bytes - len(frame)))
+    size = len(body)
+    syncsafe = bytes([(size >> 21) & 0x7F, (size >> 14) & 0x7F, (size >> 7) & 0x7F, size & 0x7F])
+    return b"ID3\x04\x00\x00" + syncsafe + body
+
+
+@pytest.mark.parametrize("tag_bytes", [64, 20_000])  # a short tag, and one longer than the sniffed head
+def test_an_id3_tag_in_front_of_a_wav_is_not_stored_as_mp3(db_url, media_dir, tmp_path, stub_tagger, tag_bytes):
+    path = _write(tmp_path, "polyglot.mp3", _id3_tag(tag_bytes) + audio_bytes("wav"))
+    [result] = ingest_files([path], tagger=stub_tagger).results
+    assert result.status == "failed"
+    assert result.message == (
+        "ambiguous file: an MP3 (ID3) tag in front of WAV audio; save it again as a plain WAV or MP3 file"
+    )
+    _assert_nothing_stored(db_url, media_dir)
+
+
+def test_an_id3_tag_in_front_of_mp3_audio_is_an_mp3(db_url, media_dir, tmp_path, stub_tagger):
+    path = _write(tmp_path, "tagged.mp3", _id3_tag(20_000) + audio_bytes("mp3"))
+    [result] = ingest_files([path], tagger=stub_tagger).results
+    assert result.status == "imported", result.message
+    assert [p.suffix for p in all_files(media_dir)] == [".mp3"]

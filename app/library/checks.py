@@ -10,15 +10,34 @@ import logging
 import os
 import struct
 import unicodedata
+from typing import BinaryIO
 
 from app.catalog import repository
 from app.config import Settings
-from app.library.formats import ACCEPTED_FORMATS, describe_non_audio, describe_unsupported, sniff_format
+from app.library.formats import (
+    ACCEPTED_FORMATS,
+    describe_non_audio,
+    describe_unsupported,
+    hidden_container,
+    id3_tag_length,
+    sniff_format,
+)
 
 log = logging.getLogger(__name__)
 
 TAIL_CHECK_S = 2.0  # seconds decoded at the end of a file to catch one that was cut off
 HEAD_BYTES = 4096  # what sniffing looks at
+# Sample rates browsers' audio elements play (Chrome and Firefox refuse below 8 kHz or above 192 kHz).
+MIN_SAMPLE_RATE = 8_000
+MAX_SAMPLE_RATE = 192_000
+# More channels than a 7.1 mix are no music a browser plays; analysis downmixes what it accepts.
+MAX_CHANNELS = 8
+# Decoded size is frames x channels x 4-byte float samples. The cap is what the longest allowed
+# track takes at this rate in stereo, so a file's cost is bounded by the duration limit whatever
+# rate and channel count its header claims.
+DECODED_CAP_RATE = 48_000
+DECODED_CAP_CHANNELS = 2
+BYTES_PER_DECODED_SAMPLE = 4
 
 
 class Refused(ValueError):
@@ -52,21 +71,40 @@ def check_size(n_bytes: int, settings: Settings) -> None:
         )
 
 
-def check_format(head: bytes) -> str:
-    """The accepted format the first bytes show (see formats.ACCEPTED_FORMATS)."""
+def check_format(head: bytes, after_id3: bytes | None = None) -> str:
+    """The accepted format the first bytes show (see formats.ACCEPTED_FORMATS). For a file that
+    starts with an ID3 tag, `after_id3` is what follows the tag (`read_head` reads both)."""
     fmt = sniff_format(head)
     if fmt is None:
         raise Refused(describe_non_audio(head))
     if fmt not in ACCEPTED_FORMATS:
         raise Refused(describe_unsupported(fmt))
+    hidden = hidden_container(after_id3) if after_id3 is not None else None
+    if hidden is not None:
+        # Stored as mp3 it would be served as audio/mpeg while decoders play the other container.
+        raise Refused(
+            f"ambiguous file: an MP3 (ID3) tag in front of {hidden.upper()} audio; "
+            f"save it again as a plain {hidden.upper()} or MP3 file"
+        )
     return fmt
 
 
-def check_decodes(path: str, fmt: str, max_duration_s: float) -> float:
-    """Decode checks and the duration limit; returns the duration in seconds.
+def read_head(f: BinaryIO) -> tuple[bytes, bytes | None]:
+    """The first HEAD_BYTES of an open file and, when they start with an ID3 tag, the HEAD_BYTES
+    after the tag (a tag with cover art can be far longer than the head)."""
+    head = f.read(HEAD_BYTES)
+    tag = id3_tag_length(head)
+    if not tag:
+        return head, None
+    f.seek(tag)
+    return head, f.read(HEAD_BYTES)
 
-    The header must open, the first seconds and the last TAIL_CHECK_S must decode, and a WAV's
-    header must not promise more data than the file holds."""
+
+def check_decodes(path: str, fmt: str, max_duration_s: float) -> float:
+    """Decode checks and the stream limits (check_stream_limits); returns the duration in seconds.
+
+    The header must open and stay within the limits, the first seconds and the last TAIL_CHECK_S
+    must decode, and a WAV's header must not promise more data than the file holds."""
     from app.music.audio import AudioError, load_audio, probe
 
     label = fmt.upper()
@@ -74,11 +112,7 @@ def check_decodes(path: str, fmt: str, max_duration_s: float) -> float:
         info = probe(path)
     except AudioError as exc:
         raise Refused(f"cannot decode this {label} file: {exc}") from None
-    if info.duration_s > max_duration_s:
-        raise Refused(
-            f"audio is {format_duration(info.duration_s)} long, over the {format_duration(max_duration_s)} "
-            f"duration limit (MOODTUNE_MAX_DURATION_S={max_duration_s:g})"
-        )
+    check_stream_limits(info.sample_rate, info.channels, info.duration_s, max_duration_s)
     try:
         load_audio(path, sr=info.sample_rate, duration_s=min(5.0, info.duration_s))
     except AudioError as exc:
@@ -99,6 +133,36 @@ def check_decodes(path: str, fmt: str, max_duration_s: float) -> float:
                 "but the audio data ends early"
             ) from None
     return float(info.duration_s)
+
+
+def decoded_cap_bytes(max_duration_s: float) -> int:
+    """The most decoded audio one file may amount to (see DECODED_CAP_RATE)."""
+    return int(max_duration_s * DECODED_CAP_RATE * DECODED_CAP_CHANNELS * BYTES_PER_DECODED_SAMPLE)
+
+
+def check_stream_limits(sample_rate: int, channels: int, duration_s: float, max_duration_s: float) -> None:
+    """Sample rate, channel count, duration and decoded size, from the header alone: refused before any
+    audio is decoded, so a small file whose header claims a huge stream costs no memory."""
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise Refused(
+            f"the sample rate is {sample_rate:,} Hz: no browser can play this sample rate "
+            f"(accepted: {MIN_SAMPLE_RATE // 1000}–{MAX_SAMPLE_RATE // 1000} kHz)"
+        )
+    if channels > MAX_CHANNELS:
+        raise Refused(f"the file has {channels} audio channels, more than the {MAX_CHANNELS} accepted (mix it down)")
+    if duration_s > max_duration_s:
+        raise Refused(
+            f"audio is {format_duration(duration_s)} long, over the {format_duration(max_duration_s)} "
+            f"duration limit (MOODTUNE_MAX_DURATION_S={max_duration_s:g})"
+        )
+    decoded = int(round(duration_s * sample_rate)) * channels * BYTES_PER_DECODED_SAMPLE
+    cap = decoded_cap_bytes(max_duration_s)
+    if decoded > cap:
+        raise Refused(
+            f"decoded, this file would take {format_mb(decoded)} ({format_duration(duration_s)} at "
+            f"{sample_rate:,} Hz × {channels} channels), over the {format_mb(cap)} limit; "
+            f"save it at {DECODED_CAP_RATE // 1000} kHz stereo or shorter"
+        )
 
 
 def wav_declared_data_shortfall(path: str) -> int:

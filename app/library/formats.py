@@ -48,8 +48,31 @@ def mime_type(path: str | Path) -> str:
     return _MIME_BY_EXTENSION.get(Path(path).suffix.lower().lstrip("."), "application/octet-stream")
 
 
+def id3_tag_length(head: bytes) -> int:
+    """Bytes an ID3v2 tag at the start takes (header, frames, footer), 0 when there is none."""
+    if len(head) < 10 or head[:3] != b"ID3" or any(b & 0x80 for b in head[6:10]):
+        return 0
+    size = (head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9]  # "syncsafe": 7 bits a byte
+    footer = 10 if head[5] & 0x10 else 0
+    return 10 + size + footer
+
+
+def hidden_container(after_tag: bytes) -> str | None:
+    """The container behind an ID3 tag when it is not MPEG audio (a WAV, FLAC… polyglot), else None.
+    Decoders skip a leading ID3 tag and play what follows, so its name decides what a file is."""
+    fmt = _sniff_container(after_tag)
+    return fmt if fmt not in (None, "mp3") else None
+
+
 def sniff_format(head: bytes) -> str | None:
-    """Container type from the first bytes, or None if it isn't audio we know."""
+    """Container type from the first bytes, or None if it isn't audio we know. A leading ID3 tag
+    says "mp3"; `hidden_container` tells whether another container hides behind it."""
+    if head[:3] == b"ID3":
+        return "mp3"
+    return _sniff_container(head)
+
+
+def _sniff_container(head: bytes) -> str | None:
     if len(head) >= 12 and head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
         return "wav"
     if head[:4] == b"fLaC":
@@ -58,8 +81,6 @@ def sniff_format(head: bytes) -> str | None:
         return "opus" if b"OpusHead" in head[:128] else "ogg"
     if len(head) >= 12 and head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
         return "aiff"
-    if head[:3] == b"ID3":
-        return "mp3"
     # MPEG audio frame sync (11 bits) with a valid layer; layer bits 00 would be AAC ADTS.
     if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0 and (head[1] & 0x06) != 0:
         return "mp3"

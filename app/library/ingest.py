@@ -13,8 +13,10 @@ model's libraries. The database and the media store are written only by the call
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,11 +29,11 @@ from app.catalog.db import session_scope
 from app.catalog.media import MediaStore, sha256_of_file
 from app.config import Settings, get_settings
 from app.library.checks import (
-    HEAD_BYTES,
     Refused,
     check_decodes,
     check_format,
     check_size,
+    read_head,
     read_tags,
     sanitize_name,
     title_artist_from_name,
@@ -124,9 +126,9 @@ def _analyse(job: AnalysisJob, tagger: Tagger | None) -> _Analysis | IngestResul
         return IngestResult(job.source, "failed", message)
 
     with open(job.path, "rb") as f:
-        head = f.read(HEAD_BYTES)
+        head, after_id3 = read_head(f)
     try:
-        fmt = check_format(head)
+        fmt = check_format(head, after_id3)
         duration_s = check_decodes(job.path, fmt, job.max_duration_s)
     except Refused as exc:
         return fail(str(exc))
@@ -220,13 +222,24 @@ def _commit(analysis: _Analysis, store: MediaStore, database_url: str | None) ->
 # ----------------------------------------------------------------------------- public API
 
 
+SYMLINK_REFUSED = "refused: symbolic link (a server-folder import reads only regular files inside the import folder)"
+NOT_REGULAR_REFUSED = "refused: not a regular file"
+CONFINED_BATCH = 32  # files copied out of the import folder at a time (bounds the private copies on disk)
+
+
+def _outside(root: Path) -> str:
+    return f"outside the allowed import folder {root}"
+
+
 def collect_audio_files(
     paths: Iterable[str | Path], *, root: Path | None = None
 ) -> tuple[list[Path], list[IngestResult]]:
     """Expand folders (recursively, audio extensions, no hidden files) and keep explicit files.
 
     With `root` (MOODTUNE_IMPORT_ROOT for server-side imports), anything resolving outside it is
-    refused. Returns (files, failures for paths that don't exist or aren't allowed).
+    refused, and symbolic links are not followed: each one gets a "refused: symbolic link" result.
+    Returns (files, failures for paths that don't exist or aren't allowed). What is listed here is
+    only a plan: `ingest_paths` checks each file again on the descriptor it reads.
     """
     files: list[Path] = []
     problems: list[IngestResult] = []
@@ -236,17 +249,18 @@ def collect_audio_files(
         p = Path(raw)
         resolved = p.resolve()
         if root is not None and not resolved.is_relative_to(root):
-            problems.append(IngestResult(shown, "failed", f"outside the allowed import folder {root}"))
+            problems.append(IngestResult(shown, "failed", _outside(root)))
             continue
         if p.is_dir():
+            if root is not None:
+                _walk_confined(p, files, problems)
+                continue
             for child in sorted(p.rglob("*")):
                 rel_parts = child.relative_to(p).parts
                 if any(part.startswith(".") for part in rel_parts) or not child.is_file():
                     continue
                 if child.suffix.lower().lstrip(".") not in FOLDER_EXTENSIONS:
                     continue
-                if root is not None and not child.resolve().is_relative_to(root):
-                    continue  # a symlink leading out of the allowed folder
                 files.append(child)
         elif p.is_file():
             files.append(p)
@@ -255,6 +269,90 @@ def collect_audio_files(
         else:
             problems.append(IngestResult(shown, "failed", "no such file or folder"))
     return files, problems
+
+
+def _walk_confined(folder: Path, files: list[Path], problems: list[IngestResult]) -> None:
+    """A server-folder walk that follows no symbolic link and reports each one it meets."""
+    for here, dirnames, filenames in os.walk(folder, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        base = Path(here)
+        for name in list(dirnames):
+            if (base / name).is_symlink():
+                dirnames.remove(name)
+                problems.append(IngestResult(str(base / name), "failed", SYMLINK_REFUSED))
+        for name in sorted(filenames):
+            child = base / name
+            if name.startswith(".") or child.suffix.lower().lstrip(".") not in FOLDER_EXTENSIONS:
+                continue
+            if child.is_symlink():
+                problems.append(IngestResult(str(child), "failed", SYMLINK_REFUSED))
+            else:
+                files.append(child)
+
+
+def _descriptor_path(fd: int, named: Path) -> Path | None:
+    """Where an open file really is, asked of the descriptor (not of a name that can be swapped);
+    None when it can't be told."""
+    proc = Path(f"/proc/self/fd/{fd}")
+    if proc.exists():  # Linux
+        target = os.readlink(proc)
+        return None if target.endswith(" (deleted)") else Path(target)
+    try:
+        import fcntl
+
+        raw = fcntl.fcntl(fd, fcntl.F_GETPATH, b"\0" * 1024)  # macOS
+        return Path(os.fsdecode(raw.rstrip(b"\0")))
+    except (ImportError, AttributeError, OSError):
+        # Elsewhere: the resolved name counts only if it is the very file the descriptor holds.
+        real = Path(os.path.realpath(named))
+        opened, found = os.fstat(fd), os.stat(real)
+        return real if (opened.st_dev, opened.st_ino) == (found.st_dev, found.st_ino) else None
+
+
+def open_confined(path: Path, root: Path) -> int:
+    """Open a file for a server-folder import: not through a symbolic link (O_NOFOLLOW), a regular
+    file (fstat), and inside `root` by the descriptor's own path. Returns the descriptor; raises
+    Refused with the reason otherwise. Every later read goes through this descriptor."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or os.path.islink(path):
+            raise Refused(SYMLINK_REFUSED) from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise Refused(NOT_REGULAR_REFUSED)
+        real = _descriptor_path(fd, path)
+        if real is None or not real.is_relative_to(root):
+            raise Refused(_outside(root))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _private_copy(path: Path, root: Path, store: MediaStore, settings: Settings) -> Path:
+    """A copy in the media store's incoming folder of what `open_confined` opened: analysis and
+    the store then read this copy, which nobody else can swap. Raises Refused or OSError."""
+    fd = open_confined(path, root)
+    temp = store.incoming_path()
+    try:
+        check_size(os.fstat(fd).st_size, settings)
+        limit = settings.max_upload_bytes
+        copied = 0
+        with open(temp, "wb") as out:
+            while chunk := os.read(fd, 1 << 20):
+                copied += len(chunk)
+                if copied > limit:  # grew after the size check
+                    raise Refused(f"the file grew past the {settings.max_upload_mb:g} MB size limit while being read")
+                out.write(chunk)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    finally:
+        os.close(fd)
+    return temp
 
 
 def ingest_files(
@@ -338,13 +436,58 @@ def ingest_paths(
     tagger: Tagger | None = None,
     executor: AnalysisExecutor | None = None,
 ) -> ImportSummary:
-    """Ingest files and folders (the CLI `import` and the curator's server-folder import)."""
+    """Ingest files and folders (the CLI `import` and the curator's server-folder import).
+
+    With `root`, each file is opened once without following links and checked on that descriptor
+    (`open_confined`); what is analysed and stored is a private copy read from it, so a file
+    swapped after the check (for a link out of the root, say) is never read from outside."""
     files, problems = collect_audio_files(paths, root=root)
-    summary = ingest_files(
-        files, settings=settings, progress=progress, workers=workers, tagger=tagger, executor=executor
-    )
-    summary.results[:0] = problems
-    return summary
+    if root is None:
+        summary = ingest_files(
+            files, settings=settings, progress=progress, workers=workers, tagger=tagger, executor=executor
+        )
+        summary.results[:0] = problems
+        return summary
+    settings = settings or get_settings()
+    root = root.resolve()
+    store = MediaStore(settings.media_dir)
+    total = len(problems) + len(files)
+    results: list[IngestResult] = []
+
+    def report(result: IngestResult) -> None:
+        results.append(result)
+        if progress is not None:
+            progress(len(results), total, result)
+
+    for problem in problems:
+        report(problem)
+    for start in range(0, len(files), CONFINED_BATCH):
+        batch = files[start : start + CONFINED_BATCH]
+        copies: list[tuple[Path, Path]] = []
+        try:
+            for path in batch:
+                try:
+                    copies.append((path, _private_copy(path, root, store, settings)))
+                except Refused as exc:
+                    report(IngestResult(str(path), "failed", str(exc)))
+                except OSError as exc:
+                    report(IngestResult(str(path), "failed", f"cannot read the file: {exc.strerror or exc}"))
+            if copies:
+                ingest_files(
+                    [copy for _, copy in copies],
+                    settings=settings,
+                    store=store,
+                    progress=lambda _done, _n, result: report(result),
+                    workers=workers,
+                    name_hints=[path.name for path, _ in copies],
+                    sources=[str(path) for path, _ in copies],
+                    tagger=tagger,
+                    executor=executor,
+                )
+        finally:
+            for _, copy in copies:
+                copy.unlink(missing_ok=True)
+    return ImportSummary(results)
 
 
 def ingest_bytes(

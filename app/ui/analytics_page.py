@@ -11,6 +11,7 @@ import streamlit as st
 
 from app import analytics
 from app.emotions import QUADRANT_NAMES
+from app.escaping import csv_bytes, plot_safe
 
 QUADRANT_COLOURS = {"Q1": "#f4a261", "Q2": "#e63946", "Q3": "#457b9d", "Q4": "#2a9d8f"}
 
@@ -18,7 +19,7 @@ QUADRANT_COLOURS = {"Q1": "#f4a261", "Q2": "#e63946", "Q3": "#457b9d", "Q4": "#2
 def _csv(frame: pd.DataFrame, name: str) -> None:
     st.download_button(
         f"⬇️ {name}.csv",
-        frame.to_csv(index=False).encode("utf-8"),
+        csv_bytes(frame),
         f"{name}.csv",
         "text/csv",
         key=f"csv_{name}",
@@ -85,7 +86,7 @@ def render() -> None:
         f" (sample of {len(scatter)} of {total})" if total > len(scatter) else ""
     )
     fig = px.scatter(
-        scatter,
+        plot_safe(scatter),  # hover data shows titles and artists: text as typed, never markup
         x="valence",
         y="arousal",
         color="quadrant",

@@ -2,28 +2,62 @@
 
 Why a signed token instead of ``session_state["admin"] = True``: anything in session state can be
 set by a widget with a matching key (or by a test harness), so a boolean flag could be forged.
-The gate instead stores an HMAC of the configured password under a key only this process knows;
-forging it requires the password. Changing the password invalidates every open admin session.
+The gate instead stores an HMAC of the configured password and the client under a key only this
+process knows; forging it requires the password, a Streamlit session id replayed from another
+client doesn't carry it over, and changing the password invalidates every open admin session.
+
+Guessing: every attempt counts against its browser session and its client in one process-wide
+store (`LOGIN_THROTTLE`, see app.curator_access): reconnecting or opening new sessions doesn't
+reset it. The client is the connection's address as Streamlit reports it (``st.context.
+ip_address``); Streamlit gives none for localhost, so local connections share the one client
+"local", and behind a reverse proxy every client has the proxy's address, which makes the
+limit shared by all (the safe direction). Forwarded-for headers aren't used: a client sets them.
+Each failure is logged with the client and the count, never the guess.
+
+Reloads: a login also sets a signed, expiring cookie (`COOKIE_SIGNER`) through a tiny custom
+component; a new session whose request carries a valid one is logged in from it. Logging out
+revokes the cookie on the server and asks the browser to drop it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import math
 import secrets
 
 import streamlit as st
 
 from app.config import get_settings
+from app.curator_access import COOKIE_NAME, CookieSigner, LoginThrottle
 from app.ui import state_keys as keys
+
+log = logging.getLogger(__name__)
 
 # A fresh random key per server process: tokens never survive a restart and can't be computed
 # from outside the process.
 _PROCESS_KEY: bytes = secrets.token_bytes(32)
+LOGIN_THROTTLE = LoginThrottle()
+COOKIE_SIGNER = CookieSigner()
+
+# Sets or drops the curator cookie in the browser: document.cookie is all a page's script can
+# reach (so the cookie can't be HttpOnly); SameSite=Strict keeps other sites from sending it.
+_COOKIE_JS = """
+export default function (component) {
+  const data = component.data;
+  if (!data || !data.name) return;
+  const secure = window.location.protocol === "https:" ? "; Secure" : "";
+  const value = data.value ? data.value : "";
+  const age = data.value ? Number(data.max_age) : 0;
+  document.cookie = `${data.name}=${value}; Max-Age=${age}; Path=/; SameSite=Strict${secure}`;
+}
+"""
+_cookie_component = st.components.v2.component("moodtune_curator_cookie", js=_COOKIE_JS)
 
 
-def _token_for(password: str) -> str:
-    return hmac.new(_PROCESS_KEY, password.encode("utf-8"), hashlib.sha256).hexdigest()
+def _token_for(password: str, client: str) -> str:
+    return hmac.new(_PROCESS_KEY, f"{password}\0{client}".encode(), hashlib.sha256).hexdigest()
 
 
 def configured_password() -> str | None:
@@ -37,30 +71,93 @@ def password_matches(candidate: str, password: str) -> bool:
     return hmac.compare_digest(candidate.encode("utf-8"), password.encode("utf-8"))
 
 
+def client_id() -> str:
+    """Who is asking, for the throttle and the session token (see the module docstring)."""
+    try:
+        ip = st.context.ip_address
+    except Exception:  # no connection behind this run (tests, bare scripts)
+        ip = None
+    return f"ip:{ip}" if isinstance(ip, str) and ip else "ip:local"
+
+
+def _session_key() -> str:
+    key = st.session_state.get(keys.LOGIN_SESSION_ID)
+    if not isinstance(key, str):
+        key = st.session_state[keys.LOGIN_SESSION_ID] = secrets.token_hex(8)
+    return f"session:{key}"
+
+
+def _throttle_keys() -> tuple[str, str]:
+    return _session_key(), client_id()
+
+
+def request_cookie() -> str | None:
+    """The curator cookie the browser sent when this session connected, if any."""
+    try:
+        value = st.context.cookies.get(COOKIE_NAME)
+    except Exception:  # no request behind this run
+        return None
+    return value if isinstance(value, str) else None
+
+
 def is_admin() -> bool:
-    """True when this browser session logged in with the currently configured password."""
+    """True when this browser session logged in with the currently configured password (or
+    connected with a valid curator cookie), from the client it logged in from."""
     password = configured_password()
     if password is None:
         return False
+    expected = _token_for(password, client_id())
     token = st.session_state.get(keys.ADMIN_TOKEN)
-    if not isinstance(token, str):
-        return False
-    return hmac.compare_digest(token, _token_for(password))
+    if isinstance(token, str) and hmac.compare_digest(token, expected):
+        return True
+    cookie = request_cookie()
+    if cookie is not None and COOKIE_SIGNER.verify(cookie, password):
+        st.session_state[keys.ADMIN_TOKEN] = expected
+        st.session_state[keys.CURATOR_COOKIE] = cookie
+        return True
+    return False
 
 
 def logout() -> None:
     st.session_state.pop(keys.ADMIN_TOKEN, None)
+    for cookie in (st.session_state.pop(keys.CURATOR_COOKIE, None), request_cookie()):
+        COOKIE_SIGNER.revoke(cookie)
+    st.session_state[keys.CURATOR_COOKIE_CLEAR] = True
+
+
+def _wait_text(seconds: float) -> str:
+    seconds = math.ceil(seconds)
+    return f"{seconds} s" if seconds < 120 else f"{math.ceil(seconds / 60)} min"
 
 
 def _try_login() -> None:
-    """on_submit callback: check the typed password, then forget it."""
+    """on_submit callback: check the typed password (unless this session or client must wait),
+    then forget it."""
     password = configured_password()
     candidate = st.session_state.pop(keys.ADMIN_PASSWORD_INPUT, "") or ""
+    throttle_keys = _throttle_keys()
+    wait = LOGIN_THROTTLE.wait_s(throttle_keys)
+    if wait > 0:
+        st.session_state[keys.LOGIN_FAILED] = f"Too many wrong passwords. Try again in {_wait_text(wait)}."
+        return
     if password is not None and password_matches(str(candidate), password):
-        st.session_state[keys.ADMIN_TOKEN] = _token_for(password)
+        LOGIN_THROTTLE.success(throttle_keys)
+        st.session_state[keys.ADMIN_TOKEN] = _token_for(password, client_id())
+        st.session_state[keys.CURATOR_COOKIE] = COOKIE_SIGNER.sign(password)
         st.session_state.pop(keys.LOGIN_FAILED, None)
-    else:
-        st.session_state[keys.LOGIN_FAILED] = True
+        return
+    verdict = LOGIN_THROTTLE.failure(throttle_keys)
+    log.warning(
+        "curator login failed: client=%s session=%s failures=%d wait_s=%.0f",
+        throttle_keys[1],
+        throttle_keys[0],
+        verdict.failures,
+        verdict.wait_s,
+    )
+    message = "Wrong password."
+    if verdict.wait_s > 0:
+        message += f" Too many wrong passwords: try again in {_wait_text(verdict.wait_s)}."
+    st.session_state[keys.LOGIN_FAILED] = message
 
 
 def render_locked_page() -> None:
@@ -79,8 +176,9 @@ def render_locked_page() -> None:
     with st.form("admin_login", clear_on_submit=True):
         st.text_input("Admin password", type="password", key=keys.ADMIN_PASSWORD_INPUT)
         st.form_submit_button("Unlock", on_click=_try_login)
-    if st.session_state.get(keys.LOGIN_FAILED):
-        st.error("Wrong password.")
+    failed = st.session_state.get(keys.LOGIN_FAILED)
+    if failed:
+        st.error(failed if isinstance(failed, str) else "Wrong password.")
 
 
 def require_admin() -> None:
@@ -90,6 +188,18 @@ def require_admin() -> None:
     if not is_admin():
         render_locked_page()
         st.stop()
+
+
+def sync_cookie() -> None:
+    """Keep the browser's curator cookie in step with the session: set while logged in (each
+    run, idempotent), dropped once after a log-out. Call once per run, anywhere."""
+    if st.session_state.pop(keys.CURATOR_COOKIE_CLEAR, False):
+        _cookie_component(key="curator_cookie", data={"name": COOKIE_NAME, "value": None})
+        return
+    cookie = st.session_state.get(keys.CURATOR_COOKIE)
+    if isinstance(cookie, str) and is_admin():
+        data = {"name": COOKIE_NAME, "value": cookie, "max_age": COOKIE_SIGNER.seconds_left(cookie)}
+        _cookie_component(key="curator_cookie", data=data)
 
 
 def render_logout_button() -> None:

@@ -10,6 +10,7 @@ import streamlit as st
 
 from app.config import get_settings
 from app.emotions import QUADRANT_NAMES, QUADRANTS
+from app.escaping import csv_bytes
 from app.library import curation
 from app.library.curation import IngestResult
 from app.library.formats import UPLOAD_EXTENSIONS, mime_type
@@ -84,9 +85,7 @@ def _render_upload() -> None:
 
 
 def _csv_button(table, file_name: str, key: str) -> None:
-    st.download_button(
-        "⬇️ CSV", table.to_csv(index=False).encode("utf-8"), file_name, "text/csv", key=key, on_click="ignore"
-    )
+    st.download_button("⬇️ CSV", csv_bytes(table), file_name, "text/csv", key=key, on_click="ignore")
 
 
 def _render_review() -> None:

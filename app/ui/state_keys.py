@@ -10,8 +10,12 @@ LISTENER = PREFIX + "listener"  # the ListenerSession
 LIVE_HOLDER = PREFIX + "live_holder"  # the MoodHolder the video thread writes into
 LIVE_CALLBACK = PREFIX + "live_callback"  # the frame callback, built once per browser session
 MOOD_THROTTLE = PREFIX + "mood_throttle"
-AUTOPLAY = PREFIX + "autoplay"  # set by Next, consumed by the next render
+PLAYER_LOG = PREFIX + "player_log"  # the PlayerLog of the now-playing bar's reports
+SAVED_STATE = PREFIX + "saved_state"  # the session snapshot last stored (skip unchanged saves)
+STILL_NONCE = PREFIX + "still_nonce"  # part of the snapshot/photo widgets' keys: a new one clears them
 LAST_IMAGE = PREFIX + "last_image_id"  # the snapshot/photo already analysed
+SOURCE_HINT = PREFIX + "source_hint"  # why the mood-source switch was refused, shown once
+STORE_ERROR = PREFIX + "store_error"  # a listening or mood event couldn't be stored, shown once
 FORGET_ERROR = PREFIX + "forget_error"
 FORGOT = PREFIX + "forgot"  # how many events "Forget this session" deleted
 
@@ -21,7 +25,10 @@ DB_RETRY = PREFIX + "db_retry"  # the Retry button when the database is unreacha
 # Admin gate
 ADMIN_TOKEN = PREFIX + "admin_token"
 ADMIN_PASSWORD_INPUT = PREFIX + "admin_password_input"
-LOGIN_FAILED = PREFIX + "login_failed"
+LOGIN_FAILED = PREFIX + "login_failed"  # the message the last refused login left
+LOGIN_SESSION_ID = PREFIX + "login_session_id"  # this browser session's key in the login throttle
+CURATOR_COOKIE = PREFIX + "curator_cookie"  # the signed cookie this session keeps in the browser
+CURATOR_COOKIE_CLEAR = PREFIX + "curator_cookie_clear"  # drop the browser's cookie on the next run
 LOGOUT = PREFIX + "logout"
 
 # Curate page

@@ -1,0 +1,214 @@
+"""The curator gate against guessing (backoff, lockouts, per session and per client, logged
+without the guess) and the signed, expiring cookie that keeps a curator logged in on reload."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app.curator_access import CookieSigner, LoginThrottle
+from app.ui import auth
+from app.ui import state_keys as keys
+from tests.pages_support import APP_FILE, cleanup_engines, configure_env
+
+PASSWORD = "correct horse battery staple"
+LOCKED_TITLE = "🔒 Curators only"
+
+
+class Clock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# ----------------------------------------------------------------------------- the throttle
+
+
+def test_backoff_then_lockouts_that_double():
+    throttle = LoginThrottle(clock=Clock())
+    assert [throttle.delay_after(n) for n in range(1, 10)] == [0, 0, 1, 2, 60, 120, 240, 480, 960]
+    assert throttle.delay_after(40) == 3600  # capped
+
+
+def test_a_wait_holds_every_key_of_the_attempt_and_a_success_clears_them():
+    clock = Clock()
+    throttle = LoginThrottle(clock=clock)
+    for _ in range(5):
+        verdict = throttle.failure(["session:a", "client:x"])
+    assert (verdict.failures, verdict.wait_s) == (5, 60)
+    assert throttle.wait_s(["session:new", "client:x"]) == 60  # a new session from the same client
+    assert throttle.wait_s(["session:a", "client:y"]) == 60  # the same session from a new address
+    assert throttle.wait_s(["session:b", "client:y"]) == 0
+    clock.now += 60
+    assert throttle.wait_s(["session:a", "client:x"]) == 0
+    throttle.success(["session:a", "client:x"])
+    assert throttle.failure(["session:a", "client:x"]).wait_s == 0  # counting starts over
+
+
+def test_the_store_stays_bounded():
+    clock = Clock()
+    throttle = LoginThrottle(clock=clock, max_entries=100, forget_after_s=10)
+    for i in range(1000):
+        throttle.failure([f"client:{i}"])
+    assert len(throttle._entries) <= 100
+    clock.now += 11
+    throttle.failure(["client:last"])
+    assert len(throttle._entries) == 1
+
+
+# ----------------------------------------------------------------------------- the cookie
+
+
+def test_cookie_signs_verifies_and_expires():
+    clock = Clock()
+    signer = CookieSigner(clock=clock)
+    cookie = signer.sign(PASSWORD, ttl_s=3600)
+    assert signer.verify(cookie, PASSWORD)
+    assert signer.seconds_left(cookie) == 3600
+    clock.now += 3599
+    assert signer.verify(cookie, PASSWORD)
+    clock.now += 1
+    assert not signer.verify(cookie, PASSWORD)
+
+
+def test_cookie_is_void_under_another_password_server_key_or_when_tampered_or_revoked():
+    signer = CookieSigner()
+    cookie = signer.sign(PASSWORD)
+    version, expires, nonce, mac = cookie.split(".")
+    assert not signer.verify(cookie, "a new password")
+    assert not CookieSigner().verify(cookie, PASSWORD)  # another server process (restart)
+    assert not signer.verify(f"{version}.{int(expires) + 10**6}.{nonce}.{mac}", PASSWORD)  # extended by hand
+    assert not signer.verify(f"{version}.{expires}.{nonce}.{'0' * len(mac)}", PASSWORD)
+    for junk in ("", "v1", "v1.x.y.z", None, 42, "v2." + cookie[3:], cookie + "." + mac):
+        assert not signer.verify(junk, PASSWORD)
+    assert signer.verify(cookie, PASSWORD)
+    signer.revoke(cookie)
+    assert not signer.verify(cookie, PASSWORD)
+
+
+# ----------------------------------------------------------------------------- the page
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch):
+    configure_env(monkeypatch, tmp_path, password=PASSWORD)
+    clock = Clock()
+    auth.LOGIN_THROTTLE.clear()
+    monkeypatch.setattr(auth.LOGIN_THROTTLE, "clock", clock)
+    yield clock
+    auth.LOGIN_THROTTLE.clear()
+    cleanup_engines()
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(APP_FILE, default_timeout=60)
+    at.run()
+    at.switch_page("app_pages/curate.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def submit(at: AppTest, password: str) -> list[str]:
+    at.text_input(key=keys.ADMIN_PASSWORD_INPUT).input(password)
+    at.get("form_submit_button")[0].click()
+    at.run()
+    assert not at.exception, at.exception
+    return [e.value for e in at.error]
+
+
+def locked(at: AppTest) -> bool:
+    return LOCKED_TITLE in [t.value for t in at.title]
+
+
+def test_twenty_wrong_guesses_meet_backoff_then_lockout_and_the_password_works_after(env, caplog):
+    clock = env
+    at = open_page()
+    caplog.set_level(logging.WARNING, logger="app.ui.auth")
+    messages = [submit(at, f"guess-{i}") for i in range(20)]  # as fast as the attacker can
+    assert messages[:2] == [["Wrong password."]] * 2
+    assert messages[2] == ["Wrong password. Too many wrong passwords: try again in 1 s."]
+    assert messages[3:] == [["Too many wrong passwords. Try again in 1 s."]] * 17  # not even checked
+
+    waits = []
+    for i in range(3):  # guessing on as soon as each wait ends: 2 s, then locked 60 s, 120 s
+        clock.now += _wait(at)
+        waits.append(submit(at, f"more-{i}"))
+    assert waits == [
+        ["Wrong password. Too many wrong passwords: try again in 2 s."],
+        ["Wrong password. Too many wrong passwords: try again in 60 s."],
+        ["Wrong password. Too many wrong passwords: try again in 2 min."],
+    ]
+
+    # Locked: the right password is refused too, from this session and from a new one.
+    clock.now += 60
+    assert submit(at, PASSWORD) == ["Too many wrong passwords. Try again in 60 s."] and locked(at)
+    fresh = open_page()
+    assert submit(fresh, PASSWORD) == ["Too many wrong passwords. Try again in 60 s."] and locked(fresh)
+
+    clock.now += 60
+    assert submit(at, PASSWORD) == [] and not locked(at)
+
+    failures = [r.getMessage() for r in caplog.records if "curator login failed" in r.getMessage()]
+    assert len(failures) == 6  # the wrong passwords that were checked
+    assert failures[-1].startswith("curator login failed: client=ip:local session=session:")
+    assert "failures=6 wait_s=120" in failures[-1]
+    assert not any("guess" in m or "more-" in m or PASSWORD in m for m in caplog.messages)
+
+
+def _wait(at: AppTest) -> float:
+    """How long this page's session must wait now (the keys the gate uses for it)."""
+    session = f"session:{at.session_state[keys.LOGIN_SESSION_ID]}"
+    return auth.LOGIN_THROTTLE.wait_s([session, "ip:local"])
+
+
+def test_a_reload_with_the_curator_cookie_stays_logged_in(env, monkeypatch):
+    at = open_page()
+    submit(at, PASSWORD)
+    assert not locked(at)
+    cookie = at.session_state[keys.CURATOR_COOKIE]
+
+    # A reload is a new session; the browser sends the cookie the login set.
+    monkeypatch.setattr(auth, "request_cookie", lambda: cookie)
+    reloaded = open_page()
+    assert not locked(reloaded) and reloaded.file_uploader
+
+    # Forged, or another password's: locked.
+    monkeypatch.setattr(auth, "request_cookie", lambda: cookie[:-4] + "0000")
+    assert locked(open_page())
+    monkeypatch.setattr(auth, "request_cookie", lambda: cookie)
+    monkeypatch.setenv("MOODTUNE_ADMIN_PASSWORD", "a new password")
+    assert locked(open_page())
+    monkeypatch.setenv("MOODTUNE_ADMIN_PASSWORD", PASSWORD)
+
+    # Logging out revokes it on the server, whatever the browser keeps.
+    reloaded = open_page()
+    reloaded.button(key=keys.LOGOUT).click().run()
+    assert locked(reloaded)
+    assert locked(open_page())
+
+
+def test_an_expired_cookie_is_refused(env, monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(auth.COOKIE_SIGNER, "clock", clock)
+    at = open_page()
+    submit(at, PASSWORD)
+    cookie = at.session_state[keys.CURATOR_COOKIE]
+    monkeypatch.setattr(auth, "request_cookie", lambda: cookie)
+    clock.now += auth.COOKIE_SIGNER.seconds_left(cookie) - 1
+    assert not locked(open_page())
+    clock.now += 1
+    assert locked(open_page())
+
+
+def test_a_session_replayed_from_another_client_is_not_logged_in(env, monkeypatch):
+    at = open_page()
+    submit(at, PASSWORD)
+    assert not locked(at)
+    monkeypatch.setattr(auth, "client_id", lambda: "ip:203.0.113.9")  # same session state, other client
+    at.run()
+    assert locked(at)
