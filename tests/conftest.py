@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -105,6 +106,21 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.M
     return url
 
 
+@pytest.fixture(autouse=True)
+def fresh_login_throttle() -> Iterator[None]:
+    """The curator-login throttle is process-wide: every test starts with no failures on record.
+    Only where a test imported the auth gate (importing it here would load Streamlit for all)."""
+
+    def clear() -> None:
+        auth = sys.modules.get("app.ui.auth")
+        if auth is not None:
+            auth.LOGIN_THROTTLE.clear()
+
+    clear()
+    yield
+    clear()
+
+
 @pytest.fixture
 def media_dir(tmp_path: Path) -> Path:
     return tmp_path / "media"
@@ -117,10 +133,9 @@ SR = 22050
 
 def tone(seconds: float = 3.0, sr: int = SR, freq: float = 440.0, seed: int = 0) -> np.ndarray:
     """A short, slightly noisy chord so different seeds give different files (and hashes)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * sr)) / sr
-    y = sum(np.sin(2 * np.pi * freq * r * t) for r in (1.0, 1.25, 1.5)) / 3
-    return (0.3 * y + 0.01 * rng.normal(size=t.size)).astype(np.float32)
+    from app.tools.samples import tone as sample_tone
+
+    return sample_tone(seconds, sr, freq, ratios=(1, 1.25, 1.5), amplitude=0.3, noise=0.01, seed=seed)
 
 
 FORMATS = {  # extension -> (soundfile format, subtype, sample rate)

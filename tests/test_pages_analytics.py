@@ -17,20 +17,11 @@ from app.catalog import repository
 from app.catalog.db import session_scope
 from app.catalog.models import ListeningEvent, MoodEvent
 from app.ui import state_keys
-from app.ui.auth import LOGIN_THROTTLE
 from tests.pages_support import APP_FILE, cleanup_engines, configure_env, seed_catalog
 
 PASSWORD = "analytics-pass"
 TODAY = datetime.now(UTC).replace(tzinfo=None, hour=12, minute=0, second=0, microsecond=0)
 OLD = TODAY - timedelta(days=400)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_login_throttle():
-    """The login throttle is process-wide: each test starts with no failures on record."""
-    LOGIN_THROTTLE.clear()
-    yield
-    LOGIN_THROTTLE.clear()
 
 
 @pytest.fixture

@@ -12,18 +12,9 @@ from streamlit.testing.v1 import AppTest
 from app.catalog.db import session_scope
 from app.catalog.models import Track
 from app.ui import state_keys
-from app.ui.auth import LOGIN_THROTTLE
 from tests.pages_support import APP_FILE, cleanup_engines, configure_env, install_stub_tagger, seed_catalog, wav_bytes
 
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_login_throttle():
-    """The login throttle is process-wide: each test starts with no failures on record."""
-    LOGIN_THROTTLE.clear()
-    yield
-    LOGIN_THROTTLE.clear()
 
 
 @pytest.fixture
