@@ -11,8 +11,13 @@ listener acted, when the mood was read). Timestamps are naive UTC, as stored.
 
 Rates: a track the listener moved on from ends in exactly one of ``OUTCOMES`` (*completed*,
 *skipped*, or *played*: heard and moved on with no position from the player, as before the
-player reported from the audio); ``like_rate = liked / outcomes`` and ``skip_rate = skipped /
-outcomes``. *started* counts plays the player began.
+player reported from the audio); ``moved_on`` counts them, ``skip_rate = skipped / moved_on``
+and ``like_rate = min(liked, moved_on) / moved_on``. A like needn't follow a play (a listener can
+like a queued track, or the one still playing), and the daily counts don't pair a like with
+its track's outcome, so the like rate is capped at 1 rather than left to exceed it
+(``likes_capped`` counts the likes the cap leaves out). Under ``MIN_MOVED_ON`` tracks a group's rates are
+None ("not enough data yet"): a handful of plays would otherwise show as 0 % or 100 %.
+*started* counts plays the player began.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from app.catalog.db import session_scope
 from app.catalog.models import (
+    ACTIONS,
     OUTCOMES,
     ListeningDaily,
     ListeningEvent,
@@ -42,6 +48,8 @@ from app.catalog.rollups import NO_QUADRANT, NO_STRATEGY, as_date
 from app.emotions import FACE_LABELS, QUADRANT_NAMES, QUADRANTS, STRATEGIES
 
 SCATTER_LIMIT = 5000
+# Fewer tracks moved on from than this in a group and its rates are not shown.
+MIN_MOVED_ON = 10
 
 
 class unindexed(FunctionElement):
@@ -214,14 +222,18 @@ def _rates(frame: pd.DataFrame, key: str, keys: list[str]) -> pd.DataFrame:
         else pd.DataFrame()
     )
     out = pd.DataFrame({key: keys})
-    for action in ("played", "liked", "skipped", "started", "completed"):
+    for action in ACTIONS:
         out[action] = [
             int(table.at[k, action]) if (not table.empty and k in table.index and action in table.columns) else 0
             for k in keys
         ]
-    finished = sum(out[action] for action in OUTCOMES)
-    out["like_rate"] = (out["liked"] / finished).where(finished > 0)
-    out["skip_rate"] = (out["skipped"] / finished).where(finished > 0)
+    moved_on = sum(out[action] for action in OUTCOMES)
+    out["moved_on"] = moved_on
+    out["likes_capped"] = (out["liked"] - moved_on).clip(lower=0)
+    enough = moved_on >= MIN_MOVED_ON
+    out["enough_data"] = enough
+    out["like_rate"] = (out["liked"].clip(upper=moved_on) / moved_on).where(enough)
+    out["skip_rate"] = (out["skipped"] / moved_on).where(enough)
     return out
 
 
@@ -237,11 +249,14 @@ def _feedback(
 
 
 def feedback_by_quadrant(session: Session, start: date | None = None, end: date | None = None) -> pd.DataFrame:
-    """Played / liked / skipped per quadrant, the one the track had when it was played."""
+    """Per quadrant (the one the track had when it was played): a count per action of ACTIONS,
+    ``moved_on``, ``likes_capped``, ``enough_data``, and ``like_rate`` / ``skip_rate``
+    (None without enough data; see the module's docstring)."""
     return _feedback(session, ListeningDaily.quadrant, NO_QUADRANT, list(QUADRANTS), start=start, end=end)
 
 
 def feedback_by_strategy(session: Session, start: date | None = None, end: date | None = None) -> pd.DataFrame:
+    """``feedback_by_quadrant``'s columns per strategy."""
     return _feedback(session, ListeningDaily.strategy, NO_STRATEGY, list(STRATEGIES), start=start, end=end)
 
 
@@ -268,7 +283,9 @@ def most_liked_tracks(
 
 
 def summary(session: Session, start: date | None = None, end: date | None = None) -> dict[str, int]:
-    """Headline counts for the date range."""
+    """Headline counts for the date range. ``sessions`` are listener sessions with a listening
+    event (play, like, skip...) in it; mood readings are counted apart, and a session can read
+    moods without playing anything."""
     return {
         "tracks": int(
             session.scalar(select(func.count()).select_from(Track).where(*_range(Track.created_at, start, end))) or 0

@@ -57,11 +57,51 @@ def _print_summary(summary) -> None:
 
 def cmd_init_db(args: argparse.Namespace) -> int:
     from app.catalog.db import init_db, safe_url
+    from app.catalog.media import MediaStore
     from app.config import get_settings
 
     init_db()
-    get_settings().media_dir.mkdir(parents=True, exist_ok=True)
+    media_dir = get_settings().media_dir
+    media_dir.mkdir(parents=True, exist_ok=True)
+    swept = MediaStore(media_dir).sweep_temp_files()
     print(f"schema ready on {safe_url()}", file=sys.stderr)
+    if swept:
+        print(f"removed {swept} leftover temp files from {media_dir}", file=sys.stderr)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from app.catalog.db import open_catalog, session_scope
+    from app.catalog.media import MediaStore
+    from app.catalog.reconcile import ORPHAN_GRACE_S, check_catalog
+    from app.config import get_settings
+
+    grace_s = ORPHAN_GRACE_S if args.grace_s is None else args.grace_s
+    if grace_s < 0:
+        raise CommandError("--grace-s must be at least 0")
+    open_catalog()  # a check must not create the catalog it is checking
+    store = MediaStore(get_settings().media_dir)
+    with session_scope() as session:
+        report = check_catalog(session, store, repair=args.repair, grace_s=grace_s)
+    if args.json:
+        _print_json(report.as_json())
+        return 0
+    verb = "removed" if args.repair else "found"
+    print(f"{verb} {len(report.orphan_files)} orphan files (in the media folder, in no row)")
+    for path in report.orphan_files:
+        print(f"  {path}")
+    print(f"{verb} {len(report.temp_files)} leftover temp files")
+    for path in report.temp_files:
+        print(f"  {path}")
+    print(f"{len(report.missing_files)} tracks whose media file is gone (kept: restore the files or delete the tracks)")
+    if report.missing_files:
+        print("  track ids: " + ", ".join(str(i) for i in report.missing_files))
+    if report.in_flight:
+        print(f"{len(report.in_flight)} temp files being written by a running import, left alone")
+    for error in report.errors:
+        print(f"  could not remove {error['path']}: {error['error']}")
+    if not args.repair and (report.orphan_files or report.temp_files):
+        print("run `python -m app check --repair` to remove the orphan and temp files")
     return 0
 
 
@@ -150,6 +190,12 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
 # Commands owned by the evaluation/benchmark modules: imported only when used, so the rest of
 # the CLI works without their heavier dependencies.
+def cmd_eval_detect(args: argparse.Namespace) -> int | None:
+    from app.vision.evaluate_detect import eval_detect_cli
+
+    return eval_detect_cli(args)
+
+
 def cmd_eval_face(args: argparse.Namespace) -> int | None:
     from app.vision.evaluate import eval_face_cli
 
@@ -160,6 +206,14 @@ def cmd_eval_music(args: argparse.Namespace) -> int | None:
     from app.music.evaluate import eval_music_cli
 
     return eval_music_cli(args)
+
+
+def cmd_eval_recommender(args: argparse.Namespace) -> int | None:
+    from app.tools.simulate import eval_recommender_cli
+
+    if args.sessions < 3:
+        raise CommandError("--sessions must be at least 3 (one per strategy)")
+    return eval_recommender_cli(args)
 
 
 def cmd_bench(args: argparse.Namespace) -> int | None:
@@ -204,6 +258,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print {imported, skipped, failed} as JSON")
     p.add_argument("--workers", type=int, default=2, help="analysis processes (default 2; 0 analyses in this process)")
 
+    p = add("check", cmd_check, "reconcile the media folder with the catalog (orphan, missing and temp files)")
+    p.add_argument("--repair", action="store_true", help="remove orphan and temp files (rows are never deleted)")
+    p.add_argument("--json", action="store_true", help="print {orphan_files, missing_files, temp_files, repaired}")
+    p.add_argument(
+        "--grace-s",
+        type=float,
+        default=None,
+        metavar="S",
+        help="look again at files without a row that are younger than this (an import may be adding it; default 10)",
+    )
+
     p = add("retag", cmd_retag, "re-run the mood model on every track a curator hasn't set")
     p.add_argument("--json", action="store_true")
 
@@ -218,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("session", cmd_session, "one listener session driven by JSON lines on stdin (see DESIGN.md)")
     p.add_argument("--json", action="store_true", help="accepted for symmetry: the output is always JSON lines")
 
+    p = add("eval-detect", cmd_eval_detect, "evaluate the face detector on DIR/images/ + DIR/boxes.csv")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--json", action="store_true")
+
     p = add("eval-face", cmd_eval_face, "evaluate the expression model on DIR/<label>/<image> face crops")
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--json", action="store_true")
@@ -225,6 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("eval-music", cmd_eval_music, "evaluate the music mood model on DIR/annotations.csv + DIR/audio/")
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--json", action="store_true")
+
+    p = add("eval-recommender", cmd_eval_recommender, "compare recommendation policies on simulated listeners")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--sessions", type=int, default=30, metavar="N", help="simulated listener sessions (default 30)")
+    p.add_argument("--catalog-size", type=int, default=3000, metavar="N", help="synthetic catalog size (default 3000)")
+    p.add_argument("--seed", type=int, default=0)
 
     p = add("bench", cmd_bench, "performance figures as one JSON object")
     p.add_argument("--json", action="store_true")

@@ -40,6 +40,9 @@ FACE_VA: dict[str, tuple[float, float]] = {
 }
 
 # Centre of each quadrant, used where a quadrant has to become a point (e.g. curator override).
+# One colour per quadrant for every chart, chip and the player bar.
+QUADRANT_COLOURS: dict[str, str] = {"Q1": "#f4a261", "Q2": "#e63946", "Q3": "#457b9d", "Q4": "#2a9d8f"}
+
 QUADRANT_VA: dict[str, tuple[float, float]] = {
     "Q1": (0.5, 0.5),
     "Q2": (-0.5, 0.5),

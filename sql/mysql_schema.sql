@@ -100,3 +100,15 @@ CREATE TABLE IF NOT EXISTS mood_hourly (
     readings INTEGER NOT NULL,
     PRIMARY KEY (day, hour, label)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- One anonymous listener session's snapshot, so a reload or a second tab resumes it
+-- (app/listening/persistence.py). Nothing in it names the person; no image is ever stored.
+CREATE TABLE IF NOT EXISTS listener_sessions (
+    session_id VARCHAR(32) NOT NULL,      -- random 32-hex id, the same as the events' session_id
+    state TEXT NOT NULL,                  -- JSON: strategy, mood source and readings, lock, now playing + position, up next, history, liked
+    updated_at DATETIME NOT NULL,
+    PRIMARY KEY (session_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- purging snapshots of sessions nobody came back to
+CREATE INDEX ix_listener_sessions_updated ON listener_sessions (updated_at);

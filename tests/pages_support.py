@@ -78,7 +78,7 @@ def seed_catalog(media_dir: Path, tmp_dir: Path, per_quadrant: int = 6) -> list[
 
 
 def configure_env(monkeypatch, tmp_path: Path, password: str | None = None) -> tuple[Path, Path]:
-    """Point the app at a fresh SQLite file and media dir under tmp_path."""
+    """Point the app at a fresh, initialised SQLite catalog and media dir under tmp_path."""
     db = tmp_path / "moodtune.db"
     media = tmp_path / "media"
     media.mkdir(exist_ok=True)
@@ -89,6 +89,7 @@ def configure_env(monkeypatch, tmp_path: Path, password: str | None = None) -> t
         monkeypatch.delenv("MOODTUNE_ADMIN_PASSWORD", raising=False)
     else:
         monkeypatch.setenv("MOODTUNE_ADMIN_PASSWORD", password)
+    init_db()  # as `make run` does: the app itself never creates a catalog
     return db, media
 
 

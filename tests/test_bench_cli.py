@@ -19,6 +19,7 @@ def test_bench_prints_every_figure_as_one_json_object(tmp_path):
     figures = json.loads(done.stdout)
     for key in (
         "frame_ms_p50",
+        "frame_ms_p50_detect_every_frame",
         "classifier_ms_per_face",
         "music_tag_s_30s",
         "music_tag_s_5min",

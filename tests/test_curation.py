@@ -32,3 +32,27 @@ def test_the_tagged_by_filter_finds_the_one_curator_track_behind_a_full_page_of_
 def test_an_unknown_tagged_by_filter_is_refused(db_url):
     with pytest.raises(ValueError, match="unknown tagged_by"):
         curation.find_tracks("", None, "robot")
+
+
+@pytest.mark.parametrize(
+    ("tagged_by", "label"),
+    [
+        ("model:music-logreg_c0.01-emotify-20261124", "model, 24 Nov"),
+        ("model:stub-1", "model"),
+        ("curator", "curator"),
+        ("", ""),
+    ],
+)
+def test_tagged_by_labels(tagged_by, label):
+    assert curation.tagged_by_label(tagged_by) == label
+
+
+@pytest.mark.parametrize(
+    ("quadrant", "point", "expected"),
+    [("Q3", (0.4, 0.7), (-0.4, -0.7)), ("Q2", (0.4, -0.7), (-0.4, 0.7)), ("Q2", (0.0, 0.0), (-0.01, 0.01))],
+)
+def test_an_override_mirrors_the_point_into_the_new_quadrant(quadrant, point, expected):
+    from app.emotions import quadrant_of
+
+    projected = curation.project_into(quadrant, *point)
+    assert projected == pytest.approx(expected) and quadrant_of(*projected) == quadrant

@@ -76,6 +76,7 @@ def test_ddl_file_matches_the_orm_on_a_real_server(mysql_database):
         "listening_daily",
         "listening_session_days",
         "mood_hourly",
+        "listener_sessions",
     }
     assert orm == ddl
 

@@ -51,7 +51,8 @@ def track_count() -> int:
 
 
 def media_files(media: Path) -> list[Path]:
-    return [p for p in media.rglob("*") if p.is_file()]
+    """The stored audio files (not the temp area, where a deleted track's audio waits for undo)."""
+    return [p for p in media.rglob("*") if p.is_file() and ".incoming" not in p.parts]
 
 
 @pytest.mark.parametrize("page", ["app_pages/curate.py", "app_pages/analytics.py"])
@@ -178,10 +179,72 @@ def test_delete_removes_the_row_and_its_file(env):
     at.session_state["catalog_editor"] = {"edited_rows": {0: {"delete": True}}, "added_rows": [], "deleted_rows": []}
     at.run()
     at.button(key="review_save").click().run()
+    # Nothing is deleted before the curator confirms.
+    assert track_count() == len(seeded) and any("Delete 1 track(s)" in w.value for w in at.warning)
+    at.button(key="review_confirm_delete").click().run()
     assert any("1 deleted" in s.value for s in at.success)
     assert track_count() == len(seeded) - 1
     assert len(media_files(env["media"])) == len(seeded) - 1
     assert int(table.iloc[0]["id"]) not in set(at.data_editor(key="catalog_editor").value["id"])
+
+    # Undo puts the track back with its audio file, title and mood.
+    at.button(key="review_undo").click().run()
+    assert not at.exception, at.exception
+    assert any("Undone" in s.value for s in at.success)
+    assert track_count() == len(seeded) and len(media_files(env["media"])) == len(seeded)
+    assert not list((env["media"] / ".incoming").glob("*"))  # the held copy is let go
+    back = at.data_editor(key="catalog_editor").value.set_index("title")
+    first = table.iloc[0]
+    assert (back.loc[first["title"], "quadrant"], back.loc[first["title"], "valence"]) == (
+        first["quadrant"],
+        first["valence"],
+    )
+
+
+def test_a_quadrant_override_mirrors_the_point_and_undo_restores_the_model_tag(env):
+    seeded = seed_catalog(env["media"], env["tmp"], per_quadrant=1)
+    target = next(t for t in seeded if t.quadrant == "Q1")
+    at = log_in(open_page())
+    table = at.data_editor(key="catalog_editor").value
+    row = int(table.index[table["id"] == target.track_id][0])
+    assert table.loc[row, "tagged"] == "model" and table.loc[row, "album"] == ""  # labels, no "None"
+    edits = {"edited_rows": {row: {"quadrant": "Q3"}}, "added_rows": [], "deleted_rows": []}
+    at.session_state["catalog_editor"] = edits
+    at.run()
+    at.button(key="review_save").click().run()
+    assert any("Saved: 1 updated" in s.value and "Song" in s.value for s in at.success)
+    assert any("Saved" in t.value for t in at.toast)
+    with session_scope() as s:
+        track = s.get(Track, target.track_id)
+        # Same distance from each axis, in the new quadrant: not the quadrant's centre.
+        assert (track.valence, track.arousal) == pytest.approx((-target.valence, -target.arousal))
+        assert (track.quadrant, track.tagged_by) == ("Q3", "curator")
+    at.button(key="review_undo").click().run()
+    with session_scope() as s:
+        track = s.get(Track, target.track_id)
+        assert (track.quadrant, track.tagged_by) == ("Q1", "model:test")
+        assert (track.valence, track.arousal) == pytest.approx((target.valence, target.arousal))
+
+
+def test_upload_shows_live_progress_a_summary_the_failures_and_a_tag_hint(env):
+    at = log_in(open_page())
+    good = wav_bytes(650, 1.0)
+    at.file_uploader(key="upload_0").set_value(
+        [("a.wav", good, "audio/wav"), ("broken.wav", b"RIFFjunk", "audio/wav"), ("b.wav", wav_bytes(300), "audio/wav")]
+    ).run()
+    at.button(key="upload_go").click().run()
+    assert not at.exception, at.exception
+    assert any(s.value == "2 added, 1 failed, 0 already there" for s in at.success)
+    failures = [t.value for t in at.text if t.value.startswith("❌")]
+    assert failures and failures[0].startswith("❌ broken.wav: ")  # the whole reason, as wrapping text
+    results = at.dataframe[0].value.set_index("file")
+    assert results.loc["broken.wav", "duration_s"] == ""  # blank, not "None"
+    assert "fix title/artist" in results.loc["a.wav", "message"]  # no tags: title from the file name
+    assert list(at.data_editor(key="catalog_editor").value["hint"]) == ["fix title/artist"] * 2
+    # Uploading the same file again: "already there".
+    at.file_uploader(key="upload_1").set_value(("again.wav", good, "audio/wav")).run()
+    at.button(key="upload_go").click().run()
+    assert any(s.value == "0 added, 0 failed, 1 already there" for s in at.success)
 
 
 def test_folder_import_is_confined_to_the_import_root(env):

@@ -1,13 +1,16 @@
-"""The listener's Mood page through Streamlit's AppTest: the manual mood pad path, strategies,
-queue actions (like / skip / next), mood lock, "forget this session" and ten sessions at once.
+"""The listener's Mood page through Streamlit's AppTest: the manual mood path, strategies, the
+now-playing bar's reports (simulated: AppTest runs no JavaScript), up next actions (like /
+remove / play now), the mood source and lock, history and liked, resuming from the URL,
+"forget this session", honest empty states and ten sessions at once.
 
-The live camera (WebRTC) needs a browser; it is covered by tests/e2e. Here the page must still
-work without it, through its fallbacks.
+The live camera (WebRTC) and the bar's real audio need a browser; they are covered by tests/e2e.
+Here the page must still work without them, through its fallbacks.
 """
 
 from __future__ import annotations
 
-import re
+import itertools
+import json
 import threading
 from pathlib import Path
 
@@ -15,12 +18,14 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from app.catalog.db import session_scope
-from app.catalog.models import ListeningEvent, MoodEvent
-from app.ui import state_keys
+from app.catalog.db import init_db, session_scope
+from app.catalog.models import ListenerSessionState, ListeningEvent, MoodEvent
+from app.listening.mood import reading_from_label
+from app.recommend import PURPOSES
+from app.ui import mood_page, state_keys
 from tests.pages_support import APP_FILE, cleanup_engines, configure_env, seed_catalog
 
-CARD_CAPTION = re.compile(r"^\S+ (?P<mood>.+?) · valence (?P<v>[+-]\d\.\d\d) · arousal (?P<a>[+-]\d\.\d\d)$")
+_pages = itertools.count(1)
 
 
 @pytest.fixture
@@ -31,26 +36,60 @@ def catalog(tmp_path: Path, monkeypatch):
     cleanup_engines()
 
 
-def open_app() -> AppTest:
+def open_app(session_id: str | None = None) -> AppTest:
     at = AppTest.from_file(APP_FILE, default_timeout=60)
+    if session_id is not None:
+        at.query_params[mood_page.SESSION_PARAM] = session_id
     at.run()
     assert not at.exception, at.exception
     return at
 
 
-def queue_on_page(at: AppTest) -> list[dict]:
-    """The queue as a listener sees it: title line and mood caption of each card, in order."""
-    titles = [t.value for t in at.text if " — " in t.value]
-    moods = [m for m in (CARD_CAPTION.match(c.value) for c in at.caption) if m]
-    assert len(titles) == len(moods)
-    return [
-        {"title": title.split(" — ")[0], "valence": float(m["v"]), "arousal": float(m["a"])}
-        for title, m in zip(titles, moods, strict=True)
-    ]
+def url_id(at: AppTest) -> str:
+    """The anonymous session id in the page's URL."""
+    value = at.query_params[mood_page.SESSION_PARAM]
+    return value if isinstance(value, str) else value[-1]
 
 
-def audio_sources(at: AppTest) -> list[str]:
-    return [a.proto.url for a in at.get("audio")]
+def bar(at: AppTest) -> dict:
+    """What the page handed the now-playing bar (its one audio player) in the last run."""
+    (element,) = at.get("bidi_component")
+    return json.loads(element.proto.json)
+
+
+def playing_id(at: AppTest) -> int | None:
+    current = bar(at)["current"]
+    return current["id"] if current else None
+
+
+def up_next_ids(at: AppTest) -> list[int]:
+    prefix = "upnext_remove_"
+    return [int(b.key[len(prefix) :]) for b in at.button if b.key and b.key.startswith(prefix)]
+
+
+def queue_on_page(at: AppTest, catalog) -> list:
+    """What plays now, then up next, as the catalog's track summaries."""
+    by_id = {t.track_id: t for t in catalog.values()}
+    ids = ([playing_id(at)] if playing_id(at) else []) + up_next_ids(at)
+    return [by_id[i] for i in ids]
+
+
+def reasons(at: AppTest, start: str) -> list[str]:
+    return [c.value for c in at.caption if c.value.startswith(start) or c.value.startswith(f"Playing because {start}")]
+
+
+def report(at: AppTest, *events: dict) -> None:
+    """Simulate the bar: its state value is its last reports, numbered per page load."""
+    state = at.session_state
+    log = state["_test_reports"] if "_test_reports" in state else {"page": f"test-{next(_pages)}", "events": []}
+    seq = len(log["events"])
+    for event in events:
+        seq += 1
+        log["events"].append({"seq": seq, "position_s": 0.0, **event})
+    state["_test_reports"] = log
+    state[mood_page.BAR_KEY] = {"reports": {"page": log["page"], "events": list(log["events"])}}
+    at.run()
+    assert not at.exception, at.exception
 
 
 def pick_emotion(at: AppTest, label: str) -> None:
@@ -58,52 +97,88 @@ def pick_emotion(at: AppTest, label: str) -> None:
     assert not at.exception, at.exception
 
 
+def listening_rows(session_id: str | None = None) -> list[tuple]:
+    with session_scope() as s:
+        query = select(
+            ListeningEvent.action, ListeningEvent.track_id, ListeningEvent.position_s, ListeningEvent.completed
+        )
+        if session_id:
+            query = query.where(ListeningEvent.session_id == session_id)
+        return [tuple(r) for r in s.execute(query.order_by(ListeningEvent.id))]
+
+
 def test_page_works_without_webrtc_and_asks_for_a_mood(catalog):
     at = open_app()
     assert at.title[0].value.endswith("Moodtune")
     assert at.metric[0].value == "—"
     assert any("queue fills" in i.value for i in at.info)
-    assert audio_sources(at) == []
-    # The privacy promise is on the page.
+    assert bar(at)["current"] is None and bar(at)["upcoming"] == []  # nothing plays
+    # The privacy promise is on the page, and the URL holds only a random anonymous id.
     assert any("never stored" in m.value for m in at.sidebar.markdown)
+    assert len(url_id(at)) == 32
 
 
 def test_mood_pad_emotion_fills_a_playable_queue_that_matches_the_mood(catalog):
     at = open_app()
     pick_emotion(at, "sad")
     assert at.metric[0].value == "sad"
-    queue = queue_on_page(at)
-    assert len(queue) == 5
-    assert len(audio_sources(at)) == 5 and all(src for src in audio_sources(at))
-    # "match" for a sad listener: sad (Q3) music, with a reason that says so.
-    assert all(catalog[item["title"]].quadrant == "Q3" for item in queue)
-    reasons = [t.value for t in at.text if t.value.startswith("you look sad")]
-    assert len(reasons) == 5
+    assert any(m.value.startswith("**Music follows you**: you picked sad") for m in at.markdown)
+    queue = queue_on_page(at, catalog)
+    assert len(queue) == 6  # one playing, five up next
+    # One player: the bar gets the playing track and the next ones, each served from /media/.
+    data = bar(at)
+    assert data["current"]["id"] == queue[0].track_id and data["autoplay"]
+    assert [t["id"] for t in data["upcoming"]] == [t.track_id for t in queue[1:4]]
+    assert all("media/" in t["url"] for t in [data["current"], *data["upcoming"]])
+    # "match" for a sad listener: sad (Q3) music, with reasons true to the source that vary.
+    assert all(t.quadrant == "Q3" for t in queue)
+    said = reasons(at, "you picked sad")
+    assert len(said) == 6 and len({r.removeprefix("Playing because ") for r in said}) == 6
 
 
-def test_lift_gives_higher_valence_tracks_than_match_for_a_sad_listener(catalog):
+def test_lift_starts_near_a_sad_listener_and_steps_toward_brighter_tracks(catalog):
     match_at = open_app()
     pick_emotion(match_at, "sad")
-    match_valence = [item["valence"] for item in queue_on_page(match_at)]
+    match_valence = [t.valence for t in queue_on_page(match_at, catalog)]
 
     lift_at = open_app()
-    lift_at.radio(key="strategy").set_value("lift").run()
+    lift_at.segmented_control(key="strategy").set_value("lift").run()
     pick_emotion(lift_at, "sad")
-    lift_valence = [item["valence"] for item in queue_on_page(lift_at)]
+    lift_valence = [t.valence for t in queue_on_page(lift_at, catalog)]
 
-    assert len(lift_valence) == len(match_valence) == 5
-    assert sum(lift_valence) / 5 > sum(match_valence) / 5 + 0.5
-    assert min(lift_valence) > max(match_valence)
+    assert len(lift_valence) == len(match_valence) == 6
+    # The iso principle: meet the listener where they are, then move toward the goal.
+    assert lift_valence[0] < 0
+    assert sum(lift_valence[3:]) > sum(lift_valence[:3])
+    assert min(lift_valence[3:]) > max(match_valence)
+    assert sum(lift_valence) / 6 > sum(match_valence) / 6 + 0.5
 
 
-def test_calm_gives_low_arousal_tracks_for_an_angry_listener(catalog):
+def test_the_mood_chart_shows_the_path_toward_the_goal_and_where_up_next_sits(catalog):
+    at = open_app()
+    at.segmented_control(key="strategy").set_value("lift").run()
+    pick_emotion(at, "sad")
+    figures = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    traces = {t.get("name"): t for fig in figures for t in fig["data"]}
+    path = traces["path"]
+    assert path["x"][0] < 0 and path["x"][-1] > 0.3  # from the sad mood toward brighter
+    assert len(traces["up next"]["x"]) == len(up_next_ids(at))
+    at.segmented_control(key="strategy").set_value("match").run()
+    names = {t.get("name") for chart in at.get("plotly_chart") for t in json.loads(chart.proto.spec)["data"]}
+    assert "path" not in names  # match follows the mood: no path to draw
+
+
+def test_calm_steps_an_angry_listener_down_to_low_arousal_and_keeps_the_playing_one(catalog):
     at = open_app()
     pick_emotion(at, "angry")
-    angry_match = queue_on_page(at)
-    assert all(item["arousal"] > 0 for item in angry_match)
-    at.radio(key="strategy").set_value("calm").run()
-    up_next = queue_on_page(at)[1:]  # the playing track stays; the rest follows the strategy
-    assert up_next and all(item["arousal"] < 0 for item in up_next)
+    assert all(t.arousal > 0 for t in queue_on_page(at, catalog))
+    playing = playing_id(at)
+    at.segmented_control(key="strategy").set_value("calm").run()
+    assert playing_id(at) == playing  # the bar keeps its track; up next follows the strategy
+    up_next = queue_on_page(at, catalog)[1:]
+    assert len(up_next) == 5
+    assert up_next[-1].arousal < up_next[0].arousal and all(t.arousal < 0 for t in up_next[-3:])
+    assert all(any(p in r for p in PURPOSES["calm"]) for r in reasons(at, "you picked angry")[1:])
 
 
 def test_point_on_the_pad_picks_music_from_that_region(catalog):
@@ -112,64 +187,206 @@ def test_point_on_the_pad_picks_music_from_that_region(catalog):
     at.slider(key="mood_pad_arousal").set_value(0.7)
     at.button(key="mood_pad_use_point").click().run()
     assert at.metric[0].value == "happy / energetic"
-    assert all(item["valence"] > 0 and item["arousal"] > 0 for item in queue_on_page(at))
+    assert all(t.valence > 0 and t.arousal > 0 for t in queue_on_page(at, catalog))
 
 
-def test_skip_next_and_like_change_the_queue_and_are_remembered(catalog):
+def test_remove_next_and_like_change_the_queue_and_are_remembered(catalog):
     at = open_app()
     pick_emotion(at, "sad")
-    first = queue_on_page(at)
-    head, second = first[0]["title"], first[1]["title"]
+    head, *up_next = [t.track_id for t in queue_on_page(at, catalog)]
+    second = up_next[1]
 
-    at.button(key=f"card_skip_{catalog[second].track_id}").click().run()
-    after_skip = [item["title"] for item in queue_on_page(at)]
-    assert second not in after_skip and len(after_skip) == 5
+    at.button(key=f"upnext_remove_{second}").click().run()
+    assert second not in up_next_ids(at) and len(up_next_ids(at)) == 5
 
-    at.button(key=f"card_like_{catalog[head].track_id}").click().run()
-    assert at.button(key=f"card_like_{catalog[head].track_id}").label == "💚 Liked"
+    at.button(key="like_playing").click().run()
+    assert at.button(key="like_playing").label == "Liked"
 
-    at.button(key="card_next").click().run()
-    after_next = [item["title"] for item in queue_on_page(at)]
-    assert head not in after_next
+    # The bar's Next: it skips the playing track at 0.2 s and moves to the head of up next.
+    new_head = up_next_ids(at)[0]
+    report(at, {"kind": "started", "track_id": head})
+    report(
+        at,
+        {"kind": "skipped", "track_id": head, "position_s": 0.2},
+        {"kind": "advanced", "track_id": new_head, "from_track_id": head},
+        {"kind": "started", "track_id": new_head},
+    )
+    assert playing_id(at) == new_head and head not in up_next_ids(at) and len(up_next_ids(at)) == 5
+    # The same reports seen again by the next run change nothing.
+    at.run()
+    assert playing_id(at) == new_head
 
-    # Switching strategies back and forth never brings played or skipped tracks back.
-    at.radio(key="strategy").set_value("lift").run()
-    at.radio(key="strategy").set_value("match").run()
-    titles = [item["title"] for item in queue_on_page(at)]
-    assert head not in titles and second not in titles
+    # Switching strategies back and forth never brings played or removed tracks back.
+    at.segmented_control(key="strategy").set_value("lift").run()
+    at.segmented_control(key="strategy").set_value("match").run()
+    assert head not in up_next_ids(at) and second not in up_next_ids(at)
+    assert playing_id(at) == new_head
 
-    with session_scope() as s:
-        actions = dict(s.execute(select(ListeningEvent.action, func.count()).group_by(ListeningEvent.action)).all())
-    assert actions == {"skipped": 1, "liked": 1, "played": 1}
+    rows = listening_rows()
+    assert [(a, t) for a, t, _, _ in rows] == [
+        ("skipped", second),
+        ("liked", head),
+        ("started", head),
+        ("skipped", head),
+        ("started", new_head),
+    ]
+    assert rows[0][2] is None and rows[3][2] == pytest.approx(0.2)
+
+
+def test_a_track_that_ends_is_followed_by_the_next_and_a_like_is_logged_either_way(catalog):
+    at = open_app()
+    pick_emotion(at, "sad")
+    head, nxt = playing_id(at), up_next_ids(at)[0]
+    report(
+        at,
+        {"kind": "started", "track_id": head},
+        {"kind": "completed", "track_id": head, "position_s": 0.5},
+        {"kind": "advanced", "track_id": nxt, "from_track_id": head},
+        {"kind": "started", "track_id": nxt},
+    )
+    assert playing_id(at) == nxt and len(up_next_ids(at)) == 5
+    # Liked though no Next started it: logged all the same.
+    at.button(key="like_playing").click().run()
+    rows = listening_rows()
+    assert ("completed", head, 0.5, True) in rows and ("liked", nxt, None, False) in rows
+    # History has it, with replay.
+    assert any(c.value == "played to the end" for c in at.caption)
+    replay = next(b for b in at.button if b.key.startswith(f"replay_{head}_"))
+    replay.click().run()
+    assert playing_id(at) == head
+    assert ("skipped", nxt) in [(a, t) for a, t, _, _ in listening_rows()]
+    # Liked lists the liked one.
+    assert at.button(key=f"liked_replay_{nxt}").label == "Replay"
+
+
+def test_the_last_track_ending_with_nothing_queued_moves_on_when_the_page_has_more(catalog):
+    at = open_app()
+    pick_emotion(at, "sad")
+    head = playing_id(at)
+    # The bar had no next track in hand (e.g. files missing): it reports only the end.
+    report(at, {"kind": "started", "track_id": head}, {"kind": "completed", "track_id": head, "position_s": 0.5})
+    assert playing_id(at) not in (None, head)
+    assert ("completed", head, 0.5, True) in listening_rows()
+
+
+def test_play_now_moves_an_up_next_track_to_the_bar(catalog):
+    at = open_app()
+    pick_emotion(at, "sad")
+    head, third = playing_id(at), up_next_ids(at)[2]
+    at.button(key=f"upnext_play_{third}").click().run()
+    assert playing_id(at) == third and third not in up_next_ids(at)
+    assert [(a, t) for a, t, _, _ in listening_rows()] == [("skipped", head)]
 
 
 def test_locked_mood_keeps_the_music(catalog):
     at = open_app()
     pick_emotion(at, "sad")
-    before = [item["title"] for item in queue_on_page(at)]
+    before = [t.track_id for t in queue_on_page(at, catalog)]
     at.toggle(key="lock_mood").set_value(True).run()
     pick_emotion(at, "happy")
     assert at.metric[0].value == "sad"
-    assert [item["title"] for item in queue_on_page(at)] == before
+    assert any("locked" in c.value for c in at.caption)
+    assert [t.track_id for t in queue_on_page(at, catalog)] == before
     at.toggle(key="lock_mood").set_value(False).run()
     assert at.metric[0].value == "happy"
-    assert all(catalog[t["title"]].quadrant == "Q1" for t in queue_on_page(at)[1:])
+    assert all(t.quadrant == "Q1" for t in queue_on_page(at, catalog)[1:])
+    with session_scope() as s:  # only applied moods are logged: sad, then happy on unlock
+        assert list(s.scalars(select(MoodEvent.label).order_by(MoodEvent.id))) == ["sad", "happy"]
 
 
-def test_forget_this_session_deletes_its_events(catalog):
+def test_a_pick_wins_visibly_over_the_camera_until_the_listener_hands_back(catalog):
+    at = open_app()
+    camera = reading_from_label("happy", source="camera")
+    at.session_state[state_keys.LISTENER].apply_camera_reading(camera)  # what the live fragment does
+    at.run()
+    assert at.metric[0].value == "happy"
+    assert any(m.value.startswith("**Music follows the camera**") for m in at.markdown)
+    assert len(reasons(at, "the camera reads you as happy")) == 6
+
+    pick_emotion(at, "sad")
+    assert at.segmented_control(key="mood_source").value == "manual"
+    assert at.metric[0].value == "sad"
+    assert any("camera reads you as happy, but your own pick wins" in c.value for c in at.caption)
+    assert reasons(at, "you picked sad")[1:] and not reasons(at, "the camera reads you as happy")[1:]
+
+    at.segmented_control(key="mood_source").set_value("camera").run()
+    assert at.metric[0].value == "happy"
+    with session_scope() as s:
+        assert list(s.scalars(select(MoodEvent.label).order_by(MoodEvent.id))) == ["sad", "happy"]
+
+
+def test_a_reload_resumes_the_session_from_the_url(catalog):
     at = open_app()
     pick_emotion(at, "sad")
-    at.button(key=f"card_like_{catalog[queue_on_page(at)[0]['title']].track_id}").click().run()
+    at.segmented_control(key="strategy").set_value("lift").run()
+    head = playing_id(at)
+    report(at, {"kind": "started", "track_id": head}, {"kind": "paused", "track_id": head, "position_s": 0.3})
+    session_id = url_id(at)
+    up_next = up_next_ids(at)
+
+    again = open_app(session_id)  # a reload: a new browser session, the same URL
+    assert url_id(again) == session_id
+    assert playing_id(again) == head and bar(again)["start_at_s"] == pytest.approx(0.3)
+    assert up_next_ids(again) == up_next
+    assert again.metric[0].value == "sad"
+    assert again.segmented_control(key="mood_source").value == "manual"
+    assert again.segmented_control(key="strategy").value == "lift"
+
+    stranger = open_app("not-an-id")  # anything else gets a fresh session
+    assert url_id(stranger) != session_id
+    assert stranger.metric[0].value == "—"
+
+
+def test_forget_this_session_deletes_its_events_snapshot_and_picture(catalog):
+    at = open_app()
+    pick_emotion(at, "sad")
+    at.button(key="like_playing").click().run()
+    old_id = url_id(at)
+    at.file_uploader[0].set_value(("me.png", b"not a png", "image/png")).run()
     with session_scope() as s:
         assert s.scalar(select(func.count()).select_from(MoodEvent)) == 1
         assert s.scalar(select(func.count()).select_from(ListeningEvent)) == 1
+        assert s.get(ListenerSessionState, old_id) is not None
 
     at.sidebar.button(key="forget_session").click().run()
     assert any("Forgotten: 2 stored events deleted" in m.value for m in at.sidebar.success)
-    assert at.metric[0].value == "—"
+    assert at.metric[0].value == "—" and playing_id(at) is None
+    new_id = url_id(at)
+    assert new_id != old_id and len(new_id) == 32
+    # The photo widget is a new one: the bytes the old one held are gone with it.
+    assert at.file_uploader[0].value is None
+    assert at.file_uploader[0].key != "photo_0" and "photo_0" not in at.session_state
     with session_scope() as s:
         assert s.scalar(select(func.count()).select_from(MoodEvent)) == 0
         assert s.scalar(select(func.count()).select_from(ListeningEvent)) == 0
+        assert s.get(ListenerSessionState, old_id) is None
+    assert open_app(old_id).metric[0].value == "—"  # a forgotten id is not revived
+
+
+def test_an_empty_catalog_says_so_and_points_curators_to_curate(tmp_path, monkeypatch):
+    configure_env(monkeypatch, tmp_path)
+    init_db()
+    try:
+        at = open_app()
+        pick_emotion(at, "sad")
+        assert [i.value for i in at.info] == [mood_page.EMPTY_CATALOG]
+        assert playing_id(at) is None
+    finally:
+        cleanup_engines()
+
+
+def test_having_heard_everything_is_told_apart_from_an_empty_catalog(tmp_path, monkeypatch):
+    _, media = configure_env(monkeypatch, tmp_path)
+    seed_catalog(media, tmp_path, per_quadrant=1)
+    try:
+        at = open_app()
+        pick_emotion(at, "sad")
+        for track_id in up_next_ids(at):
+            at.button(key=f"upnext_remove_{track_id}").click().run()
+        assert playing_id(at) is not None and up_next_ids(at) == []
+        assert [i.value for i in at.info] == [mood_page.HEARD_EVERYTHING]
+    finally:
+        cleanup_engines()
 
 
 def test_ten_listener_sessions_side_by_side_stay_separate(catalog):
@@ -181,54 +398,56 @@ def test_ten_listener_sessions_side_by_side_stay_separate(catalog):
     for label in set(emotions):
         solo = open_app()
         pick_emotion(solo, label)
-        alone[label] = [item["title"] for item in queue_on_page(solo)]
+        alone[label] = [t.track_id for t in queue_on_page(solo, catalog)]
 
     apps = [open_app() for _ in emotions]
     for at, label in zip(apps, emotions, strict=True):
         pick_emotion(at, label)
     for at, label in zip(apps, emotions, strict=True):
         assert at.metric[0].value == label
-        assert [item["title"] for item in queue_on_page(at)] == alone[label]
-    # A skip in one session changes only that session's queue.
+        assert [t.track_id for t in queue_on_page(at, catalog)] == alone[label]
+    # A removal in one session changes only that session's queue.
     first = apps[0]
-    skipped = queue_on_page(first)[1]["title"]
-    first.button(key=f"card_skip_{catalog[skipped].track_id}").click().run()
-    assert skipped not in [item["title"] for item in queue_on_page(first)]
+    removed = up_next_ids(first)[1]
+    first.button(key=f"upnext_remove_{removed}").click().run()
+    assert removed not in up_next_ids(first)
     twin = apps[7]  # also sad
     twin.run()
-    assert [item["title"] for item in queue_on_page(twin)] == alone["sad"]
+    assert [t.track_id for t in queue_on_page(twin, catalog)] == alone["sad"]
     with session_scope() as s:
         ids = set(s.scalars(select(MoodEvent.session_id)))
     assert len(ids) == len(set(emotions)) + 10
+    assert len({url_id(at) for at in apps}) == 10
 
 
 def test_ten_listeners_in_parallel_threads(catalog):
-    """What each page run does (recommend, skip, next, log), for ten listeners in ten threads at
-    once against one database: no errors, and the same queues as one listener alone."""
+    """What each page run does (recommend, remove, next, log), for ten listeners in ten threads
+    at once against one database: no errors, and the same queues as one listener alone."""
     from app.listening import service
-    from app.listening.mood import reading_from_label
     from app.listening.session import ListenerSession
 
     emotions = ["sad", "happy", "angry", "neutral", "fear", "surprise", "disgust", "sad", "happy", "angry"]
 
     def listen(label: str, all_ranked: threading.Barrier | None = None) -> list[int]:
         session = ListenerSession()
-        session.set_mood(reading_from_label(label))
-        service.log_mood(session.session_id, session.mood)
+        assert session.apply_manual_reading(reading_from_label(label))
+        service.log_mood(session.session_id, session.effective_mood())
         session.refill(service.recommend)
         first = [item.track_id for item in session.queue]
         if all_ranked is not None:
             # Skips feed the ranking of everyone (a track's skip record), so compare the first
             # queues before anyone has skipped; the writes below still run concurrently.
             all_ranked.wait()
-        skipped = session.skip(first[1])
-        service.log_listening(session.session_id, skipped.track_id, "skipped", session.strategy, session.mood)
-        played = session.next()
-        service.log_listening(session.session_id, played.track_id, "played", session.strategy, session.mood)
+        removed = session.remove(first[1])
+        mood = session.effective_mood()
+        service.log_listening(session.session_id, removed.track_id, "skipped", session.strategy, mood)
+        played = session.play_next()
+        service.log_listening(session.session_id, played.track_id, "started", session.strategy, mood)
         session.refill(service.recommend)
         assert first[0] not in [i.track_id for i in session.queue] and first[1] not in [
             i.track_id for i in session.queue
         ]
+        service.save_session(session)
         return first
 
     def clear_feedback() -> None:
@@ -280,7 +499,7 @@ def _png(image_bgr) -> bytes:
 
 def test_a_file_that_is_not_an_image_is_refused_with_a_reason(catalog):
     at = open_app()
-    at.file_uploader(key="photo").set_value(("me.png", b"definitely not a png", "image/png")).run()
+    at.file_uploader[0].set_value(("me.png", b"definitely not a png", "image/png")).run()
     assert not at.exception, at.exception
     assert any("not an image" in e.value for e in at.error)
     assert at.metric[0].value == "—"
@@ -295,11 +514,14 @@ def test_photo_of_a_smiling_face_gives_happy_music(catalog):
 
     at = open_app()
     astronaut_bgr = data.astronaut()[:, :, ::-1].copy()
-    at.file_uploader(key="photo").set_value(("astronaut.png", _png(astronaut_bgr), "image/png")).run()
+    at.file_uploader[0].set_value(("astronaut.png", _png(astronaut_bgr), "image/png")).run()
     assert not at.exception, at.exception
     assert at.metric[0].value == "happy"
     assert at.image, "the analysed picture with its overlay is shown"
-    assert len(queue_on_page(at)) == 5 and all(item["valence"] > 0 for item in queue_on_page(at))
+    assert at.segmented_control(key="mood_source").value == "manual"  # a photo is the listener's own
+    queue = queue_on_page(at, catalog)
+    assert len(queue) == 6 and all(t.valence > 0 for t in queue)
+    assert len(reasons(at, "your photo reads you as happy")) == 6
 
 
 @pytest.mark.skipif(not FACE_MODEL.is_file(), reason="face model not trained yet")
@@ -309,7 +531,7 @@ def test_photo_without_a_face_says_so_and_keeps_the_mood(catalog):
     at = open_app()
     pick_emotion(at, "sad")
     blank = np.full((240, 320, 3), 200, np.uint8)
-    at.file_uploader(key="photo").set_value(("wall.png", _png(blank), "image/png")).run()
+    at.file_uploader[0].set_value(("wall.png", _png(blank), "image/png")).run()
     assert any("No face found" in w.value for w in at.warning)
     assert at.metric[0].value == "sad"
 
@@ -320,16 +542,17 @@ def test_unreachable_database_shows_a_message_without_secrets_and_retry_recovers
     at = AppTest.from_file(APP_FILE, default_timeout=60)
     at.run()
     assert not at.exception, at.exception
-    message = " ".join(e.value for e in at.error)
-    assert "can't reach its database" in message and "127.0.0.1" in message
-    assert "hunter2secret" not in message
+    message = " ".join(w.value for w in at.warning)
+    assert "catalog is unreachable right now, retrying" in message
+    # A listener sees no connection details: no URL, host, user or password.
+    assert not any(secret in message for secret in ("127.0.0.1", "moodtune:", "hunter2secret", "mysql"))
     assert not at.pills  # the page itself doesn't run half-connected
 
     monkeypatch.setenv("DATABASE_URL", working_url)  # the database is back
     at.button(key=state_keys.DB_RETRY).click().run()
     assert not at.error
     pick_emotion(at, "happy")
-    assert len(queue_on_page(at)) == 5
+    assert len(queue_on_page(at, catalog)) == 6
 
 
 def test_ice_servers_default_to_none_for_localhost_and_configured_ones_win(monkeypatch):

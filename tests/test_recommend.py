@@ -76,8 +76,65 @@ def test_reason_says_what_the_listener_looks_like_and_why(db_url, catalog):
     with session_scope(db_url) as s:
         [pick] = recommend(s, "sad", strategy="lift", n=1)
         [point_pick] = recommend(s, MoodPoint(-0.5, -0.5), strategy="calm", n=1)
-    assert pick.reason.startswith("you look sad → ") and pick.reason.endswith("to lift you")
-    assert point_pick.reason.startswith("you seem low → ") and point_pick.reason.endswith("to calm you down")
+    assert pick.reason.startswith("you look sad → ") and " to lift you · " in pick.reason
+    assert point_pick.reason.startswith("you seem low → ") and " to calm you down · " in point_pick.reason
+
+
+def test_reasons_are_true_to_where_the_mood_came_from(db_url, catalog):
+    """A hand-picked mood is never "you look sad": the reason names the pick, the camera or the
+    picture that read the mood."""
+    sad_face = {"sad": 0.8, "neutral": 0.2}
+    cases = [
+        ("sad", "manual", "you picked sad → "),
+        (MoodPoint(0.5, -0.5), "manual", "you picked calm / tender → "),
+        (sad_face, "camera", "the camera reads you as sad → "),
+        ({"fear": 0.7, "angry": 0.3}, "camera", "the camera reads you as afraid → "),
+        (sad_face, "photo", "your photo reads you as sad → "),
+        (sad_face, "snapshot", "your snapshot reads you as sad → "),
+        ("sad", None, "you look sad → "),  # the command line's --emotion
+    ]
+    with session_scope(db_url) as s:
+        for mood, source, start in cases:
+            picks = recommend(s, mood, n=5, source=source)
+            assert picks and all(p.reason.startswith(start) for p in picks), (source, [p.reason for p in picks])
+            if source == "manual":
+                assert not any("look" in p.reason or "reads you" in p.reason for p in picks)
+        with pytest.raises(ValueError, match="unknown mood source"):
+            recommend(s, "sad", source="telepathy")
+
+
+def test_five_reasons_of_one_queue_do_not_read_alike(db_url):
+    """Five near-identical sad tracks: the wording still differs from track to track, and a track
+    added later at the end of the queue (variant_start) reads unlike the ones before it."""
+    with session_scope(db_url) as s:
+        for i in range(8):
+            add(s, f"Rain {i}", -0.55 + i * 0.005, -0.33, artist=f"Artist {i}")
+        picks = recommend(s, "sad", n=5, source="manual")
+        later = recommend(
+            s, "sad", n=1, source="manual", variant_start=5, exclude_track_ids=[p.track_id for p in picks]
+        )
+    reasons = [p.reason for p in picks]
+    assert len(set(reasons)) == 5
+    assert len({r.split(" → ")[1].split(" · ")[0] for r in reasons}) == 5  # the middle part differs too
+    assert later[0].reason not in reasons[1:]
+
+
+def test_reasons_say_where_a_track_sits_and_speak_only_of_the_strategy_asked_for(db_url, catalog):
+    from app.recommend import PURPOSES, describe_place
+
+    target = MoodPoint(-0.5, -0.4)
+    assert describe_place(-0.52, -0.38, target, "match") == "right on your mood"
+    assert describe_place(-0.1, -0.4, target, "match") == "a step brighter"
+    assert describe_place(-0.9, -0.4, target, "lift") == "a shade darker"
+    assert describe_place(-0.5, 0.1, target, "calm") == "a little livelier"
+    assert describe_place(-0.5, -0.9, target, "match") == "a gentler one"
+    with session_scope(db_url) as s:
+        by_strategy = {strategy: recommend(s, "sad", strategy=strategy, n=5) for strategy in PURPOSES}
+    for strategy, picks in by_strategy.items():
+        others = [phrase for other, phrases in PURPOSES.items() if other != strategy for phrase in phrases]
+        assert not any(phrase in p.reason for p in picks for phrase in others), (strategy, [p.reason for p in picks])
+        near = [p for p in picks if "nearest the catalog has" not in p.reason]
+        assert near and all(any(phrase in p.reason for phrase in PURPOSES[strategy]) for p in near)
 
 
 def test_reason_admits_when_the_catalog_has_nothing_close(db_url):
@@ -117,8 +174,9 @@ def test_no_artist_twice_in_a_row(db_url):
 
 def test_liked_tracks_rank_above_equally_close_skipped_ones(db_url):
     with session_scope(db_url) as s:
-        loved = add(s, "Loved", -0.5, -0.5, artist="A").id
+        # The skipped one goes in first: a tie broken by id would put it first.
         hated = add(s, "Hated", -0.5, -0.5, artist="B").id
+        loved = add(s, "Loved", -0.5, -0.5, artist="A").id
         for i in range(5):
             repository.record_listening(s, f"s{i}", loved, "liked")
             repository.record_listening(s, f"s{i}", hated, "skipped")
@@ -161,3 +219,63 @@ def test_an_empty_catalog_gives_no_recommendations_and_bad_input_is_refused(db_u
             recommend(s, "happy", strategy="party")
         with pytest.raises(ValueError, match="unknown emotion"):
             recommend(s, "bored")
+
+
+# ----------------------------------------------------------------------------- steering
+
+
+def test_lift_and_calm_paths_start_near_the_mood_and_end_at_the_goal_while_match_stays():
+    from app.emotions import target_for_strategy
+    from app.listening.steering import steering_path
+
+    sad = MoodPoint(-0.6, -0.3)
+    for strategy in ("lift", "calm"):
+        path = steering_path(sad, strategy, 4)
+        goal = target_for_strategy(sad, strategy)
+        assert len(path) == 4 and path[-1] == goal
+        points = [(p.valence, p.arousal) for p in (sad, *path)]
+        steps = [math.dist(a, b) for a, b in zip(points, points[1:], strict=False)]
+        assert max(steps) - min(steps) < 1e-9  # even steps, none a jump
+        assert steps[0] < math.dist(points[0], points[-1]) / 2
+    assert steering_path(sad, "match", 3) == [sad] * 3
+    with pytest.raises(ValueError):
+        steering_path(sad, "sideways", 3)
+
+
+def test_the_queues_ith_track_is_ranked_against_the_paths_ith_point(db_url):
+    from app.listening.steering import steering_path
+
+    with session_scope(db_url) as s:
+        populate(s, 3000, 0, seed=3)
+        sad = MoodPoint(-0.6, -0.3)
+        path = steering_path(sad, "lift", 4)
+        picks = recommend(s, sad, strategy="lift", n=4, path=path)
+        jump = recommend(s, sad, strategy="lift", n=4)
+    assert [p.target for p in picks] == path
+    for pick, point in zip(picks, path, strict=True):
+        assert math.dist((pick.valence, pick.arousal), (point.valence, point.arousal)) < 0.15
+    valences = [p.valence for p in picks]
+    assert valences == sorted(valences)  # brighter step by step
+    assert valences[0] < min(p.valence for p in jump) - 0.3  # the first step meets the listener
+
+
+def test_the_page_gets_the_path_and_each_queued_tracks_place_and_a_top_up_continues_the_path(db_url):
+    from app.listening import service
+    from app.listening.mood import reading_from_point
+    from app.listening.session import ListenerSession
+    from app.listening.steering import steering_path
+
+    with session_scope(db_url) as s:
+        populate(s, 3000, 0, seed=4)
+    listener = ListenerSession(strategy="calm")
+    listener.apply_manual_reading(reading_from_point(-0.5, 0.7))
+    listener.refill(service.recommender_for(listener))
+    path, places = service.steering(listener)
+    assert path == steering_path(MoodPoint(-0.5, 0.7), "calm")
+    assert [p.target for p in places[: len(path)]] == path and len(places) == 5
+    assert places[-1].target == path[-1]  # past the path's end: the goal
+    assert all(p.distance < 0.2 for p in places)
+    listener.play_next()  # the head plays; a top-up adds one at the end, aimed at the goal
+    listener.refill(service.recommender_for(listener))
+    _, places = service.steering(listener)
+    assert len(places) == 5 and places[-1].target == path[-1]

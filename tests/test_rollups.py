@@ -16,6 +16,7 @@ from app.catalog.db import dispose_engines, init_db, session_scope
 from app.catalog.models import ListeningDaily, ListeningEvent, ListeningSessionDay, MoodEvent, MoodHourly, Track
 from app.catalog.synthetic import populate
 from app.emotions import QUADRANT_VA, QUADRANTS
+from tests.catalog_helpers import add
 
 
 def _raw_listening(s) -> dict:
@@ -79,21 +80,7 @@ def tracks(db_url) -> dict[str, int]:
     with session_scope(db_url) as s:
         for q in QUADRANTS:
             v, a = QUADRANT_VA[q]
-            ids[q] = repository.add_track(
-                s,
-                title=f"Song {q}",
-                artist="A",
-                album=None,
-                duration_s=30.0,
-                sha256=q.lower() * 32,
-                media_path=f"x/{q}.wav",
-                format="wav",
-                quadrant=q,
-                valence=v,
-                arousal=a,
-                probabilities={q: 1.0},
-                tagged_by="model:test",
-            ).id
+            ids[q] = add(s, f"Song {q}", v, a, artist="A").id
     return ids
 
 

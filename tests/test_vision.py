@@ -140,3 +140,18 @@ def test_missing_face_model_is_a_clear_error(tmp_path):
     corrupt.write_bytes(b"not a model")
     with pytest.raises(VisionModelError, match="corrupt"):
         ExpressionClassifier(corrupt)
+
+
+def test_validation_copies_of_training_images_are_left_out_of_selection(tmp_path):
+    from app.vision.splits import clean_val_files
+    from app.vision.train import load_split
+
+    rng = np.random.default_rng(0)
+    faces = [rng.integers(0, 256, (48, 48), dtype=np.uint8) for _ in range(3)]
+    for split, label, i in (("train", "happy", 0), ("train", "sad", 1), ("val", "happy", 0), ("val", "sad", 2)):
+        (tmp_path / split / label).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(tmp_path / split / label / f"{i}.png"), faces[i])
+    kept, dupes = clean_val_files(tmp_path)
+    assert [p.name for p, _ in dupes] == ["0.png"] and [lab for _, lab in kept] == ["sad"]
+    x, y = load_split(tmp_path, "val", tmp_path / "cache")
+    assert len(x) == 1 and FACE_LABELS[int(y[0])] == "sad"

@@ -1,7 +1,18 @@
-"""Engine and sessions. One engine per database URL per process (connection pool reuse)."""
+"""Engine and sessions. One engine per database URL per process (connection pool reuse).
+
+A SQLite catalog is one file, and deleting or replacing it under a running process would let
+pooled connections go on writing into the unlinked file (lost at their close) while a fresh
+connection made a new, empty database. So each SQLite engine remembers which file it opened
+(device and inode) and checks it at the start of every transaction: a file that is gone or is
+another file raises `DatabaseReplaced`, and once opened the file is never created again.
+Only `init_db` (the `init-db` and `demo` commands) creates a schema; the app opens an
+existing catalog with `open_catalog`, which refuses a missing file or an empty database.
+"""
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,15 +23,106 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.catalog.models import Base
+from app.catalog.models import Base, Track
 from app.config import get_settings
 
 _engines: dict[str, Engine] = {}
+_guards: dict[str, _SqliteFileGuard] = {}  # by URL, for the engines on a SQLite file
 _lock = threading.Lock()
+MYSQL_CONNECT_TIMEOUT_S = 3
+MYSQL_IO_TIMEOUT_S = 60  # longer than any query the app runs, rollup rebuilds included
 
 
 class DatabaseUnavailable(RuntimeError):
     """The database can't be reached; the message names the host, never the password."""
+
+
+class DatabaseReplaced(DatabaseUnavailable, SQLAlchemyError):
+    """The SQLite file this process opened was removed or replaced: nothing more is written.
+    Also an SQLAlchemyError, so code that handles a failed write (ingest's undo of the copy
+    into the media store, a page's "couldn't save") handles this one the same way."""
+
+
+class DatabaseNotInitialised(DatabaseUnavailable):
+    """No catalog there yet (a missing SQLite file, or a database without the tables)."""
+
+
+def sqlite_file(url: str | None = None) -> Path | None:
+    """The file of a file-backed SQLite URL (None for other databases and in-memory SQLite)."""
+    parsed = make_url(_resolve_url(url))
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    if parsed.database.startswith("file:"):
+        return None  # a URI filename: its options are the caller's business
+    return Path(parsed.database).absolute()
+
+
+class _SqliteFileGuard:
+    """Remembers the (st_dev, st_ino) of the file an engine opened and refuses any other."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.identity: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+
+    def _current(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def _refusal(self, current: tuple[int, int] | None) -> DatabaseReplaced:
+        what = "was removed" if current is None else "was replaced by another file"
+        return DatabaseReplaced(
+            f"the catalog database file {self.path} {what} while the app was running; nothing was saved"
+        )
+
+    def verify(self) -> None:
+        """Raise DatabaseReplaced unless the file is still the one first opened (a no-op before)."""
+        if self.identity is None:
+            return
+        current = self._current()
+        if current != self.identity:
+            raise self._refusal(current)
+
+    def connect(self, cparams: dict) -> sqlite3.Connection:
+        """A new DB-API connection: created by SQLite (mode rwc) only the first time; after that
+        mode=rw, so a removed file makes the connect fail instead of starting an empty one."""
+        with self._lock:
+            if self.identity is None:
+                conn = sqlite3.connect(str(self.path), **cparams)
+                conn.execute("SELECT 1")  # make sure the file exists before noting which it is
+                self.identity = self._current()
+                return conn
+        self.verify()
+        try:
+            return sqlite3.connect(f"{self.path.as_uri()}?mode=rw", uri=True, **cparams)
+        except sqlite3.OperationalError:
+            raise self._refusal(self._current()) from None
+
+
+def _guard_sqlite_engine(engine: Engine, path: Path) -> _SqliteFileGuard:
+    guard = _SqliteFileGuard(path)
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect, _record, _cargs, cparams):
+        params = {k: v for k, v in cparams.items() if k != "uri"}
+        return guard.connect(params)
+
+    @event.listens_for(engine, "begin")
+    def _begin(_conn):
+        # One os.stat per transaction: cheap next to the transaction itself.
+        guard.verify()
+
+    return guard
+
+
+def verify_database_file(url: str | None = None) -> None:
+    """Raise DatabaseReplaced if this process's SQLite file is gone or another file now."""
+    guard = _guards.get(_resolve_url(url))
+    if guard is not None:
+        guard.verify()
 
 
 def _resolve_url(url: str | None) -> str:
@@ -55,9 +157,22 @@ def get_engine(url: str | None = None) -> Engine:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(url, pool_pre_ping=True, connect_args={"timeout": 10})
+            path = sqlite_file(url)
+            if path is not None:
+                _guards[url] = _guard_sqlite_engine(engine, path)
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
-            connect_args = {"charset": "utf8mb4"} if parsed.get_backend_name() in ("mysql", "mariadb") else {}
+            connect_args: dict = {}
+            if parsed.get_backend_name() in ("mysql", "mariadb"):
+                # Fail fast in an outage: a page must not hang on a server that is gone (pymysql's
+                # default connect timeout, met by several calls, kept a new visitor waiting), nor
+                # forever on one that accepted the connection and went silent.
+                connect_args = {
+                    "charset": "utf8mb4",
+                    "connect_timeout": MYSQL_CONNECT_TIMEOUT_S,
+                    "read_timeout": MYSQL_IO_TIMEOUT_S,
+                    "write_timeout": MYSQL_IO_TIMEOUT_S,
+                }
             engine = create_engine(url, pool_pre_ping=True, pool_recycle=1800, connect_args=connect_args)
         _engines[url] = engine
         return engine
@@ -107,12 +222,16 @@ def _upgrade(engine: Engine, existing_tables: set[str]) -> None:
 
 
 def init_db(url: str | None = None) -> Engine:
-    """Create the tables and indexes that don't exist yet. Raises DatabaseUnavailable."""
+    """Create the tables and indexes that don't exist yet (a table added by a later version,
+    such as listener_sessions, arrives in an existing database this way; new columns of an
+    existing table need `_upgrade`). Raises DatabaseUnavailable."""
     engine = get_engine(url)
     try:
         existing = set(inspect(engine).get_table_names())
         Base.metadata.create_all(engine)
         _upgrade(engine, existing)
+    except DatabaseReplaced:
+        raise
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(
             f"cannot create the schema on {safe_url(url)}: {type(exc.orig or exc).__name__}"
@@ -120,11 +239,37 @@ def init_db(url: str | None = None) -> Engine:
     return engine
 
 
+def open_catalog(url: str | None = None) -> Engine:
+    """The app's way in: the existing catalog, brought up to date (tables and columns added by a
+    later version), never a new one. Raises DatabaseNotInitialised for a missing SQLite file or
+    a database without the catalog tables (the app must not start an empty catalog where one
+    was expected: `python -m app init-db` does that), DatabaseReplaced when this process's file
+    is gone, DatabaseUnavailable when the database can't be reached."""
+    url = _resolve_url(url)
+    verify_database_file(url)
+    path = sqlite_file(url)
+    if path is not None and not path.is_file():
+        raise DatabaseNotInitialised(f"the catalog database file {path} does not exist")
+    engine = get_engine(url)
+    try:
+        tables = set(inspect(engine).get_table_names())
+    except DatabaseReplaced:
+        raise
+    except SQLAlchemyError as exc:
+        kind = type(getattr(exc, "orig", None) or exc).__name__
+        raise DatabaseUnavailable(f"the catalog database at {safe_url(url)} is unreachable ({kind})") from None
+    if Track.__tablename__ not in tables:
+        raise DatabaseNotInitialised(f"the catalog database at {safe_url(url)} has no catalog tables")
+    return init_db(url)
+
+
 def ping(url: str | None = None) -> None:
     """Raise DatabaseUnavailable with a clear message if the database can't be reached."""
     try:
         with get_engine(url).connect() as conn:
             conn.execute(text("SELECT 1"))
+    except DatabaseReplaced:
+        raise
     except SQLAlchemyError as exc:
         kind = type(getattr(exc, "orig", None) or exc).__name__
         raise DatabaseUnavailable(f"the catalog database at {safe_url(url)} is unreachable ({kind})") from None
@@ -150,3 +295,4 @@ def dispose_engines() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+        _guards.clear()

@@ -2,7 +2,9 @@
 
 Files are written under a temporary name in the destination folder and renamed into place
 (os.replace is atomic on one filesystem), so a reader never sees half a file and a crash leaves
-at most a `.tmp` file that `sweep_temp_files()` removes.
+at most a `.tmp` file that `sweep_temp_files()` removes. A temp name carries the id of the
+process writing it, so a sweep can tell a crashed writer's leftovers (removed) from an upload
+still in flight in a live process (kept, however long its analysis takes).
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import contextlib
 import hashlib
 import os
 import re
+import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from app.config import get_settings
@@ -20,6 +24,40 @@ _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _EXT_RE = re.compile(r"^[a-z0-9]{1,8}$")
 TEMP_SUFFIX = ".tmp"
 _CHUNK = 1 << 20
+# A stored file's name (`<sha[:2]>/<sha>.<ext>`) and a temp name's owner (`…<pid>-<uuid>.tmp`).
+_STORED_RE = re.compile(r"^([0-9a-f]{2})/(\1[0-9a-f]{62})\.([a-z0-9]{1,8})$")
+_TEMP_OWNER_RE = re.compile(r"(?:^|\.)(\d+)(?:x(\d+))?-[0-9a-f]{32}(?:\.[A-Za-z0-9]+)*\.tmp$")
+# Temp files whose writer is unknown (named before writers were recorded) are swept only once
+# untouched for this long, so an upload in flight is never taken from under its import.
+TEMP_GRACE_S = 3600.0
+
+
+def _start_ticks(pid: int) -> int | None:
+    """When the process started (clock ticks since boot, Linux), or None where unknown: with
+    the pid it names one process, even after a restart reuses the pid (a container's pid 1)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(b")") + 2 :].split()[19])
+
+
+def _process_alive(pid: int, start: int | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # someone else's process: alive
+    return start is None or _start_ticks(pid) in (None, start)
+
+
+def _temp_name(prefix: str = "", suffix: str = "") -> str:
+    pid = os.getpid()
+    start = _start_ticks(pid)
+    owner = f"{pid}" if start is None else f"{pid}x{start}"
+    return f"{prefix}{owner}-{uuid.uuid4().hex}{suffix}{TEMP_SUFFIX}"
 
 
 class MediaPathError(ValueError):
@@ -67,7 +105,7 @@ class MediaStore:
         if final.is_file():
             return rel, False
         final.parent.mkdir(parents=True, exist_ok=True)
-        temp = final.with_name(f".{final.name}.{uuid.uuid4().hex}{TEMP_SUFFIX}")
+        temp = final.with_name(_temp_name(f".{final.name}."))
         digest = hashlib.sha256()
         try:
             with open(source, "rb") as src, open(temp, "wb") as dst:
@@ -90,19 +128,52 @@ class MediaStore:
             path.parent.rmdir()
 
     def temp_files(self) -> list[Path]:
+        """Every temp file in the store, in flight or left over."""
         if not self.root.is_dir():
             return []
         return [p for p in self.root.rglob(f"*{TEMP_SUFFIX}") if p.is_file()]
 
-    def sweep_temp_files(self) -> int:
-        """Remove leftovers of interrupted writes; returns how many were removed."""
-        leftovers = self.temp_files()
-        for p in leftovers:
-            p.unlink(missing_ok=True)
-        return len(leftovers)
+    def stored_files(self) -> Iterator[tuple[str, str]]:
+        """(relative path, sha256) of each file named as the store names them, streamed."""
+        if not self.root.is_dir():
+            return
+        with os.scandir(self.root) as top:
+            fan_outs = sorted((e for e in top if len(e.name) == 2), key=lambda e: e.name)
+        for fan_out in fan_outs:
+            if not fan_out.is_dir(follow_symlinks=False):
+                continue
+            with os.scandir(fan_out.path) as entries:
+                for entry in entries:
+                    rel = f"{fan_out.name}/{entry.name}"
+                    match = _STORED_RE.match(rel)
+                    if match and entry.is_file(follow_symlinks=False):
+                        yield rel, match.group(2)
+
+    def is_leftover(self, temp: Path, grace_s: float = TEMP_GRACE_S, now: float | None = None) -> bool:
+        """True for a temp file no live process is writing: its writer has exited, or (writer
+        unknown) nothing has touched it for `grace_s` seconds."""
+        owner = _TEMP_OWNER_RE.search(temp.name)
+        if owner is not None:
+            start = owner.group(2)
+            return not _process_alive(int(owner.group(1)), None if start is None else int(start))
+        try:
+            age = (time.time() if now is None else now) - temp.stat().st_mtime
+        except FileNotFoundError:
+            return False
+        return age >= grace_s
+
+    def sweep_temp_files(self, grace_s: float = TEMP_GRACE_S) -> int:
+        """Remove leftovers of interrupted writes (see `is_leftover`); returns how many."""
+        removed = 0
+        now = time.time()
+        for p in self.temp_files():
+            if self.is_leftover(p, grace_s, now):
+                p.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
     def incoming_path(self, suffix: str = "") -> Path:
         """A fresh temp path inside the store (same filesystem, so it can be renamed into place)."""
         folder = self.root / ".incoming"
         folder.mkdir(parents=True, exist_ok=True)
-        return folder / f"{uuid.uuid4().hex}{suffix}{TEMP_SUFFIX}"
+        return folder / _temp_name(suffix=suffix)

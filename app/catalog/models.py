@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -217,3 +218,19 @@ class MoodHourly(Base):
     hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     label: Mapped[str] = mapped_column(String(16), primary_key=True)
     readings: Mapped[int] = mapped_column(Integer)
+
+
+# ----------------------------------------------------------------------------- listener sessions
+
+
+class ListenerSessionState(Base):
+    """The snapshot of one anonymous listener session (mood source and readings, lock, what
+    plays and where, up next, history, liked), so a reload or a second tab picks it up again.
+    `app.listening.persistence` writes and reads it; it names no person and holds no image."""
+
+    __tablename__ = "listener_sessions"
+    __table_args__ = (Index("ix_listener_sessions_updated", "updated_at"), MYSQL_TABLE_OPTIONS)
+
+    session_id: Mapped[str] = mapped_column(String(32), primary_key=True)  # 32 lowercase hex
+    state: Mapped[str] = mapped_column(Text)  # JSON
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

@@ -8,21 +8,26 @@ page renders what comes back and nothing else.
 
 from __future__ import annotations
 
+import logging
 import math
+import re
+import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.catalog import repository
-from app.catalog.db import session_scope
+from app.catalog.db import DatabaseUnavailable, ping, session_scope
 from app.catalog.media import MediaPathError, MediaStore
+from app.catalog.models import Track
 from app.catalog.repository import TAGGED_BY
 from app.catalog.summary import TrackSummary
 from app.config import Settings, get_settings
-from app.emotions import QUADRANTS, quadrant_of
+from app.emotions import QUADRANT_VA, QUADRANTS, quadrant_of
 from app.library.ingest import IngestResult, Progress, ingest_bytes, ingest_paths
 from app.library.retag import RetagProgress, RetagResult, retag_catalog
 from app.library.tagging import IngestSetupError
@@ -33,23 +38,38 @@ __all__ = [
     "PAGE_SIZE",
     "RESULT_COLUMNS",
     "TAGGED_BY",
+    "OUTAGE_ERRORS",
     "EditOutcome",
+    "ImportStopped",
     "IngestResult",
     "IngestSetupError",
     "RetagResult",
     "Upload",
     "add_uploads",
     "apply_edits",
+    "TrackBackup",
     "catalog_frame",
+    "discard_undo",
     "find_tracks",
     "import_folder",
     "model_tagged_count",
+    "needs_tags",
+    "project_into",
     "quadrant_counts",
     "resolve_import_folder",
     "result_rows",
     "retag",
+    "tagged_by_label",
     "track_audio",
+    "undo",
 ]
+
+log = logging.getLogger(__name__)
+
+# What a catalog outage raises (the SQLite guard's DatabaseReplaced is both).
+OUTAGE_ERRORS = (SQLAlchemyError, DatabaseUnavailable)
+DB_FAILURES_BEFORE_STOP = 3  # failed files in a row, with the database not answering, before an import stops
+UNKNOWN_ARTIST = "Unknown artist"  # what ingest and the repository write when a file has no artist tag
 
 PAGE_SIZE = 200  # rows in the review table; filters run in the query, so these are the first matches
 EDITABLE_COLUMNS = ("title", "artist", "album", "quadrant", "valence", "arousal", "delete")
@@ -74,9 +94,39 @@ CATALOG_COLUMNS = (
     "valence",
     "arousal",
     "tagged_by",
+    "tagged",
     "duration_s",
+    "hint",
     "delete",
 )
+_VERSION_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})$")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def tagged_by_label(tagged_by: str | None) -> str:
+    """Who set a track's mood, in words: "curator", or "model, 24 Nov" from a model version
+    such as ``model:music-logreg_c0.01-emotify-20261124`` ("model" when it carries no date)."""
+    if not tagged_by:
+        return ""
+    if not tagged_by.startswith("model:"):
+        return tagged_by
+    found = _VERSION_DATE.search(tagged_by)
+    if found is None or not 1 <= int(found.group(2)) <= 12:
+        return "model"
+    return f"model, {int(found.group(3))} {_MONTHS[int(found.group(2)) - 1]}"
+
+
+def needs_tags(title: str | None, artist: str | None) -> bool:
+    """A track whose file had no artist tag (its title then came from the file name)."""
+    return not artist or artist == UNKNOWN_ARTIST or not title
+
+
+def project_into(quadrant: str, valence: float, arousal: float) -> tuple[float, float]:
+    """The point mirrored into ``quadrant`` (same distance from each axis, that quadrant's signs),
+    so an override keeps how strong the mood was instead of jumping to the quadrant's centre."""
+    sv, sa = (math.copysign(1.0, c) for c in QUADRANT_VA[quadrant])
+    # Off the axis by a hair: a point on an axis belongs to the positive side (quadrant_of).
+    return sv * max(abs(float(valence)), 0.01), sa * max(abs(float(arousal)), 0.01)
 
 
 # ----------------------------------------------------------------------------- reading
@@ -104,7 +154,9 @@ def catalog_frame(tracks: Iterable[TrackSummary]) -> pd.DataFrame:
             "valence": round(t.valence, 3),
             "arousal": round(t.arousal, 3),
             "tagged_by": t.tagged_by,
+            "tagged": tagged_by_label(t.tagged_by),
             "duration_s": round(t.duration_s, 1),
+            "hint": "fix title/artist" if needs_tags(t.title, t.artist) else "",
             "delete": False,
         }
         for t in tracks
@@ -138,8 +190,12 @@ def result_rows(results: Sequence[IngestResult | RetagResult]) -> pd.DataFrame:
     """One row per uploaded, imported or re-tagged file: the track's mood as it is now, else the
     reason it failed."""
     ids = [r.track_id for r in results if r.track_id is not None]
-    with session_scope() as s:
-        tracks = {t.track_id: t for t in repository.track_summaries(s, ids)}
+    try:
+        with session_scope() as s:
+            tracks = {t.track_id: t for t in repository.track_summaries(s, ids)}
+    except OUTAGE_ERRORS as exc:  # the results are still worth showing: from what the import said
+        log.warning("result table without catalog details (database unavailable): %s", type(exc).__name__)
+        tracks = {}
     rows = []
     for r in results:
         t = tracks.get(r.track_id) if r.track_id is not None else None
@@ -154,7 +210,8 @@ def result_rows(results: Sequence[IngestResult | RetagResult]) -> pd.DataFrame:
                 "valence": round(t.valence, 3) if t else None,
                 "arousal": round(t.arousal, 3) if t else None,
                 "confidence": round(max(t.probabilities.values()), 3) if t else None,
-                "message": r.message,
+                "message": r.message
+                + ("; fix title/artist (the file has no tags)" if r.ok and needs_tags(r.title, r.artist) else ""),
             }
         )
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
@@ -171,12 +228,52 @@ class Upload(Protocol):
     def getvalue(self) -> bytes: ...
 
 
+class ImportStopped(RuntimeError):
+    """The catalog database stopped answering during an import or upload: it stopped there,
+    and what was done before is kept (the message says how far it got)."""
+
+
+def _stop_on_outage(progress: Progress) -> Progress:
+    """``progress`` that raises ImportStopped once DB_FAILURES_BEFORE_STOP files in a row failed
+    while the database didn't answer, instead of failing every remaining file the same way."""
+    failures = 0
+
+    def guarded(done: int, total: int, result: IngestResult) -> None:
+        nonlocal failures
+        progress(done, total, result)
+        if result.status != "failed":
+            failures = 0
+            return
+        try:
+            ping()
+        except DatabaseUnavailable:
+            failures += 1
+        else:
+            failures = 0
+        if failures >= DB_FAILURES_BEFORE_STOP:
+            log.warning("import stopped after %d of %d files: the catalog database is unavailable", done, total)
+            raise ImportStopped(f"the catalog database stopped answering; stopped after {done} of {total} files")
+
+    return guarded
+
+
+def _outage_stops(done: int) -> ImportStopped:
+    log.warning("import stopped after %d files: the catalog database is unavailable", done)
+    return ImportStopped(f"the catalog database is unavailable; stopped after {done} file(s)")
+
+
 def add_uploads(files: Sequence[Upload], progress: Progress, settings: Settings | None = None) -> None:
     """Tag and add each upload, reporting each result through ``progress(done, total, result)``.
-    Raises IngestSetupError when the import can't start (e.g. no mood model)."""
+    Raises IngestSetupError when the import can't start (e.g. no mood model) and ImportStopped
+    when the database stops answering."""
     settings = settings or get_settings()
+    guarded = _stop_on_outage(progress)
     for i, f in enumerate(files, 1):
-        progress(i, len(files), ingest_bytes(f.getvalue(), f.name, settings=settings))
+        try:
+            result = ingest_bytes(f.getvalue(), f.name, settings=settings)
+        except OUTAGE_ERRORS:
+            raise _outage_stops(i - 1) from None
+        guarded(i, len(files), result)
 
 
 def retag(progress: RetagProgress) -> None:
@@ -202,10 +299,60 @@ def resolve_import_folder(root: Path | None, relative: str) -> Path:
 def import_folder(folder: Path, progress: Progress, settings: Settings | None = None) -> None:
     """Import a folder that ``resolve_import_folder`` accepted, confined to the import root."""
     settings = settings or get_settings()
-    ingest_paths([folder], settings=settings, root=settings.import_root, progress=progress)
+    seen: list[IngestResult] = []
+
+    def counted(done: int, total: int, result: IngestResult) -> None:
+        seen.append(result)
+        progress(done, total, result)
+
+    try:
+        ingest_paths([folder], settings=settings, root=settings.import_root, progress=_stop_on_outage(counted))
+    except OUTAGE_ERRORS:  # e.g. the duplicate check of the next batch
+        raise _outage_stops(len(seen)) from None
 
 
 # ----------------------------------------------------------------------------- editing
+
+
+@dataclass(frozen=True)
+class TrackBackup:
+    """A track as it was before a save: what undo puts back. For a deleted track, ``held_file``
+    is a copy of its audio kept in the media store's temp area (swept when the app restarts,
+    which is when an undo expires at the latest)."""
+
+    track_id: int
+    title: str
+    artist: str
+    album: str | None
+    duration_s: float
+    sha256: str
+    media_path: str
+    format: str
+    quadrant: str
+    valence: float
+    arousal: float
+    probabilities: dict[str, float]
+    tagged_by: str
+    held_file: Path | None = None
+
+    @classmethod
+    def of(cls, track: Track, held_file: Path | None = None) -> TrackBackup:
+        return cls(
+            int(track.id),
+            track.title,
+            track.artist,
+            track.album,
+            float(track.duration_s),
+            track.sha256,
+            track.media_path,
+            track.format,
+            track.quadrant,
+            float(track.valence),
+            float(track.arousal),
+            {q: float(v) for q, v in track.probabilities.items()},
+            track.tagged_by,
+            held_file,
+        )
 
 
 @dataclass
@@ -213,6 +360,8 @@ class EditOutcome:
     updated: list[int] = field(default_factory=list)
     deleted: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    backups: list[TrackBackup] = field(default_factory=list)  # what undo restores
+    titles: dict[int, str] = field(default_factory=dict)  # track id -> title, for the confirmation
 
 
 def _changed(a: object, b: object) -> bool:
@@ -224,32 +373,55 @@ def _changed(a: object, b: object) -> bool:
     return (a or "") != (b or "")
 
 
-def apply_edits(original: pd.DataFrame, edited: pd.DataFrame) -> EditOutcome:
+def _hold_file(track: Track, store: MediaStore) -> Path:
+    """A copy of a deleted track's audio, in the store's temp area (this process owns it)."""
+    held = store.incoming_path(".held")
+    shutil.copyfile(store.resolve(track.media_path), held)
+    return held
+
+
+def apply_edits(original: pd.DataFrame, edited: pd.DataFrame, store: MediaStore | None = None) -> EditOutcome:
     """Save what the curator changed in the table. Each track is its own transaction, so one
     bad row (e.g. a point outside the chosen quadrant) doesn't lose the others.
 
     A change of quadrant, valence or arousal becomes a curator tag (kept by re-tagging); a new
-    valence/arousal decides the quadrant, a new quadrant alone moves the track into it.
+    valence/arousal decides the quadrant, a new quadrant alone mirrors the track's point into it
+    (``project_into``). Each changed or deleted track is backed up in the outcome for ``undo``.
+    Raises one of OUTAGE_ERRORS only when the database fails (the rows saved before it stay saved).
     """
     outcome = EditOutcome()
+    store = store or MediaStore()
     before = original.set_index("id")
     for _, row in edited.iterrows():
         track_id = int(row["id"])
         if track_id not in before.index:
             continue
         old = before.loc[track_id]
+        held: Path | None = None
         try:
             with session_scope() as s:
+                track = repository.get_track(s, track_id)
+                if track is None:
+                    raise LookupError(f"no track with id {track_id}")
                 if bool(row.get("delete", False)):
-                    if repository.delete_track(s, track_id):
+                    try:
+                        held = _hold_file(track, store)
+                    except (OSError, MediaPathError):
+                        held = None  # the file was already gone: undo restores the row alone
+                    backup = TrackBackup.of(track, held)
+                    if repository.delete_track(s, track_id, store):
                         outcome.deleted.append(track_id)
+                        outcome.backups.append(backup)
+                        outcome.titles[track_id] = backup.title
                     continue
+                backup = TrackBackup.of(track)
                 text_changes = {
                     col: str(row[col]) for col in ("title", "artist", "album") if _changed(row[col], old[col])
                 }
                 if text_changes:
                     repository.update_track(s, track_id, **text_changes)
                 va_changed = _changed(row["valence"], old["valence"]) or _changed(row["arousal"], old["arousal"])
+                quadrant_changed = _changed(row["quadrant"], old["quadrant"])
                 if va_changed:
                     valence, arousal = float(row["valence"]), float(row["arousal"])
                     if not (-1 <= valence <= 1 and -1 <= arousal <= 1):
@@ -257,12 +429,78 @@ def apply_edits(original: pd.DataFrame, edited: pd.DataFrame) -> EditOutcome:
                     repository.set_track_mood_by_curator(
                         s, track_id, quadrant_of(valence, arousal), valence=valence, arousal=arousal
                     )
-                elif _changed(row["quadrant"], old["quadrant"]):
+                elif quadrant_changed:
                     if row["quadrant"] not in QUADRANTS:
                         raise ValueError(f"unknown quadrant {row['quadrant']!r}")
-                    repository.set_track_mood_by_curator(s, track_id, str(row["quadrant"]))
-                if text_changes or va_changed or _changed(row["quadrant"], old["quadrant"]):
+                    valence, arousal = project_into(str(row["quadrant"]), track.valence, track.arousal)
+                    repository.set_track_mood_by_curator(
+                        s, track_id, str(row["quadrant"]), valence=valence, arousal=arousal
+                    )
+                if text_changes or va_changed or quadrant_changed:
                     outcome.updated.append(track_id)
+                    outcome.backups.append(backup)
+                    outcome.titles[track_id] = str(row["title"])
         except (LookupError, ValueError) as exc:
+            _drop(held)
             outcome.errors.append(f"track {track_id}: {exc}")
+        except OUTAGE_ERRORS:
+            _drop(held)
+            log.warning("saving curator edits stopped: the catalog database is unavailable", exc_info=True)
+            outcome.errors.append("the catalog database is unavailable: the remaining changes were not saved")
+            break
     return outcome
+
+
+def _drop(path: Path | None) -> None:
+    if path is not None:
+        path.unlink(missing_ok=True)
+
+
+def discard_undo(outcome: EditOutcome) -> None:
+    """The undo window closed: let go of the held audio of deleted tracks."""
+    for backup in outcome.backups:
+        _drop(backup.held_file)
+
+
+def undo(outcome: EditOutcome, store: MediaStore | None = None) -> list[str]:
+    """Put every track a save changed or deleted back as it was; returns the problems (empty
+    when all is back). A deleted track comes back with its audio, mood and tags under a new id;
+    its listening history went with the delete."""
+    store = store or MediaStore()
+    problems: list[str] = []
+    for b in outcome.backups:
+        try:
+            with session_scope() as s:
+                if b.track_id in outcome.deleted:
+                    if b.held_file is None or not b.held_file.is_file():
+                        raise LookupError("its audio file is gone")
+                    rel, _ = store.put_file(b.held_file, b.sha256, b.format)
+                    repository.add_track(
+                        s,
+                        title=b.title,
+                        artist=b.artist,
+                        album=b.album,
+                        duration_s=b.duration_s,
+                        sha256=b.sha256,
+                        media_path=rel,
+                        format=b.format,
+                        quadrant=b.quadrant,
+                        valence=b.valence,
+                        arousal=b.arousal,
+                        probabilities=b.probabilities,
+                        tagged_by=b.tagged_by,
+                    )
+                else:
+                    track = s.get(Track, b.track_id)
+                    if track is None:
+                        raise LookupError("it was deleted since")
+                    track.title, track.artist, track.album = b.title, b.artist, b.album
+                    track.set_mood(b.quadrant, b.valence, b.arousal, dict(b.probabilities))
+                    track.tagged_by = b.tagged_by
+        except (LookupError, ValueError, OSError) as exc:
+            problems.append(f"“{b.title}” could not be put back: {exc}")
+        except OUTAGE_ERRORS:
+            log.warning("undo failed: the catalog database is unavailable", exc_info=True)
+            problems.append(f"“{b.title}” could not be put back: the catalog database is unavailable")
+    discard_undo(outcome)
+    return problems

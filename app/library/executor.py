@@ -12,9 +12,15 @@ The database and the media store are written only by the calling process, never 
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
+import os
+import select
+import signal
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -132,7 +138,8 @@ class LocalProcessPool:
     so a curator's uploads one after another don't pay that each time), shut down after
     `idle_s` without work so the memory goes back. A pool that broke (a worker died) is
     replaced on the next lease. forkserver: workers start from a clean process, safe even
-    though the caller has threads (the Streamlit server does)."""
+    though the caller has threads (the Streamlit server does). Workers end with the process
+    that made the pool, however it ends (see `_exit_with`)."""
 
     def __init__(self, idle_s: float = ANALYSIS_IDLE_S) -> None:
         self.idle_s = idle_s
@@ -169,7 +176,9 @@ class LocalProcessPool:
                 self._executor = None
             if self._executor is None:
                 context = multiprocessing.get_context("forkserver")
-                self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+                self._executor = ProcessPoolExecutor(
+                    max_workers=workers, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
+                )
                 self._size = workers
             self._busy += 1
             return self._executor
@@ -184,6 +193,44 @@ class LocalProcessPool:
                 self._idle_timer = threading.Timer(self.idle_s, self.shutdown_if_idle)
                 self._idle_timer.daemon = True
                 self._idle_timer.start()
+
+
+def _exit_with(app_pid: int) -> None:
+    """Worker initializer: end this worker when the app process that started the pool dies.
+
+    A worker waits on a pipe every worker holds both ends of, and its parent is the forkserver,
+    not the app: neither notices a killed app, so without this the workers (each holding the
+    mood model) and the forkserver that waits on them would live on. The app's pid is watched
+    through a pidfd (readable once it exits; immune to pid reuse), polled where there is none;
+    PR_SET_PDEATHSIG also ends the worker if the forkserver goes first."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    try:
+        pidfd: int | None = os.pidfd_open(app_pid)
+    except ProcessLookupError:
+        os._exit(1)  # the app is already gone
+    except (AttributeError, OSError):
+        pidfd = None
+    threading.Thread(target=_wait_for_exit, args=(app_pid, pidfd), name="exit-with-app", daemon=True).start()
+
+
+def _wait_for_exit(app_pid: int, pidfd: int | None) -> None:
+    if pidfd is not None:
+        select.select([pidfd], [], [])
+    else:
+        while True:
+            try:
+                os.kill(app_pid, 0)
+            except ProcessLookupError:
+                break
+            except PermissionError:
+                pass
+            time.sleep(1.0)
+    os._exit(1)
 
 
 # The app's one local pool: ingest and retag lease it; tools (the bench) may too.

@@ -109,7 +109,7 @@ def make_frame_processor(
 
 class LazyStreamAnalyzer:
     """Loads the face model on the first frame, in the video thread, not when the page opens;
-    one LiveAnalyzer per stream (it keeps the face boxes between detections)."""
+    one LiveAnalyzer per stream (it detects on every frame it analyses)."""
 
     def __init__(self) -> None:
         self._stream = None

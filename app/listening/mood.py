@@ -3,9 +3,10 @@ distribution or the camera's smoothed mood; and when a reading is worth storing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -14,8 +15,14 @@ from app.emotions import FACE_LABELS, QUADRANT_NAMES, MoodPoint, emotion_to_poin
 if TYPE_CHECKING:
     from app.vision import Face, SmoothedMood
 
-# Where a mood reading came from; shown on the page so the listener knows what drives the music.
-MOOD_SOURCES = ("camera", "snapshot", "photo", "manual")
+# Where one reading came from (MoodReading.source): the live camera, a snapshot or an uploaded
+# photo analysed once, or a label or point the listener picked. The reasons name it.
+READING_SOURCES: tuple[str, ...] = ("camera", "snapshot", "photo", "manual")
+
+# Which input drives the music (ListenerSession.mood_source): the live camera, or the
+# listener's own choice — a picked label or point, or a snapshot/photo they asked to be read.
+MoodSource = Literal["camera", "manual"]
+MOOD_SOURCES: tuple[MoodSource, ...] = ("camera", "manual")
 
 
 @dataclass(frozen=True)
@@ -25,8 +32,56 @@ class MoodReading:
     point: MoodPoint
     label: str | None = None  # a FER label, or None for a manually picked point
     confidence: float | None = None
-    source: str = "manual"
+    source: str = "manual"  # one of READING_SOURCES
     probabilities: dict[str, float] | None = None
+
+    @property
+    def drives(self) -> MoodSource:
+        """The mood source this reading belongs to: only the live camera's are "camera"."""
+        return "camera" if self.source == "camera" else "manual"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Numbers and labels only (what a mood event stores too), for a session snapshot.
+        Unrounded, so `from_dict` gives back an equal reading (and the same queue basis)."""
+        # float(): a face model's numbers may be NumPy scalars, which JSON can't hold.
+        return {
+            "valence": float(self.point.valence),
+            "arousal": float(self.point.arousal),
+            "label": self.label,
+            "confidence": None if self.confidence is None else float(self.confidence),
+            "source": self.source,
+            "probabilities": None
+            if self.probabilities is None
+            else {k: float(v) for k, v in self.probabilities.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> MoodReading | None:
+        """The reading `as_dict` wrote, or None for anything malformed (a stored snapshot is
+        input like any other)."""
+        if not isinstance(data, Mapping):
+            return None
+        valence, arousal, confidence = data.get("valence"), data.get("arousal"), data.get("confidence")
+        label, source, probabilities = data.get("label"), data.get("source"), data.get("probabilities")
+        if not (_unit(valence, -1.0) and _unit(arousal, -1.0)) or source not in READING_SOURCES:
+            return None
+        if label is not None and label not in FACE_LABELS:
+            return None
+        if confidence is not None and not _unit(confidence, 0.0):
+            return None
+        if probabilities is not None:
+            if not isinstance(probabilities, Mapping) or not all(
+                k in FACE_LABELS and _unit(v, 0.0) for k, v in probabilities.items()
+            ):
+                return None
+            probabilities = {str(k): float(v) for k, v in probabilities.items()} or None
+        return cls(
+            point=MoodPoint(float(valence), float(arousal)),
+            label=label,
+            confidence=None if confidence is None else float(confidence),
+            source=str(source),
+            probabilities=probabilities,
+        )
 
     def describe(self) -> str:
         """Short words for the mood: 'sad', or 'calm / tender' for a bare point."""
@@ -41,6 +96,13 @@ class MoodReading:
         if self.label:
             return ("label", self.label)
         return ("point", round(self.point.valence * 4) / 4, round(self.point.arousal * 4) / 4)
+
+
+def _unit(value: object, low: float) -> bool:
+    """A finite number in [low, 1] (bool is not a number here)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and low <= value <= 1
 
 
 def reading_from_label(label: str, source: str = "manual") -> MoodReading:

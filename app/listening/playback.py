@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Container, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.catalog import repository
 from app.catalog.models import ListeningEvent, Track
+from app.listening.session import ListenerSession, Outcome
 
 KINDS: tuple[str, ...] = ("started", "paused", "resumed", "completed", "skipped", "advanced")
 # The reports that become a listening event, and its action (resumed and advanced are not
@@ -186,3 +187,32 @@ def record(
         for w in writes
         if w.track_id in present
     ]
+
+
+def follow_player(session: ListenerSession, events: Sequence[PlayerEvent]) -> bool:
+    """Apply the bar's reports to the session: positions, the track it moved on to by itself
+    (after an end, or its Next), and a track it finished or skipped with nothing queued after
+    it. Pure Python (no Streamlit): it runs inside `PlayerLog.take`. True when now-playing
+    changed."""
+    changed = False
+    left: dict[int, tuple[Outcome, float | None]] = {}  # what the bar left each track at
+    for event in events:
+        if event.kind in ("completed", "skipped"):
+            left[event.track_id] = ("completed" if event.kind == "completed" else "skipped", event.position_s)
+            if event.position_s is not None:
+                session.set_position(event.track_id, event.position_s)
+        elif event.kind == "advanced":
+            outcome, position = left.pop(event.from_track_id or 0, ("skipped", None))
+            before = session.now_playing
+            if session.advance_to(event.track_id, outcome=outcome, position_s=position) is not before:
+                changed = True
+        elif event.position_s is not None:  # started, paused, resumed
+            session.set_position(event.track_id, event.position_s)
+    current = session.now_playing
+    if current is not None and current.track_id in left:
+        # The bar ended or skipped it with nothing queued after it: move on here (the bar then
+        # gets the new head, or nothing).
+        outcome, position = left[current.track_id]
+        session.play_next(outcome=outcome, position_s=position)
+        changed = True
+    return changed

@@ -88,7 +88,7 @@ class ScriptedSession:
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_N:
             raise ScriptError(f"n must be a whole number from 1 to {MAX_N}")
         self.mood, self.strategy = mood, strategy
-        tracks = service.recommend(mood, strategy, set(self.heard), n)
+        tracks = service.recommend(mood, strategy, set(self.heard), n, session_id=self.session_id, path_start=0)
         return {"tracks": [t.as_json() for t in tracks]}
 
     def _feedback(self, command: Mapping[str, Any]) -> dict[str, Any]:

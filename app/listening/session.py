@@ -1,128 +1,351 @@
-"""The listener's session: current mood, lock, strategy and the play queue.
+"""The listener's session: where the mood comes from, what plays now, what is up next, what was
+heard and liked. Plain Python; it never touches the database (``service`` and ``persistence``
+do).
 
-The Mood page keeps one ``ListenerSession`` per browser session; everything it decides (when
-to refill the queue, what is excluded, what "next"/"skip" do) lives here as plain Python. The
-queue holds the recommender's ``Recommendation``s as they are.
+Mood: the live camera's latest reading (``camera_mood``) and the listener's own (``manual_mood``:
+a picked label or pad point, or a snapshot/photo they asked to be read) are kept apart;
+``mood_source`` says which one drives the music. A manual reading switches the source to
+"manual" (the listener's choice wins over the camera); ``use_camera()`` switches back. ``lock()``
+freezes the applied mood: readings from either source are still kept, but none is applied (and
+the source doesn't switch) until ``unlock()``. Every method that changes the mood returns True
+when a mood was *applied* — log ``effective_mood()`` then, and only then.
+
+Playing: ``now_playing`` (with ``position_s``, the player's last reported position) is separate
+from ``queue`` (up next). ``play_next``, ``advance_to``, ``replay`` move tracks between them and
+``history``; nothing but those three ever changes ``now_playing``.
+
+The page, in each run: hands the session what happened (the methods above), then calls
+``refill(service.recommend)`` once — it tops up to QUEUE_LENGTH, or rebuilds the whole of up
+next (with fresh reasons) when the mood or strategy changed — then renders.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal, Protocol
 
+from app.catalog.models import OUTCOMES
+from app.catalog.summary import TrackSummary
 from app.emotions import STRATEGIES
-from app.listening.mood import MoodReading
+from app.listening.mood import MoodReading, MoodSource
 from app.recommend import Recommendation
 
 QUEUE_LENGTH = 5
+# History kept per session (and in its snapshot); older entries drop off, and those tracks may
+# then be suggested again.
+HISTORY_LIMIT = 200
+# Tracks that left up next by a rebuild are remembered this long, so a player that already moved
+# on to one of them (before the page's rerun) can still be followed.
+RECENTLY_OFFERED = 2 * QUEUE_LENGTH
+REPLAY_REASON = "played again from your history"
 
-RecommendFn = Callable[[MoodReading, str, set[int], int], Sequence[Recommendation]]
-"""(listener mood, strategy, excluded track ids, n) -> ranked recommendations."""
+# What happened to a track the listener moved on from (the listening event's action, too).
+Outcome = Literal["played", "completed", "skipped"]
+
+
+class RecommendFn(Protocol):
+    """(mood, strategy, excluded track ids, n, variant_start) → ranked recommendations;
+    ``app.listening.service.recommend`` is one."""
+
+    def __call__(
+        self, mood: MoodReading, strategy: str, exclude: set[int], n: int, *, variant_start: int = 0
+    ) -> Sequence[Recommendation]: ...
 
 
 def new_session_id() -> str:
-    """Anonymous id: random, not derived from anything about the listener."""
+    """Anonymous id (32 lowercase hex): random, not derived from anything about the listener."""
     return uuid.uuid4().hex
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _check_position(position_s: float | None) -> float | None:
+    if position_s is None:
+        return None
+    if isinstance(position_s, bool) or not math.isfinite(position_s) or position_s < 0:
+        raise ValueError(f"position_s must be a number of seconds >= 0, not {position_s!r}")
+    return float(position_s)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """A track the listener moved on from: played / completed / skipped (a queued track removed
+    before it played is "skipped" with no position), where it was then, and when (UTC)."""
+
+    track: TrackSummary
+    outcome: Outcome
+    position_s: float | None
+    at: datetime
+
+    @property
+    def track_id(self) -> int:
+        return self.track.track_id
 
 
 @dataclass
 class ListenerSession:
     session_id: str = field(default_factory=new_session_id)
     strategy: str = "match"
-    mood: MoodReading | None = None
+    mood_source: MoodSource = "camera"
+    camera_mood: MoodReading | None = None
+    manual_mood: MoodReading | None = None
     locked_mood: MoodReading | None = None
+    now_playing: Recommendation | None = None
+    position_s: float = 0.0
     queue: list[Recommendation] = field(default_factory=list)
-    played: set[int] = field(default_factory=set)
-    skipped: set[int] = field(default_factory=set)
+    history: list[HistoryEntry] = field(default_factory=list)
     liked: set[int] = field(default_factory=set)
     queue_basis: tuple | None = None
+    reason_seq: int = 0  # wording variants handed out so far (see recommend's variant_start)
+    # Not part of a snapshot: only bridges one rebuild and the player's next report.
+    recently_offered: list[Recommendation] = field(default_factory=list, compare=False)
 
     # ---- mood -------------------------------------------------------------------------------
     def effective_mood(self) -> MoodReading | None:
-        """The mood the music follows: the locked one if the listener locked it."""
-        return self.locked_mood or self.mood
-
-    def set_mood(self, reading: MoodReading | None) -> bool:
-        """Record a new reading. Returns True when the music should change because of it."""
-        self.mood = reading
-        return self.queue_needs_refill()
-
-    def lock(self) -> None:
-        if self.mood is not None:
-            self.locked_mood = self.mood
-
-    def unlock(self) -> None:
-        self.locked_mood = None
+        """The mood the music follows: the locked one while locked, else the active source's
+        latest reading (the other source's while the active one has none yet, so switching to
+        a camera that hasn't seen a face doesn't stop the music)."""
+        if self.locked_mood is not None:
+            return self.locked_mood
+        camera, manual = self.camera_mood, self.manual_mood
+        return (camera or manual) if self.mood_source == "camera" else (manual or camera)
 
     @property
     def is_locked(self) -> bool:
         return self.locked_mood is not None
 
-    def set_strategy(self, strategy: str) -> None:
-        if strategy not in STRATEGIES:
-            raise ValueError(f"unknown strategy {strategy!r}")
-        self.strategy = strategy
+    def apply_camera_reading(self, reading: MoodReading) -> bool:
+        """A live camera reading. Kept as ``camera_mood``; applied (True) only while the camera
+        is the source and the mood isn't locked."""
+        if reading.source != "camera":
+            raise ValueError(f"a {reading.source} reading is not the camera's; use apply_manual_reading")
+        self.camera_mood = reading
+        return self.mood_source == "camera" and not self.is_locked
 
-    # ---- queue ------------------------------------------------------------------------------
-    def _basis(self) -> tuple | None:
+    def apply_manual_reading(self, reading: MoodReading) -> bool:
+        """The listener's own mood: a picked label or point, or a snapshot/photo. Kept as
+        ``manual_mood``; unless locked, the source becomes "manual" and it applies (True)."""
+        if reading.source == "camera":
+            raise ValueError("a live camera reading goes through apply_camera_reading")
+        self.manual_mood = reading
+        if self.is_locked:
+            return False
+        self.mood_source = "manual"
+        return True
+
+    def use_camera(self) -> bool:
+        """Let the camera drive the music again. Refused while locked. True when that applied a
+        different mood (the camera's latest)."""
+        return self._switch("camera")
+
+    def use_manual(self) -> bool:
+        """Back to the listener's last own reading, if there is one. Refused while locked. True
+        when that applied a different mood."""
+        if self.manual_mood is None:
+            return False
+        return self._switch("manual")
+
+    def _switch(self, source: MoodSource) -> bool:
+        if self.is_locked or self.mood_source == source:
+            return False
+        before = self.effective_mood()
+        self.mood_source = source
+        after = self.effective_mood()
+        return after is not None and after != before
+
+    def lock(self) -> bool:
+        """Freeze the applied mood (False when there is none yet)."""
+        mood = self.effective_mood()
+        if mood is None:
+            return False
+        self.locked_mood = mood
+        return True
+
+    def unlock(self) -> bool:
+        """Unfreeze. True when the active source's latest reading differs from the locked mood
+        and so now applies."""
+        locked, self.locked_mood = self.locked_mood, None
+        after = self.effective_mood()
+        return locked is not None and after is not None and after != locked
+
+    def set_strategy(self, strategy: str) -> bool:
+        """True when the strategy changed (up next is rebuilt on the next refill)."""
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
+        changed, self.strategy = strategy != self.strategy, strategy
+        return changed
+
+    # ---- up next ----------------------------------------------------------------------------
+    def basis(self) -> tuple | None:
+        """What up next was chosen for: the strategy and the applied mood's coarse basis."""
         mood = self.effective_mood()
         return None if mood is None else (self.strategy, *mood.basis())
 
-    def queue_needs_refill(self) -> bool:
-        basis = self._basis()
-        if basis is None:
-            return False
-        return basis != self.queue_basis or len(self.queue) < QUEUE_LENGTH
-
     def basis_changed(self) -> bool:
-        """True when the mood or strategy the queue was built for is no longer the current one."""
-        basis = self._basis()
+        """True when the mood or strategy up next was built for is no longer the current one."""
+        basis = self.basis()
         return basis is not None and basis != self.queue_basis
 
+    def needs_refill(self) -> bool:
+        return self.basis() is not None and (self.basis_changed() or len(self.queue) < QUEUE_LENGTH)
+
     def excluded_ids(self) -> set[int]:
-        """Tracks that must not be suggested again this session."""
-        return set(self.played) | set(self.skipped)
+        """Tracks not to suggest again this session: playing, played, completed or skipped
+        (removed from up next counts as skipped)."""
+        ids = {entry.track_id for entry in self.history}
+        if self.now_playing is not None:
+            ids.add(self.now_playing.track_id)
+        return ids
 
-    def refill(self, recommend: RecommendFn, n: int = QUEUE_LENGTH) -> None:
-        """Bring the queue to ``n`` tracks for the current mood and strategy.
-
-        When the mood or strategy changed, the track at the head (the one playing) stays so the
-        music isn't cut off mid-song; everything after it is chosen afresh.
-        """
-        mood = self.effective_mood()
-        if mood is None:
-            return
-        basis = self._basis()
-        keep = self.queue[:1] if basis != self.queue_basis else list(self.queue)
-        keep_ids = {item.track_id for item in keep}
+    def refill(self, recommend: RecommendFn, n: int = QUEUE_LENGTH) -> bool:
+        """Bring up next to ``n`` tracks for the applied mood and strategy. When either changed,
+        all of up next is chosen afresh (so every reason speaks of the new mood and strategy);
+        ``now_playing`` is never touched. Returns True when up next changed. Asks ``recommend``
+        nothing when there's no mood yet or up next is full and current."""
+        mood, basis = self.effective_mood(), self.basis()
+        if mood is None or not self.needs_refill():
+            return False
+        rebuild = basis != self.queue_basis
+        keep = [] if rebuild else list(self.queue)
+        exclude = self.excluded_ids() | {item.track_id for item in keep}
         wanted = n - len(keep)
-        if wanted > 0:
-            fresh = recommend(mood, self.strategy, self.excluded_ids() | keep_ids, wanted)
-            keep += [item for item in fresh if item.track_id not in keep_ids][:wanted]
-        self.queue = keep
-        self.queue_basis = basis
+        fresh = list(recommend(mood, self.strategy, exclude, wanted, variant_start=self.reason_seq))
+        fresh = [r for r in fresh if r.track_id not in exclude][:wanted]
+        self.reason_seq += len(fresh)
+        if rebuild:
+            self._remember_offered(item for item in self.queue if item.track_id not in {r.track_id for r in fresh})
+        new_queue = keep + fresh
+        changed = new_queue != self.queue
+        self.queue, self.queue_basis = new_queue, basis
+        return changed
 
-    def next(self) -> Recommendation | None:
-        """The head counts as played; returns it (or None for an empty queue)."""
-        if not self.queue:
-            return None
-        head = self.queue.pop(0)
-        self.played.add(head.track_id)
-        return head
+    def _remember_offered(self, items: Iterable[Recommendation]) -> None:
+        self.recently_offered = [*items, *self.recently_offered][:RECENTLY_OFFERED]
 
-    def skip(self, track_id: int) -> Recommendation | None:
-        """Drop a track from the queue; it won't be suggested again this session."""
+    def remove(self, track_id: int) -> Recommendation | None:
+        """Take a track out of up next: a skip of an unplayed track (history, no position), so
+        it isn't suggested again. Returns it, or None when it isn't up next."""
         for i, item in enumerate(self.queue):
             if item.track_id == track_id:
-                self.skipped.add(track_id)
+                self._add_history(item.track, "skipped", None)
                 return self.queue.pop(i)
         return None
 
-    def like(self, track_id: int) -> None:
+    # ---- now playing ------------------------------------------------------------------------
+    def play_next(self, *, outcome: Outcome = "skipped", position_s: float | None = None) -> Recommendation | None:
+        """The head of up next becomes ``now_playing`` (at 0:00). The previous one goes to
+        history with ``outcome`` at ``position_s`` (default: the last reported position).
+        Also cues the first track when nothing plays yet. Returns the new now_playing, or None
+        when up next was empty (then nothing plays)."""
+        self._finish_current(outcome, position_s)
+        head = self.queue.pop(0) if self.queue else None
+        self._start(head)
+        return head
+
+    def advance_to(
+        self, track_id: int, *, outcome: Outcome = "completed", position_s: float | None = None
+    ) -> Recommendation | None:
+        """The player moved on by itself to ``track_id`` (normally the head of up next, after a
+        track ended): it becomes now_playing, the previous one goes to history with ``outcome``.
+        Tracks queued before it stay up next. Also follows a track that a rebuild just took out
+        of up next (the player had it already). Idempotent: advancing to what already plays
+        changes nothing. Returns the new now_playing, or None for a track the session never
+        offered (nothing changes then)."""
+        if self.now_playing is not None and self.now_playing.track_id == track_id:
+            return self.now_playing
+        item = next((r for r in self.queue if r.track_id == track_id), None)
+        if item is not None:
+            self.queue.remove(item)
+        else:
+            item = next((r for r in self.recently_offered if r.track_id == track_id), None)
+            if item is None:
+                return None
+            self.recently_offered.remove(item)
+        self._finish_current(outcome, position_s)
+        self._start(item)
+        return item
+
+    def replay(self, track_id: int) -> Recommendation | None:
+        """Play a track from this session's history again, now: it becomes now_playing (the
+        one playing goes to history as skipped at its last position); up next stays as it is.
+        Returns it, or None when it isn't in history."""
+        if self.now_playing is not None and self.now_playing.track_id == track_id:
+            return self.now_playing
+        entry = next((e for e in reversed(self.history) if e.track_id == track_id), None)
+        if entry is None:
+            return None
+        self._finish_current("skipped", None)
+        item = Recommendation(track=entry.track, score=0.0, reason=REPLAY_REASON)
+        self._start(item)
+        return item
+
+    def set_position(self, track_id: int, position_s: float) -> bool:
+        """The player's report of where the current track is (started, paused, …). Ignored
+        (False) for any other track."""
+        if self.now_playing is None or self.now_playing.track_id != track_id:
+            return False
+        self.position_s = _check_position(position_s) or 0.0
+        return True
+
+    def _finish_current(self, outcome: Outcome, position_s: float | None) -> None:
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}")
+        position = _check_position(position_s)
+        if self.now_playing is not None:
+            self._add_history(self.now_playing.track, outcome, self.position_s if position is None else position)
+
+    def _start(self, item: Recommendation | None) -> None:
+        self.now_playing, self.position_s = item, 0.0
+
+    def _add_history(self, track: TrackSummary, outcome: Outcome, position_s: float | None) -> None:
+        self.history.append(HistoryEntry(track, outcome, position_s, _now()))
+        del self.history[:-HISTORY_LIMIT]
+
+    # ---- liked and lookups ------------------------------------------------------------------
+    def find(self, track_id: int) -> TrackSummary | None:
+        """A track this session knows: playing, up next, in history, or just taken out of up
+        next by a rebuild."""
+        items = [self.now_playing, *self.queue, *self.recently_offered]
+        for item in items:
+            if item is not None and item.track_id == track_id:
+                return item.track
+        entry = next((e for e in reversed(self.history) if e.track_id == track_id), None)
+        return entry.track if entry else None
+
+    def known_track_ids(self) -> set[int]:
+        """Every track id ``find`` knows: what a player report may name."""
+        ids = {entry.track_id for entry in self.history}
+        ids.update(item.track_id for item in (self.now_playing, *self.queue, *self.recently_offered) if item)
+        return ids
+
+    def like(self, track_id: int) -> bool:
+        """Like a track that is playing, up next or in history. True when it is newly liked
+        (log it then); False when already liked or unknown to this session."""
+        if track_id in self.liked or self.find(track_id) is None:
+            return False
         self.liked.add(track_id)
+        return True
+
+    def liked_tracks(self) -> list[TrackSummary]:
+        """The liked tracks this session still knows, most recently heard first (playing, then
+        history newest first, then up next)."""
+        seen: dict[int, TrackSummary] = {}
+        ordered = [self.now_playing.track] if self.now_playing else []
+        ordered += [e.track for e in reversed(self.history)] + [r.track for r in self.queue]
+        for track in ordered:
+            if track.track_id in self.liked:
+                seen.setdefault(track.track_id, track)
+        return list(seen.values())
 
     def forget(self) -> None:
-        """Start over as a new anonymous listener (after the stored events were deleted)."""
-        fresh = ListenerSession()
-        self.__dict__.update(fresh.__dict__)
+        """Start over as a new anonymous listener (after the stored events and snapshot were
+        deleted). The strategy stays: a preference, not personal data."""
+        strategy = self.strategy
+        self.__dict__.update(ListenerSession().__dict__)
+        self.strategy = strategy

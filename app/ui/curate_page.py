@@ -4,9 +4,12 @@ app.library.curation."""
 
 from __future__ import annotations
 
+import logging
 import math
 
+import pandas as pd
 import streamlit as st
+from sqlalchemy.engine import make_url
 
 from app.config import get_settings
 from app.emotions import QUADRANT_NAMES, QUADRANTS
@@ -15,6 +18,8 @@ from app.library import curation
 from app.library.curation import IngestResult
 from app.library.formats import UPLOAD_EXTENSIONS, mime_type
 from app.ui import state_keys as keys
+
+log = logging.getLogger(__name__)
 
 
 def _status_icon(result: IngestResult) -> str:
@@ -25,38 +30,69 @@ def _status_icon(result: IngestResult) -> str:
 def _ingest_done(results: list) -> str:
     failed = sum(r.status == "failed" for r in results)
     skipped = sum(r.status == "skipped" for r in results)
-    return f"Done: {sum(r.ok for r in results)} added, {failed} rejected, {skipped} already in the catalog"
+    return f"{sum(r.ok for r in results)} added, {failed} failed, {skipped} already there"
 
 
 def _retag_done(results: list) -> str:
     retagged, unchanged = (sum(r.status == s for r in results) for s in ("retagged", "unchanged"))
-    return f"Done: {retagged} re-tagged, {unchanged} unchanged, {sum(r.status == 'failed' for r in results)} failed"
+    return f"{retagged} re-tagged, {unchanged} unchanged, {sum(r.status == 'failed' for r in results)} failed"
 
 
-def _run_with_progress(label: str, work, done=_ingest_done) -> list[IngestResult]:
-    """Run ``work(progress)`` inside st.status with a progress bar and one line per file;
-    ``done(results)`` words the outcome."""
+def _outage_text() -> str:
+    """Curators may see the database host (never the URL or the user)."""
+    host = make_url(get_settings().database_url).host
+    return "The catalog database is unreachable right now" + (f" (host {host})" if host else "") + "; retry shortly."
+
+
+def _run_with_progress(label: str, work, done=_ingest_done) -> tuple[list[IngestResult], str]:
+    """Run ``work(progress)`` inside st.status with a live bar ("3/10 file.mp3") and one line per
+    file; returns the results so far and the summary line (``done(results)``, or why it stopped)."""
     results: list[IngestResult] = []
     with st.status(label, expanded=True) as status:
-        bar = st.progress(0.0)
+        bar = st.progress(0.0, text="starting…")
 
-        def progress(done: int, total: int, result: IngestResult) -> None:
+        def progress(n: int, total: int, result: IngestResult) -> None:
             results.append(result)
-            bar.progress(done / max(total, 1), text=f"{done} / {total}")
+            bar.progress(n / max(total, 1), text=f"{n}/{total} {result.source}")
             st.text(f"{_status_icon(result)} {result.source}: {result.message}")
 
         try:
             work(progress)
-        except curation.IngestSetupError as exc:
-            status.update(label=f"Stopped: {exc}", state="error")
-            return results
+        except (curation.IngestSetupError, curation.ImportStopped) as exc:
+            summary = f"Stopped: {exc}. So far: {done(results)}"
+            status.update(label=summary, state="error")
+            return results, summary
+        summary = done(results)
         failed = sum(r.status == "failed" for r in results)
-        status.update(
-            label=done(results),
-            state="error" if failed else "complete",
-            expanded=bool(failed),
-        )
-    return results
+        status.update(label=f"Done: {summary}", state="error" if failed else "complete", expanded=False)
+    return results, summary
+
+
+def _blank(table: pd.DataFrame) -> pd.DataFrame:
+    """Empty cells shown empty, not as "None"."""
+    return table.astype(object).where(table.notna(), "")
+
+
+def _render_results(table: pd.DataFrame, summary: str | None, key: str, csv_name: str | None = None) -> None:
+    """A results table with its summary, and every failure again as wrapped text below it."""
+    if summary:
+        (st.warning if summary.startswith("Stopped") else st.success)(summary)
+    st.dataframe(
+        _blank(table),
+        hide_index=True,
+        key=key,
+        column_order=["file", "status", "title", "artist", "quadrant", "message"]
+        + [c for c in table.columns if c not in ("file", "status", "title", "artist", "quadrant", "message")],
+        column_config={"message": st.column_config.TextColumn("message", width="large")},
+    )
+    failed = table[table["status"] == "failed"]
+    if len(failed):
+        with st.container(key=f"{key}_failures"):
+            st.markdown("**Failed:**")
+            for source, message in zip(failed["file"], failed["message"], strict=True):
+                st.text(f"❌ {source}: {message}")  # plain text that wraps; names are never markup
+    if csv_name:
+        _csv_button(table, csv_name, f"{key}_csv")
 
 
 def _render_upload() -> None:
@@ -71,21 +107,114 @@ def _render_upload() -> None:
         max_upload_size=max(1, math.ceil(settings.max_upload_mb)),
     )
     if files and st.button(f"Tag and add {len(files)} file(s)", key="upload_go", type="primary"):
-        results = _run_with_progress(
+        results, summary = _run_with_progress(
             f"Tagging {len(files)} file(s)…", lambda progress: curation.add_uploads(files, progress, settings)
         )
         st.session_state[keys.UPLOAD_RESULTS] = curation.result_rows(results)
+        st.session_state[keys.UPLOAD_SUMMARY] = summary
         st.session_state[keys.UPLOADER_NONCE] = nonce + 1  # empty the uploader for the next batch
         st.rerun()
     table = st.session_state.get(keys.UPLOAD_RESULTS)
     if table is not None:
         st.subheader("Results")
-        st.dataframe(table, hide_index=True, key="upload_results")
-        _csv_button(table, "upload-results.csv", "upload_results_csv")
+        _render_results(table, st.session_state.get(keys.UPLOAD_SUMMARY), "upload_results", "upload-results.csv")
 
 
 def _csv_button(table, file_name: str, key: str) -> None:
     st.download_button("⬇️ CSV", csv_bytes(table), file_name, "text/csv", key=key, on_click="ignore")
+
+
+# Key columns first, so a phone shows delete, title, artist and mood without scrolling sideways.
+REVIEW_COLUMNS = [
+    "delete",
+    "title",
+    "artist",
+    "quadrant",
+    "hint",
+    "tagged",
+    "album",
+    "valence",
+    "arousal",
+    "duration_s",
+]
+
+
+def _save(original: pd.DataFrame, edited: pd.DataFrame) -> None:
+    previous = st.session_state.pop(keys.EDIT_UNDO, None)
+    if previous is not None:
+        curation.discard_undo(previous)  # a new save closes the last one's undo
+    try:
+        outcome = curation.apply_edits(original, edited)
+    except curation.OUTAGE_ERRORS:
+        log.warning("saving curator edits failed: database unavailable", exc_info=True)
+        outcome = curation.EditOutcome(errors=[_outage_text()])
+    st.session_state[keys.EDIT_OUTCOME] = outcome
+    if outcome.backups:
+        st.session_state[keys.EDIT_UNDO] = outcome
+    st.session_state.pop("catalog_editor", None)  # start from the saved catalog
+
+
+def _on_undo() -> None:
+    outcome = st.session_state.pop(keys.EDIT_UNDO, None)
+    if outcome is None:
+        return
+    problems = curation.undo(outcome)
+    st.session_state[keys.UNDO_DONE] = problems
+    st.session_state.pop("catalog_editor", None)
+
+
+def _render_save_feedback() -> None:
+    outcome = st.session_state.pop(keys.EDIT_OUTCOME, None)
+    if outcome is not None:
+        if outcome.updated or outcome.deleted:
+            names = ", ".join(f"“{t}”" for t in list(outcome.titles.values())[:3])
+            text = f"Saved: {len(outcome.updated)} updated, {len(outcome.deleted)} deleted ({names})."
+            st.success(text)
+            st.toast(text, icon="✅")
+        for error in outcome.errors:
+            st.error(error)
+    undo_done = st.session_state.pop(keys.UNDO_DONE, None)
+    if undo_done is not None:
+        for problem in undo_done:
+            st.error(problem)
+        if not undo_done:
+            st.success("Undone: the tracks are back as they were.")
+            st.toast("Undone", icon="↩️")
+    pending = st.session_state.get(keys.EDIT_UNDO)
+    if pending is not None:
+        st.button(
+            f"↩️ Undo the last save ({len(pending.updated)} updated, {len(pending.deleted)} deleted)",
+            key="review_undo",
+            on_click=_on_undo,
+            help="Puts every changed or deleted track back (a deleted one with its audio file). "
+            "Available until the next save or until the app restarts.",
+        )
+
+
+def _render_delete_confirmation() -> bool:
+    """The pending save with deletes, asking first; True while it waits."""
+    pending = st.session_state.get(keys.EDIT_PENDING)
+    if pending is None:
+        return False
+    original, edited = pending
+    doomed = edited[edited["delete"].astype(bool)]
+    with st.container(border=True, key="delete_confirmation"):
+        st.warning(
+            f"Delete {len(doomed)} track(s) and their audio files? "
+            + ", ".join(f"“{t}”" for t in doomed["title"].head(5))
+            + (" …" if len(doomed) > 5 else "")
+            + " You can undo right after."
+        )
+        yes, no = st.columns(2)
+        if yes.button("🗑️ Yes, delete", key="review_confirm_delete", type="primary"):
+            st.session_state.pop(keys.EDIT_PENDING, None)
+            _save(original, edited)
+            st.rerun()
+        if no.button("Cancel", key="review_cancel_delete"):
+            st.session_state.pop(keys.EDIT_PENDING, None)
+            st.session_state.pop("catalog_editor", None)
+            st.rerun()
+    return True
 
 
 def _render_review() -> None:
@@ -100,39 +229,54 @@ def _render_review() -> None:
     tagged_by = c3.selectbox(
         "Tagged by", [None, *curation.TAGGED_BY], format_func=lambda x: x or "anyone", key="review_tagged_by"
     )
-    original = curation.find_tracks(query, quadrant, tagged_by)
+    _render_save_feedback()
+    try:
+        original = curation.find_tracks(query, quadrant, tagged_by)
+    except curation.OUTAGE_ERRORS:
+        log.warning("review table unavailable: database unavailable", exc_info=True)
+        st.warning(_outage_text())
+        return
     if original.empty:
         st.info("No tracks match." if query or quadrant or tagged_by else "The catalog is empty: upload some music.")
         return
     st.caption(
         f"{len(original)} track(s) shown (at most {curation.PAGE_SIZE}). Edit title, artist, album or mood; "
-        "a mood you set is marked *curator* and re-tagging leaves it alone. Tick **delete** to remove a track "
-        "and its file."
+        "a mood you set is marked *curator* and re-tagging leaves it alone. Changing only the mood keeps the "
+        "track's distance from each axis. Tick **delete** to remove a track and its file (asks first; undo after)."
     )
+    if _render_delete_confirmation():
+        return
     edited = st.data_editor(
         original,
         key="catalog_editor",
         hide_index=True,
+        column_order=REVIEW_COLUMNS,
         disabled=[c for c in original.columns if c not in curation.EDITABLE_COLUMNS],
         column_config={
-            "quadrant": st.column_config.SelectboxColumn("quadrant", options=list(QUADRANTS), required=True),
+            "delete": st.column_config.CheckboxColumn("🗑️", help="Delete the track and its file", width="small"),
+            "title": st.column_config.TextColumn("title", width="medium"),
+            "quadrant": st.column_config.SelectboxColumn(
+                "mood",
+                options=list(QUADRANTS),
+                required=True,
+                help=" · ".join(f"{q} {n}" for q, n in QUADRANT_NAMES.items()),
+            ),
+            "hint": st.column_config.TextColumn("hint", help="The file had no tags: its title is the file name"),
+            "tagged": st.column_config.TextColumn("tagged by"),
             "valence": st.column_config.NumberColumn("valence", min_value=-1.0, max_value=1.0, step=0.01),
             "arousal": st.column_config.NumberColumn("arousal", min_value=-1.0, max_value=1.0, step=0.01),
-            "delete": st.column_config.CheckboxColumn("delete"),
             "duration_s": st.column_config.NumberColumn("duration (s)"),
         },
     )
+    untagged = int((original["hint"] != "").sum())
+    if untagged:
+        st.caption(f"✏️ {untagged} track(s) have no tags (title from the file name, artist unknown): fix them above.")
     if st.button("💾 Save changes", key="review_save", type="primary"):
-        outcome = curation.apply_edits(original, edited)
-        st.session_state[keys.EDIT_OUTCOME] = outcome
-        st.session_state.pop("catalog_editor", None)  # start from the saved catalog
+        if edited["delete"].astype(bool).any():
+            st.session_state[keys.EDIT_PENDING] = (original, edited)
+        else:
+            _save(original, edited)
         st.rerun()
-    outcome = st.session_state.pop(keys.EDIT_OUTCOME, None)
-    if outcome is not None:
-        if outcome.updated or outcome.deleted:
-            st.success(f"Saved: {len(outcome.updated)} updated, {len(outcome.deleted)} deleted.")
-        for error in outcome.errors:
-            st.error(error)
     _render_inline_player(original)
 
 
@@ -142,7 +286,11 @@ def _render_inline_player(tracks) -> None:
     track_id = st.selectbox("▶️ Play a track", options, format_func=labels.get, key="review_play")
     if track_id is None:
         return
-    path = curation.track_audio(int(track_id))
+    try:
+        path = curation.track_audio(int(track_id))
+    except curation.OUTAGE_ERRORS:
+        st.warning(_outage_text())
+        return
     if path is None:
         st.warning("This track's audio file is missing from the media store.")
     else:
@@ -150,14 +298,18 @@ def _render_inline_player(tracks) -> None:
 
 
 def _render_retag() -> None:
-    n = curation.model_tagged_count()
+    try:
+        n = curation.model_tagged_count()
+    except curation.OUTAGE_ERRORS:
+        st.warning(_outage_text())
+        return
     st.write(f"{n} model-tagged track(s). Curator-tagged tracks are never changed.")
     if st.button(f"🔁 Re-tag {n} track(s) with the current model", key="retag_go", disabled=n == 0):
-        results = _run_with_progress(f"Re-tagging {n} track(s)…", curation.retag, _retag_done)
+        results, _ = _run_with_progress(f"Re-tagging {n} track(s)…", curation.retag, _retag_done)
         st.session_state[keys.RETAG_RESULTS] = curation.result_rows(results)
     table = st.session_state.get(keys.RETAG_RESULTS)
     if table is not None:
-        st.dataframe(table, hide_index=True, key="retag_results")
+        _render_results(table, None, "retag_results")
 
 
 def _render_folder_import() -> None:
@@ -176,24 +328,28 @@ def _render_folder_import() -> None:
         except (PermissionError, FileNotFoundError) as exc:
             st.error(str(exc))
             return
-        results = _run_with_progress(
+        results, summary = _run_with_progress(
             f"Importing {folder.name or folder}…",
             lambda progress: curation.import_folder(folder, progress, settings),
         )
         st.session_state[keys.IMPORT_RESULTS] = curation.result_rows(results)
+        st.session_state[keys.IMPORT_SUMMARY] = summary
     table = st.session_state.get(keys.IMPORT_RESULTS)
     if table is not None:
-        st.dataframe(table, hide_index=True, key="import_results")
-        _csv_button(table, "import-results.csv", "import_results_csv")
+        _render_results(table, st.session_state.get(keys.IMPORT_SUMMARY), "import_results", "import-results.csv")
 
 
 def render() -> None:
     st.title("🎚️ Curate")
-    counts = curation.quadrant_counts()
-    cols = st.columns(5)
-    cols[0].metric("Tracks", sum(counts.values()))
-    for col, q in zip(cols[1:], QUADRANTS, strict=True):
-        col.metric(f"{q} {QUADRANT_NAMES[q]}", counts[q])
+    try:
+        counts = curation.quadrant_counts()
+    except curation.OUTAGE_ERRORS:
+        log.warning("catalog counts unavailable: database unavailable", exc_info=True)
+        st.warning(_outage_text())
+    else:
+        # One wrapping line, not five metrics: on a phone the counts stay off most of the first screen.
+        parts = " · ".join(f"{q} {QUADRANT_NAMES[q].split(' / ')[0]} **{counts[q]}**" for q in QUADRANTS)
+        st.markdown(f"**{sum(counts.values())} tracks** · {parts}")
     upload, review, retag, folder = st.tabs(["⬆️ Upload", "📝 Review & edit", "🔁 Re-tag", "📂 Server folder"])
     with upload:
         _render_upload()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import plotly.graph_objects as go
 
 from app.emotions import FACE_VA, QUADRANT_NAMES, MoodPoint
@@ -9,9 +11,16 @@ from app.emotions import FACE_VA, QUADRANT_NAMES, MoodPoint
 _QUADRANT_LABEL_POS = {"Q1": (0.8, 1.1), "Q2": (-0.8, 1.1), "Q3": (-0.8, -1.1), "Q4": (0.8, -1.1)}
 
 
-def mood_gauge_figure(point: MoodPoint | None, label: str | None = None, target: MoodPoint | None = None) -> go.Figure:
-    """Unit circle, axes, the seven face labels as faint reference dots, the listener's point
-    and (optionally) the strategy's target point the music aims at."""
+def mood_gauge_figure(
+    point: MoodPoint | None,
+    label: str | None = None,
+    target: MoodPoint | None = None,
+    path: Sequence[MoodPoint] = (),
+    queued: Sequence[MoodPoint] = (),
+) -> go.Figure:
+    """Unit circle, axes, the seven face labels as faint reference dots, the listener's point,
+    the strategy's goal, and (optionally) the steering path from the mood toward the goal with
+    where each queued track sits."""
     fig = go.Figure()
     fig.add_shape(type="circle", x0=-1, y0=-1, x1=1, y1=1, line={"color": "#bbb"})
     fig.add_hline(y=0, line={"color": "#ddd", "width": 1})
@@ -31,6 +40,32 @@ def mood_gauge_figure(point: MoodPoint | None, label: str | None = None, target:
     )
     for quadrant, (x, y) in _QUADRANT_LABEL_POS.items():
         fig.add_annotation(x=x, y=y, text=QUADRANT_NAMES[quadrant], showarrow=False, font={"size": 9, "color": "#888"})
+    if path:
+        fig.add_trace(
+            go.Scatter(
+                x=[point.valence if point else path[0].valence] + [p.valence for p in path],
+                y=[point.arousal if point else path[0].arousal] + [p.arousal for p in path],
+                mode="lines+markers",
+                name="path",
+                line={"color": "#2a9d8f", "dash": "dot", "width": 2},
+                marker={"size": 6, "color": "#2a9d8f"},
+                hovertemplate="step toward the goal<extra></extra>",
+            )
+        )
+    if queued:
+        fig.add_trace(
+            go.Scatter(
+                x=[q.valence for q in queued],
+                y=[q.arousal for q in queued],
+                mode="markers+text",
+                text=[str(i + 1) for i in range(len(queued))],
+                textposition="bottom center",
+                textfont={"size": 9, "color": "#bbb"},
+                name="up next",
+                marker={"size": 8, "symbol": "diamond", "color": "#f4a261"},
+                hovertemplate="up next #%{text}<extra></extra>",
+            )
+        )
     if target is not None:
         fig.add_trace(
             go.Scatter(

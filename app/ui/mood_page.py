@@ -1,14 +1,26 @@
-"""The listener's Mood page: live camera (or a fallback) → mood panel → queue of tracks."""
+"""The listener's Mood page: one now-playing bar on top, up next / history / liked under it, and
+the mood (camera or the listener's own pick) beside or, on a phone, below. A thin view over
+`app.listening.service`; the session's rules live in `app.listening.session`.
+
+Each run: resume the session named in the URL (``?s=<anonymous id>``) if this browser session
+has none yet, take the bar's new reports (also taken in the bar's callback, before the rerun
+they cause), read the camera, refill up next, render, save the snapshot if it changed.
+
+Threads: the webrtc frame callback runs in its own thread and only writes into the MoodHolder;
+the live-mood fragment reads it every second in the script thread and reruns the whole page only
+when the mood the music follows changed enough to rebuild up next (the bar survives a rerun).
+"""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
 import streamlit as st
 
-from app.emotions import FACE_LABELS, STRATEGIES, STRATEGY_NAMES, target_for_strategy
-from app.listening import service
+from app.emotions import FACE_LABELS, QUADRANT_COLOURS, QUADRANT_NAMES, STRATEGIES, STRATEGY_NAMES, target_for_strategy
+from app.listening import playback, service
 from app.listening.live import LiveSnapshot, MoodHolder, live_frame_processor
 from app.listening.mood import (
     MoodLogThrottle,
@@ -20,12 +32,16 @@ from app.listening.mood import (
     reading_from_point,
     reading_from_smoothed,
 )
-from app.listening.session import ListenerSession
+from app.listening.session import HistoryEntry, ListenerSession
+from app.recommend import Recommendation, describe_listener
 from app.ui import state_keys as keys
 from app.ui.mood_gauge import mood_gauge_figure, mood_pad_figure
-from app.ui.player import render_player_card
+from app.ui.now_playing import now_playing_bar, reports_of
 
 LIVE_REFRESH_S = 1.0
+SESSION_PARAM = "s"  # the URL's query parameter holding the anonymous session id
+BAR_KEY = "now_playing"
+HISTORY_SHOWN = 30
 EMOJI = {
     "angry": "😠",
     "disgust": "🤢",
@@ -35,21 +51,53 @@ EMOJI = {
     "sad": "😢",
     "surprise": "😮",
 }
+SOURCE_NAMES = {"camera": ":material/videocam: Camera", "manual": ":material/person: Me"}
+# A track's mood chip: Streamlit's badge colour closest to the bar's and the charts' quadrant
+# colour, and an icon from Streamlit's bundled Material font (no emoji font needed).
+MOOD_BADGES = {
+    "Q1": ("orange", ":material/wb_sunny:"),
+    "Q2": ("red", ":material/bolt:"),
+    "Q3": ("blue", ":material/rainy:"),
+    "Q4": ("green", ":material/spa:"),
+}
 PRIVACY_TEXT = (
     "Camera frames are analysed in memory and never stored or sent anywhere else. "
     "Moodtune keeps only mood numbers (emotion probabilities, valence, arousal) and what you "
     "played, liked or skipped, under a random session id that is not linked to you. "
     "**Forget this session** deletes all of it."
 )
+EMPTY_CATALOG = "The catalog is empty — curators can add music on the Curate page."
+HEARD_EVERYTHING = (
+    "You've heard everything for this mood — try another strategy or mood, or replay something from History."
+)
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
+
+
+def plain(text: str) -> str:
+    """User data (titles, artists) shown through markdown as the literal text it is."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 # ----------------------------------------------------------------------------- session objects
 
 
 def listener() -> ListenerSession:
+    """This browser session's listener: resumed from the URL's id on the first run, else new."""
     obj = st.session_state.get(keys.LISTENER)
     if not isinstance(obj, ListenerSession):
-        obj = st.session_state[keys.LISTENER] = ListenerSession()
+        try:
+            obj = service.resume_session(st.query_params.get(SESSION_PARAM))
+        except Exception:  # a snapshot that can't be read must not keep the page from working
+            obj = ListenerSession()
+        st.session_state[keys.LISTENER] = obj
+        st.session_state[keys.SAVED_STATE] = None
+    return obj
+
+
+def _player_log() -> playback.PlayerLog:
+    obj = st.session_state.get(keys.PLAYER_LOG)
+    if not isinstance(obj, playback.PlayerLog):
+        obj = st.session_state[keys.PLAYER_LOG] = playback.PlayerLog()
     return obj
 
 
@@ -67,61 +115,106 @@ def _throttle() -> MoodLogThrottle:
     return obj
 
 
-@st.cache_resource(show_spinner="Loading the face model…")
 def face_analyzer() -> Any:
-    """One analyzer per process, shared by every session (FaceAnalyzer is thread-safe)."""
+    """The process's one analyzer (FaceAnalyzer.load is load-once and thread-safe)."""
     from app.vision import FaceAnalyzer
 
-    return FaceAnalyzer.load()
+    with st.spinner("Loading the face model…"):
+        return FaceAnalyzer.load()
+
+
+# ----------------------------------------------------------------------------- the bar's reports
+
+
+def _take_reports() -> None:
+    """Store and follow the bar's new reports. Runs as the bar's callback (before the rerun a
+    report causes) and at the top of every run (reports a stopped run left behind).
+    Everything read from session state is read before `take` (see PlayerLog)."""
+    raw, session, log = reports_of(BAR_KEY), listener(), _player_log()
+    failed: list[Exception] = []
+
+    def store(events: list[playback.PlayerEvent]) -> None:
+        try:
+            service.log_player_writes(
+                session.session_id, playback.writes_for(events), session.strategy, session.effective_mood()
+            )
+        except Exception as exc:  # logging must never take the music away
+            failed.append(exc)
+        playback.follow_player(session, events)
+
+    log.take(raw, known_ids=session.known_track_ids(), store=store)
+    if failed:
+        st.session_state[keys.STORE_ERROR] = True
 
 
 # ----------------------------------------------------------------------------- actions
 
 
-def _adopt(reading: MoodReading) -> None:
-    """A new mood from any source: store it and log it (throttled)."""
-    session = listener()
-    session.set_mood(reading)
-    if _throttle().should_log(reading, time.monotonic()):
-        try:
-            service.log_mood(session.session_id, reading)
-        except Exception:  # logging must never take the music away
-            st.toast("Couldn't save the mood reading; the music goes on.")
+def _log_applied_mood(session: ListenerSession) -> None:
+    """Log the mood the music now follows (call only when the domain said one was applied)."""
+    mood = session.effective_mood()
+    if mood is None or not _throttle().should_log(mood, time.monotonic()):
+        return
+    try:
+        service.log_mood(session.session_id, mood)
+    except Exception:
+        st.session_state[keys.STORE_ERROR] = True
 
 
-def _log(track_id: int, action: str) -> None:
+def _log(track_id: int, action: str, position_s: float | None = None) -> None:
     session = listener()
     try:
-        service.log_listening(session.session_id, track_id, action, session.strategy, session.effective_mood())
+        service.log_listening(
+            session.session_id, track_id, action, session.strategy, session.effective_mood(), position_s=position_s
+        )
     except Exception:
-        st.toast("Couldn't save that; the music goes on.")
+        st.session_state[keys.STORE_ERROR] = True
+
+
+def _adopt_manual(reading: MoodReading) -> None:
+    session = listener()
+    if session.apply_manual_reading(reading):
+        _log_applied_mood(session)
+    elif session.is_locked:
+        st.session_state[keys.SOURCE_HINT] = "The mood is locked: unlock it to use your pick."
+
+
+def _leave_current(change) -> None:
+    """Run a page action that replaces the playing track (play now, replay) and log the track it
+    replaced as skipped where the bar last said it was."""
+    session = listener()
+    before, position = session.now_playing, session.position_s
+    item = change(session)
+    if before is not None and item is not None and item.track_id != before.track_id:
+        _log(before.track_id, "skipped", position)
 
 
 def _on_like(track_id: int) -> None:
-    listener().like(track_id)
-    _log(track_id, "liked")
+    if listener().like(track_id):
+        _log(track_id, "liked")
 
 
-def _on_skip(track_id: int) -> None:
-    if listener().skip(track_id) is not None:
+def _on_remove(track_id: int) -> None:
+    if listener().remove(track_id) is not None:
         _log(track_id, "skipped")
 
 
-def _on_next() -> None:
-    head = listener().next()
-    if head is not None:
-        _log(head.track_id, "played")
-        st.session_state[keys.AUTOPLAY] = True
+def _on_play_now(track_id: int) -> None:
+    _leave_current(lambda session: session.advance_to(track_id, outcome="skipped"))
+
+
+def _on_replay(track_id: int) -> None:
+    _leave_current(lambda session: session.replay(track_id))
 
 
 def _on_pad_label() -> None:
     label = st.session_state.get("mood_pad_label")
     if label in FACE_LABELS:
-        _adopt(reading_from_label(label))
+        _adopt_manual(reading_from_label(label))
 
 
 def _on_pad_point() -> None:
-    _adopt(reading_from_point(st.session_state["mood_pad_valence"], st.session_state["mood_pad_arousal"]))
+    _adopt_manual(reading_from_point(st.session_state["mood_pad_valence"], st.session_state["mood_pad_arousal"]))
 
 
 def _on_pad_click() -> None:
@@ -131,7 +224,26 @@ def _on_pad_click() -> None:
     )
     if points:
         point = points[-1]
-        _adopt(reading_from_point(float(point["x"]), float(point["y"])))
+        _adopt_manual(reading_from_point(float(point["x"]), float(point["y"])))
+
+
+def _on_source() -> None:
+    session, choice = listener(), st.session_state.get("mood_source")
+    if session.is_locked:
+        st.session_state[keys.SOURCE_HINT] = "The mood is locked: unlock it to change where it comes from."
+        return
+    if choice == "camera":
+        applied = session.use_camera()
+        st.session_state["mood_pad_label"] = None  # so picking the same mood again applies it
+    elif choice == "manual":
+        if session.manual_mood is None:
+            st.session_state[keys.SOURCE_HINT] = "Pick a mood below (or take a snapshot) to choose it yourself."
+            return
+        applied = session.use_manual()
+    else:
+        return
+    if applied:
+        _log_applied_mood(session)
 
 
 def _on_strategy() -> None:
@@ -144,8 +256,8 @@ def _on_lock() -> None:
     session = listener()
     if st.session_state.get("lock_mood"):
         session.lock()
-    else:
-        session.unlock()
+    elif session.unlock():
+        _log_applied_mood(session)
 
 
 def _on_forget() -> None:
@@ -155,16 +267,19 @@ def _on_forget() -> None:
     except Exception:
         st.session_state[keys.FORGET_ERROR] = True
         return
-    strategy = session.strategy
-    session.forget()
-    session.strategy = strategy  # a preference, not personal data
+    session.forget()  # a new anonymous id; the strategy stays (a preference, not personal data)
     _holder().clear()
     st.session_state[keys.MOOD_THROTTLE] = MoodLogThrottle()
-    st.session_state["lock_mood"] = False
+    st.session_state[keys.SAVED_STATE] = None
+    # New keys for the snapshot and photo widgets: the old ones, and the picture bytes they
+    # hold, are dropped at the end of this run.
+    st.session_state[keys.STILL_NONCE] = st.session_state.get(keys.STILL_NONCE, 0) + 1
+    st.session_state.pop(keys.LAST_IMAGE, None)
+    st.session_state["mood_pad_label"] = None
     st.session_state[keys.FORGOT] = removed
 
 
-# ----------------------------------------------------------------------------- mood sources
+# ----------------------------------------------------------------------------- mood inputs
 
 
 def _live_callback():
@@ -197,7 +312,7 @@ def _render_live_camera() -> bool:
         _holder().clear()
         st.caption(
             "Press **START** and allow the camera. If the browser blocks the camera or the "
-            "connection doesn't come up, use *Snapshot*, *Photo* or *Mood pad* instead."
+            "connection doesn't come up, use *Snapshot*, *Photo* or *Pick* instead."
         )
     return playing
 
@@ -214,15 +329,15 @@ def _reading_from_image(data: bytes, source: str) -> None:
     try:
         faces = face_analyzer().analyze(image)
     except Exception as exc:
-        st.error(f"Face analysis is unavailable: {type(exc).__name__}. Use the mood pad instead.")
+        st.error(f"Face analysis is unavailable: {type(exc).__name__}. Pick your mood instead.")
         return
     reading = reading_from_faces(faces, source)
     if reading is None:
-        st.warning("No face found in this picture. Face the camera in good light, or use the mood pad.")
+        st.warning("No face found in this picture. Face the camera in good light, or pick your mood.")
         return
     from app.vision import draw_overlay
 
-    _adopt(reading)
+    _adopt_manual(reading)
     st.image(cv2.cvtColor(draw_overlay(image.copy(), faces), cv2.COLOR_BGR2RGB), width=320, caption="What Moodtune saw")
 
 
@@ -230,7 +345,7 @@ def _render_still_input(widget: Any, source: str) -> None:
     if widget is None:
         return
     # Only a new picture changes the mood; reruns with the same picture must not undo a
-    # later choice on the mood pad.
+    # later pick.
     ident = (source, getattr(widget, "file_id", None) or widget.name, widget.size)
     if st.session_state.get(keys.LAST_IMAGE) == ident:
         return
@@ -238,7 +353,7 @@ def _render_still_input(widget: Any, source: str) -> None:
     _reading_from_image(widget.getvalue(), source)
 
 
-def _render_mood_pad() -> None:
+def _render_mood_pad(session: ListenerSession) -> None:
     st.pills(
         "How do you feel?",
         FACE_LABELS,
@@ -247,7 +362,7 @@ def _render_mood_pad() -> None:
         on_change=_on_pad_label,
     )
     with st.expander("…or pick a point on the circle"):
-        mood = listener().mood
+        mood = session.effective_mood()
         st.plotly_chart(
             mood_pad_figure(mood.point if mood else None),
             key="mood_pad_click",
@@ -261,11 +376,42 @@ def _render_mood_pad() -> None:
         st.button("Use this point", key="mood_pad_use_point", on_click=_on_pad_point)
 
 
+def _render_mood_inputs(session: ListenerSession, live_camera: bool) -> bool:
+    """Camera, snapshot, photo and the pick; True while the live camera streams."""
+    playing = False
+    nonce = st.session_state.get(keys.STILL_NONCE, 0)
+    live_tab, snap_tab, photo_tab, pad_tab = st.tabs(
+        [
+            ":material/videocam: Camera",
+            ":material/photo_camera: Snapshot",
+            ":material/image: Photo",
+            ":material/tune: Pick",
+        ]
+    )
+    with live_tab:
+        if live_camera:
+            try:
+                playing = _render_live_camera()
+            except Exception as exc:  # the page must work without WebRTC (tests, old browsers)
+                st.warning(f"The live camera is unavailable here ({type(exc).__name__}). Use Snapshot, Photo or Pick.")
+    with snap_tab:
+        _render_still_input(st.camera_input("Take a snapshot", key=f"snapshot_{nonce}"), "snapshot")
+    with photo_tab:
+        _render_still_input(
+            st.file_uploader(
+                "Upload a photo of your face", type=["jpg", "jpeg", "png"], key=f"photo_{nonce}", max_upload_size=10
+            ),
+            "photo",
+        )
+    with pad_tab:
+        _render_mood_pad(session)
+    return playing
+
+
 # ----------------------------------------------------------------------------- mood panel
 
 
-def _render_mood_panel(snap: LiveSnapshot | None) -> None:
-    session = listener()
+def _render_mood_panel(session: ListenerSession, snap: LiveSnapshot | None) -> None:
     mood = session.effective_mood()
     if snap is not None:
         if snap.error:
@@ -278,75 +424,217 @@ def _render_mood_panel(snap: LiveSnapshot | None) -> None:
         st.metric("Your mood", "—")
         st.caption("Start the camera or pick a mood to get music.")
         return
-    confidence = f"{mood.confidence:.0%} confident" if mood.confidence is not None else "picked by you"
     st.metric("Your mood", mood.describe(), help="What the music follows right now.")
-    st.caption(
-        f"{confidence} · from {mood.source} · valence {mood.point.valence:+.2f}, "
-        f"arousal {mood.point.arousal:+.2f}" + (" · 🔒 locked" if session.is_locked else "")
-    )
+    who = describe_listener(mood.label, mood.point, mood.source)
+    lock = " · 🔒 locked" if session.is_locked else ""
+    confidence = f", {mood.confidence:.0%} sure" if mood.confidence is not None else ""
+    st.markdown(f"**Music follows {'you' if mood.drives == 'manual' else 'the camera'}**: {who}{confidence}{lock}")
+    camera = session.camera_mood
+    if mood.drives == "manual" and camera is not None:
+        st.caption(
+            f"{describe_listener(camera.label, camera.point, camera.source).capitalize()}, "
+            "but your own pick wins. Switch to 📷 Camera to follow it."
+        )
     target = target_for_strategy(mood.point, session.strategy)
+    path, places = service.steering(session)
     st.plotly_chart(
-        mood_gauge_figure(mood.point, mood.describe(), target),
+        mood_gauge_figure(
+            mood.point,
+            mood.describe(),
+            target,
+            path=path if session.strategy != "match" else (),
+            queued=[place.track for place in places],
+        ),
         config={"displayModeBar": False},
-        key=None,
     )
+    if session.strategy != "match" and path:
+        st.caption("Dotted: the steps from your mood toward the goal ★; diamonds: where each track up next sits.")
 
 
 @st.fragment(run_every=LIVE_REFRESH_S)
 def _live_mood_fragment() -> None:
     """Refreshes only the mood panel every second while the camera runs; reruns the whole page
-    (to change the queue) only when the mood the music follows has really changed."""
+    (to rebuild up next) only when the applied mood's basis changed."""
     session = listener()
     snap = _holder().snapshot()
     reading = reading_from_smoothed(snap.mood)
-    if reading is not None:
-        _adopt(reading)
+    if reading is not None and session.apply_camera_reading(reading):
+        _log_applied_mood(session)
         if session.basis_changed():
             st.rerun(scope="app")
-    _render_mood_panel(snap)
+    _render_mood_panel(session, snap)
 
 
-# ----------------------------------------------------------------------------- queue
+# ----------------------------------------------------------------------------- up next
 
 
-def _refill_queue() -> str | None:
-    """Bring the queue up to date with the mood and strategy; returns an error message or None.
-    Runs before the mood panel, so the panel's fragment sees an up-to-date queue basis and
-    doesn't ask for another full rerun."""
-    session = listener()
-    if session.effective_mood() is None or not session.queue_needs_refill():
-        return None
+def _refresh_queue(session: ListenerSession) -> str | None:
+    """Up next for the applied mood and strategy, and a first track when nothing plays yet;
+    returns an error message or None."""
     try:
-        session.refill(service.recommend)
+        # Learns from this session's likes and skips, and steers lift/calm step by step.
+        recommend = service.recommender_for(session)
+        session.refill(recommend)
+        if session.now_playing is None and session.queue:
+            session.play_next()
+            session.refill(recommend)
     except Exception as exc:
         return f"Couldn't get recommendations ({type(exc).__name__}). Try again in a moment."
     return None
 
 
-def _render_queue(error: str | None) -> None:
-    session = listener()
-    if session.effective_mood() is None:
-        st.info("Your queue fills as soon as Moodtune knows your mood.")
+def _track_text(title: str, artist: str, quadrant: str) -> str:
+    colour, icon = MOOD_BADGES.get(quadrant, ("gray", ":material/music_note:"))
+    words = plain(QUADRANT_NAMES.get(quadrant, quadrant))
+    return f"**{plain(title)}** · {plain(artist)} :{colour}-badge[{icon} {words}]"
+
+
+def _render_now_playing(session: ListenerSession) -> None:
+    """The bar (the page's one audio element) and, under it, why this track plus its Like."""
+    current = session.now_playing
+    now_playing_bar(
+        current.track if current else None,
+        [item.track for item in session.queue],
+        key=BAR_KEY,
+        colours=QUADRANT_COLOURS,
+        autoplay=True,
+        start_at_s=session.position_s,
+        on_report=_take_reports,
+    )
+    if current is None:
         return
-    if error:
+    with st.container(horizontal=True, vertical_alignment="center", gap="small", wrap=False, key="playing_line"):
+        st.caption(f"Playing because {current.reason}", width="stretch")
+        liked = current.track_id in session.liked
+        st.button(
+            "Liked" if liked else "Like",
+            icon=":material/favorite:" if liked else ":material/favorite_border:",
+            key="like_playing",
+            on_click=_on_like,
+            args=(current.track_id,),
+            disabled=liked,
+            help="Like the track that is playing",
+        )
+
+
+def _row(item: Recommendation, session: ListenerSession) -> None:
+    track_id, liked = item.track_id, item.track_id in session.liked
+    with st.container(horizontal=True, vertical_alignment="center", gap="small", wrap=False, key=f"row_{track_id}"):
+        with st.container(gap=None, width="stretch"):
+            st.markdown(_track_text(item.title, item.artist, item.quadrant))
+            st.caption(item.reason)
+        # Icon buttons (Streamlit's bundled Material font): three fit beside the text on a phone.
+        st.button(
+            "",
+            icon=":material/play_arrow:",
+            key=f"upnext_play_{track_id}",
+            on_click=_on_play_now,
+            args=(track_id,),
+            help="Play now",
+            type="tertiary",
+        )
+        st.button(
+            "",
+            icon=":material/favorite:" if liked else ":material/favorite_border:",
+            key=f"upnext_like_{track_id}",
+            on_click=_on_like,
+            args=(track_id,),
+            disabled=liked,
+            help="Liked" if liked else "Like",
+            type="tertiary",
+        )
+        st.button(
+            "",
+            icon=":material/close:",
+            key=f"upnext_remove_{track_id}",
+            on_click=_on_remove,
+            args=(track_id,),
+            help="Remove from up next",
+            type="tertiary",
+        )
+
+
+def _render_up_next(session: ListenerSession, error: str | None) -> None:
+    if session.effective_mood() is None:
+        st.info("Your queue fills as soon as Moodtune knows your mood: start the camera or pick one.")
+        return
+    if error and not session.queue:
         st.error(error)
         st.button("Retry", key="retry_recommend")
         return
+    if error:  # what is already queued still plays (e.g. through a database outage)
+        st.caption(error)
     if not session.queue:
-        st.warning("Nothing left to suggest for this mood — you've heard it all. Try another strategy.")
+        try:
+            empty = service.catalog_is_empty()
+        except Exception:
+            empty = False
+        st.info(EMPTY_CATALOG if empty else HEARD_EVERYTHING)
         return
-    autoplay = bool(st.session_state.pop(keys.AUTOPLAY, False))
-    for i, item in enumerate(session.queue):
-        render_player_card(
-            item,
-            service.media_file(item),
-            now_playing=i == 0,
-            liked=item.track_id in session.liked,
-            on_like=_on_like,
-            on_skip=_on_skip,
-            on_next=_on_next if i == 0 else None,
-            autoplay=autoplay,
-        )
+    for item in session.queue:
+        _row(item, session)
+
+
+def _clock(seconds: float | None) -> str:
+    seconds = int(seconds or 0)
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _history_words(entry: HistoryEntry) -> str:
+    if entry.outcome == "completed":
+        return "played to the end"
+    if entry.outcome == "skipped":
+        return "removed from up next" if entry.position_s is None else f"skipped at {_clock(entry.position_s)}"
+    return f"played to {_clock(entry.position_s)}"
+
+
+def _render_history(session: ListenerSession) -> None:
+    if not session.history:
+        st.caption("Nothing heard yet in this session.")
+        return
+    for entry in list(reversed(session.history))[:HISTORY_SHOWN]:
+        track = entry.track
+        stamp = int(entry.at.timestamp() * 1000)
+        with st.container(
+            horizontal=True, vertical_alignment="center", gap="small", wrap=False, key=f"hist_{track.track_id}_{stamp}"
+        ):
+            with st.container(gap=None, width="stretch"):
+                st.markdown(_track_text(track.title, track.artist, track.quadrant))
+                st.caption(_history_words(entry))
+            st.button(
+                "Replay",
+                icon=":material/replay:",
+                key=f"replay_{track.track_id}_{stamp}",
+                on_click=_on_replay,
+                args=(track.track_id,),
+                help="Play it again now",
+            )
+
+
+def _render_liked(session: ListenerSession) -> None:
+    liked = session.liked_tracks()
+    if not liked:
+        st.caption("Tracks you like in this session show up here.")
+        return
+    heard = {entry.track_id for entry in session.history}
+    playing = session.now_playing.track_id if session.now_playing else None
+    for track in liked:
+        with st.container(
+            horizontal=True, vertical_alignment="center", gap="small", wrap=False, key=f"liked_{track.track_id}"
+        ):
+            st.markdown(_track_text(track.title, track.artist, track.quadrant), width="stretch")
+            if track.track_id == playing:
+                st.caption("playing now")
+            elif track.track_id in heard:
+                st.button(
+                    "Replay",
+                    icon=":material/replay:",
+                    key=f"liked_replay_{track.track_id}",
+                    on_click=_on_replay,
+                    args=(track.track_id,),
+                )
+            else:
+                st.caption("up next")
 
 
 # ----------------------------------------------------------------------------- page
@@ -364,62 +652,90 @@ def render_privacy_sidebar() -> None:
             st.success(f"Forgotten: {removed} stored events deleted. You are a new anonymous listener.")
 
 
-def render(live_camera: bool = True) -> None:
-    session = listener()
-    st.title("🎧 Moodtune")
-    st.caption("Music for the mood on your face. " + PRIVACY_TEXT.split(". ", maxsplit=1)[0] + ".")
-    render_privacy_sidebar()
-
-    left, right = st.columns([3, 2], gap="large")
-    playing = False
-    with left:
-        live_tab, snap_tab, photo_tab, pad_tab = st.tabs(["📷 Live camera", "📸 Snapshot", "🖼️ Photo", "🎛️ Mood pad"])
-        with live_tab:
-            if live_camera:
-                try:
-                    playing = _render_live_camera()
-                except Exception as exc:  # the page must work without WebRTC (tests, old browsers)
-                    st.warning(
-                        f"The live camera is unavailable here ({type(exc).__name__}). "
-                        "Use Snapshot, Photo or the Mood pad."
-                    )
-        with snap_tab:
-            _render_still_input(st.camera_input("Take a snapshot", key="snapshot"), "snapshot")
-        with photo_tab:
-            _render_still_input(
-                st.file_uploader(
-                    "Upload a photo of your face", type=["jpg", "jpeg", "png"], key="photo", max_upload_size=10
-                ),
-                "photo",
-            )
-        with pad_tab:
-            _render_mood_pad()
-    if playing:
-        # Take the latest live reading now, so the queue below follows it in this same run.
-        live = reading_from_smoothed(_holder().snapshot().mood)
-        if live is not None:
-            _adopt(live)
-    queue_error = _refill_queue()
-    with right:
-        st.radio(
+def _render_controls(session: ListenerSession) -> None:
+    """Where the mood comes from, the lock and the strategy, in one wrapping row."""
+    # The widgets show the session, which callbacks, a resume or the domain may have changed.
+    st.session_state["mood_source"] = session.mood_source
+    st.session_state["lock_mood"] = session.is_locked
+    st.session_state["strategy"] = session.strategy
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="medium", key="mood_controls"):
+        st.segmented_control(
+            "Music follows",
+            ("camera", "manual"),
+            format_func=SOURCE_NAMES.get,
+            key="mood_source",
+            on_change=_on_source,
+            required=True,
+        )
+        st.toggle(
+            ":material/lock: Lock",
+            key="lock_mood",
+            on_change=_on_lock,
+            help="Keep the music on this mood, whatever the camera or a pick says.",
+            disabled=session.effective_mood() is None,
+        )
+        st.segmented_control(
             "Music should…",
             STRATEGIES,
             format_func=STRATEGY_NAMES.get,
             key="strategy",
             on_change=_on_strategy,
-            horizontal=True,
+            required=True,
+            label_visibility="collapsed",  # "match my mood | lift my mood | calm me down" says it
         )
-        st.toggle(
-            "🔒 Lock this mood",
-            key="lock_mood",
-            on_change=_on_lock,
-            help="Keep the music on this mood even if your expression changes.",
-            disabled=session.mood is None,
-        )
+    hint = st.session_state.pop(keys.SOURCE_HINT, None)
+    if hint:
+        st.caption(hint)
+
+
+def _save(session: ListenerSession) -> None:
+    """Store the snapshot when it changed (and there is something to resume)."""
+    if session.effective_mood() is None and session.now_playing is None and not session.history:
+        return
+    try:
+        st.session_state[keys.SAVED_STATE] = service.save_session(session, st.session_state.get(keys.SAVED_STATE))
+    except Exception:
+        st.session_state[keys.STORE_ERROR] = True
+
+
+def render(live_camera: bool = True) -> None:
+    session = listener()
+    if st.query_params.get(SESSION_PARAM) != session.session_id:
+        st.query_params[SESSION_PARAM] = session.session_id  # the anonymous id a reload resumes
+    _take_reports()
+
+    st.title(":material/headphones: Moodtune")
+    st.caption("Music for the mood on your face.")
+    render_privacy_sidebar()
+
+    bar_slot = st.container()
+    left, right = st.columns([3, 2], gap="large")
+    with right:
+        panel_slot = st.container()
+        playing = _render_mood_inputs(session, live_camera)
+    if playing:
+        # Take the latest live reading now, so up next follows it in this same run.
+        live = reading_from_smoothed(_holder().snapshot().mood)
+        if live is not None and session.apply_camera_reading(live):
+            _log_applied_mood(session)
+    queue_error = _refresh_queue(session) if session.effective_mood() is not None else None
+
+    with bar_slot:
+        _render_now_playing(session)
+    with left:
+        _render_controls(session)
+        up_next, history, liked = st.tabs(["Up next", "History", "Liked"])
+        with up_next:
+            _render_up_next(session, queue_error)
+        with history:
+            _render_history(session)
+        with liked:
+            _render_liked(session)
+    with panel_slot:
         if playing:
             _live_mood_fragment()
         else:
-            _render_mood_panel(None)
-
-    st.subheader("Your queue")
-    _render_queue(queue_error)
+            _render_mood_panel(session, None)
+    if st.session_state.pop(keys.STORE_ERROR, False):
+        st.toast("Couldn't save that; the music goes on.")
+    _save(session)

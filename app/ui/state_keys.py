@@ -21,6 +21,7 @@ FORGOT = PREFIX + "forgot"  # how many events "Forget this session" deleted
 
 # Start-up
 DB_RETRY = PREFIX + "db_retry"  # the Retry button when the database is unreachable
+CATALOG_REACHED = PREFIX + "catalog_reached"  # this session has used the catalog: an outage degrades, not blocks
 
 # Admin gate
 ADMIN_TOKEN = PREFIX + "admin_token"
@@ -37,3 +38,8 @@ UPLOADER_NONCE = PREFIX + "uploader_nonce"
 EDIT_OUTCOME = PREFIX + "edit_outcome"
 RETAG_RESULTS = PREFIX + "retag_results"
 IMPORT_RESULTS = PREFIX + "import_results"
+UPLOAD_SUMMARY = PREFIX + "upload_summary"  # the last upload's "3 added, 2 failed…" line
+IMPORT_SUMMARY = PREFIX + "import_summary"
+EDIT_PENDING = PREFIX + "edit_pending"  # (original, edited) waiting for the delete confirmation
+EDIT_UNDO = PREFIX + "edit_undo"  # the last save's EditOutcome, whose backups undo restores
+UNDO_DONE = PREFIX + "undo_done"  # what the last undo said, shown once

@@ -1,8 +1,9 @@
 """Live face-expression pipeline: detect faces → crop like FER2013 → classify in one batch.
 
 Speed choices (`python -m app bench` measures them):
-- detection runs on a frame downscaled to 320 px wide, and only every `detect_every` frames;
-  in between, the last boxes are reused (faces move little in 100 ms);
+- detection (YuNet, app.vision.detector) runs on every frame, downscaled to 320 px wide;
+  `eval-detect` and the model card give its recall by face size and why it was picked;
+- the crop is one affine warp per face that also levels the eyes;
 - the classifier is the trained Keras model exported to TFLite and run with LiteRT's
   interpreter (XNNPACK), one invoke for all faces of a frame; TensorFlow is never imported here.
 """
@@ -18,9 +19,13 @@ import numpy as np
 from app.config import FACE_MODEL_FILE, MODELS_DIR
 from app.emotions import FACE_LABELS
 from app.model_loading import load_once
+from app.vision.detector import Detection, DetectorError, Point
+from app.vision.detector import YuNetDetector as FaceDetector
 
 INPUT_SIZE = 48
-DETECT_WIDTH = 320
+# The crop square's side as a share of the detector box's longer side: of the scales tried, the
+# one whose crops the classifier reads most like the Haar-box crops it was tuned with.
+CROP_SCALE = 1.0
 
 
 class VisionModelError(RuntimeError):
@@ -84,59 +89,36 @@ class ExpressionClassifier:
         return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-9)
 
 
-class FaceDetector:
-    """OpenCV's frontal-face Haar cascade (shipped inside opencv-python-headless 4.x)."""
-
-    def __init__(self):
-        import cv2
-
-        path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
-        self._cascade = cv2.CascadeClassifier(str(path))
-        if self._cascade.empty():
-            raise VisionModelError(f"face detector {path} could not be loaded (opencv-python-headless 4.x is required)")
-        self._lock = threading.Lock()
-
-    def detect(self, gray: np.ndarray) -> list[tuple[int, int, int, int]]:
-        """Boxes (x, y, w, h) in `gray`'s pixels, largest first."""
-        import cv2
-
-        scale = min(1.0, DETECT_WIDTH / gray.shape[1])
-        small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
-        # No histogram equalisation: it makes the cascade miss faces against flat backgrounds.
-        # The smallest window sizes cost the most, so faces under 18 % of the frame height (a
-        # listener sits closer than that) are not searched.
-        min_side = max(24, int(min(small.shape[:2]) * 0.18))
-        with self._lock:  # CascadeClassifier is not documented as thread-safe
-            found = self._cascade.detectMultiScale(
-                small, scaleFactor=1.15, minNeighbors=5, minSize=(min_side, min_side)
-            )
-        boxes = [tuple(int(round(v / scale)) for v in b) for b in found]
-        return sorted(boxes, key=lambda b: -b[2] * b[3])
-
-
-def crop_face(gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """The 48×48 crop as FER2013 made them: the detector's square, which runs roughly from the
-    brows to the chin, shifted down slightly (Haar boxes sit a little high)."""
+def crop_face(gray: np.ndarray, box: tuple[int, int, int, int], eyes: tuple[Point, Point] | None = None) -> np.ndarray:
+    """The 48×48 crop as FER2013 made them: a square about the face box, roughly brows to chin,
+    turned so the eyes are level when the detector gives them (FER2013's faces are upright)."""
     import cv2
 
     x, y, w, h = box
-    side = int(w * 1.0)
-    cx, cy = x + w / 2, y + h / 2 + 0.05 * h
-    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
-    h_img, w_img = gray.shape[:2]
-    pad = max(0, -x0, -y0, x0 + side - w_img, y0 + side - h_img)
-    if pad:
-        gray = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        x0, y0 = x0 + pad, y0 + pad
-    crop = gray[y0 : y0 + side, x0 : x0 + side]
-    return cv2.resize(crop, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
+    side = CROP_SCALE * max(w, h)
+    cx, cy = x + w / 2, y + h / 2
+    angle = 0.0
+    if eyes is not None:
+        (ax, ay), (bx, by) = sorted(eyes)  # image-left eye first, whatever the detector's order
+        angle = float(np.degrees(np.arctan2(by - ay, bx - ax)))
+    # Rotate about the box centre, scale the square to INPUT_SIZE, then move its centre there.
+    m = cv2.getRotationMatrix2D((cx, cy), angle, INPUT_SIZE / side)
+    m[:, 2] += (INPUT_SIZE / 2 - cx, INPUT_SIZE / 2 - cy)
+    # INTER_AREA is not available to warpAffine; a big face is shrunk by resizing first so
+    # bilinear sampling doesn't alias.
+    shrink = side / INPUT_SIZE
+    if shrink > 2:
+        f = 2 / shrink
+        gray = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        m[:, :2] /= f
+    return cv2.warpAffine(gray, m, (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 class FaceAnalyzer:
     """Detect + classify every face of a BGR frame. One instance per process (`load()`; tests
     stand in for it with `FaceAnalyzer.load.override(stub)`, see app.model_loading)."""
 
-    def __init__(self, classifier: ExpressionClassifier, detector: FaceDetector, detect_every: int = 3):
+    def __init__(self, classifier: ExpressionClassifier, detector: FaceDetector, detect_every: int = 1):
         self.classifier = classifier
         self.detector = detector
         self.detect_every = detect_every
@@ -144,44 +126,57 @@ class FaceAnalyzer:
     @load_once
     def load(cls) -> FaceAnalyzer:
         """The process-wide analyzer with the model from the repo's models/ folder."""
-        return cls(ExpressionClassifier(MODELS_DIR / FACE_MODEL_FILE), FaceDetector())
+        try:
+            detector = FaceDetector()
+        except DetectorError as exc:
+            raise VisionModelError(str(exc)) from None
+        return cls(ExpressionClassifier(MODELS_DIR / FACE_MODEL_FILE), detector)
+
+    def detect(self, frame_bgr: np.ndarray) -> list[Detection]:
+        """The detector as every live frame runs it (also what `eval-detect` scores)."""
+        if frame_bgr is None or frame_bgr.ndim not in (2, 3) or frame_bgr.size == 0:
+            raise ValueError("expected a non-empty BGR image")
+        return self.detector.detect(frame_bgr)
 
     def classify_crops(self, crops: np.ndarray) -> list[dict[str, float]]:
         probs = self.classifier.predict(crops)
         return [{lab: float(p) for lab, p in zip(FACE_LABELS, row, strict=True)} for row in probs]
 
-    def analyze(self, frame_bgr: np.ndarray, boxes: list[tuple[int, int, int, int]] | None = None) -> list[Face]:
-        """Faces in the frame, largest first. Pass `boxes` to skip detection (tracking reuse)."""
+    def analyze(
+        self, frame_bgr: np.ndarray, boxes: list[tuple[int, int, int, int]] | list[Detection] | None = None
+    ) -> list[Face]:
+        """Faces in the frame, largest first. Pass `boxes` (or earlier `Detection`s) to skip detection."""
         import cv2
 
         if frame_bgr is None or frame_bgr.ndim not in (2, 3) or frame_bgr.size == 0:
             raise ValueError("expected a non-empty BGR image")
-        gray = frame_bgr if frame_bgr.ndim == 2 else cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
-        if boxes is None:
-            boxes = self.detector.detect(gray)
-        if not boxes:
+        dets = (
+            self.detect(frame_bgr)
+            if boxes is None
+            else [b if isinstance(b, Detection) else Detection(tuple(b), 1.0) for b in boxes]
+        )
+        if not dets:
             return []
-        crops = np.stack([crop_face(gray, b) for b in boxes])
-        return [Face(box, max(p, key=p.get), p) for box, p in zip(boxes, self.classify_crops(crops), strict=True)]
+        gray = frame_bgr if frame_bgr.ndim == 2 else cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
+        crops = np.stack([crop_face(gray, d.box, d.eyes) for d in dets])
+        return [Face(d.box, max(p, key=p.get), p) for d, p in zip(dets, self.classify_crops(crops), strict=True)]
 
     def stream(self) -> LiveAnalyzer:
-        """A per-connection analyzer that detects every few frames and reuses boxes between."""
+        """A per-connection analyzer (detects every `detect_every` frames, reusing detections between)."""
         return LiveAnalyzer(self)
 
 
 class LiveAnalyzer:
-    """Per video stream state: detection cadence and the last boxes. Not shared across streams."""
+    """Per video stream state: detection cadence and the last detections. Not shared across streams."""
 
     def __init__(self, analyzer: FaceAnalyzer):
         self.analyzer = analyzer
         self._frame_no = 0
-        self._boxes: list[tuple[int, int, int, int]] = []
+        self._dets: list[Detection] = []
 
     def analyze(self, frame_bgr: np.ndarray) -> list[Face]:
-        detect = self._frame_no % self.analyzer.detect_every == 0 or not self._boxes
+        detect = self._frame_no % self.analyzer.detect_every == 0 or not self._dets
         self._frame_no += 1
         if detect:
-            faces = self.analyzer.analyze(frame_bgr)
-            self._boxes = [f.box for f in faces]
-            return faces
-        return self.analyzer.analyze(frame_bgr, boxes=self._boxes)
+            self._dets = self.analyzer.detect(frame_bgr)
+        return self.analyzer.analyze(frame_bgr, boxes=self._dets) if self._dets else []

@@ -32,14 +32,16 @@ IMG = 48
 
 def load_split(root: Path, split: str, cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """Load `<root>/<split>/<label>/*.jpg` as uint8 (N, 48, 48) and int labels; cached as .npz
-    outside the repo (the data never enters git)."""
-    cache = cache_dir / f"fer_{split}.npz"
+    outside the repo (the data never enters git). `val` leaves out byte-for-byte copies of
+    training images (app.vision.splits), so selection is on faces the model has not seen."""
+    cache = cache_dir / f"fer_{split}{'_dedup' if split == 'val' else ''}.npz"
     if cache.exists():
         d = np.load(cache)
         return d["x"], d["y"]
     from app.vision.evaluate import load_crops  # the same reading eval-face does
+    from app.vision.splits import clean_val_files
 
-    crops, labels = load_crops(root / split)
+    crops, labels = load_crops(root / split, clean_val_files(root)[0] if split == "val" else None)
     x, y = crops.astype(np.uint8), np.asarray([FACE_LABELS.index(lab) for lab in labels], dtype=np.int64)
     cache_dir.mkdir(parents=True, exist_ok=True)
     np.savez(cache, x=x, y=y)
@@ -576,6 +578,7 @@ def export(args: argparse.Namespace) -> None:
             "tta": "horizontal flip",
             "prior_correction": "logits − log(class weight), folded into the output bias",
             "served": chosen,
+            "val_split": "PublicTest without byte-for-byte copies of training images",
             "variants": {k: {kk: vv for kk, vv in v.items() if kk != "probs"} for k, v in variants.items()},
             "members": [
                 _member_info(work, member, x_va, y_va, args.seed)
@@ -583,8 +586,11 @@ def export(args: argparse.Namespace) -> None:
             ],
         }
     )
+    from app.vision.splits import val_dedup_report  # the served file just written, both ways
+
+    m["val_dedup"] = val_dedup_report(Path(args.data))
     (MODELS_DIR / "face_metrics.json").write_text(json.dumps(m, indent=1))
-    print(json.dumps({k: v for k, v in m.items() if k not in ("members", "confusion")}, indent=1))
+    print(json.dumps({k: v for k, v in m.items() if k not in ("members", "confusion", "val_dedup")}, indent=1))
     for info in m["members"]:
         print(f"{info['workdir']}: {info['params']:,} parameters, Keras val accuracy {info['keras_val_accuracy']:.4f}")
 

