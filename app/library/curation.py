@@ -320,39 +320,17 @@ class TrackBackup:
     is a copy of its audio kept in the media store's temp area (swept when the app restarts,
     which is when an undo expires at the latest)."""
 
-    track_id: int
-    title: str
-    artist: str
-    album: str | None
-    duration_s: float
-    sha256: str
-    media_path: str
-    format: str
-    quadrant: str
-    valence: float
-    arousal: float
-    probabilities: dict[str, float]
-    tagged_by: str
+    track: TrackSummary
+    sha256: str  # the one thing a summary leaves out that a re-added row needs
     held_file: Path | None = None
+
+    @property
+    def track_id(self) -> int:
+        return self.track.track_id
 
     @classmethod
     def of(cls, track: Track, held_file: Path | None = None) -> TrackBackup:
-        return cls(
-            int(track.id),
-            track.title,
-            track.artist,
-            track.album,
-            float(track.duration_s),
-            track.sha256,
-            track.media_path,
-            track.format,
-            track.quadrant,
-            float(track.valence),
-            float(track.arousal),
-            {q: float(v) for q, v in track.probabilities.items()},
-            track.tagged_by,
-            held_file,
-        )
+        return cls(TrackSummary.of(track), track.sha256, held_file)
 
 
 @dataclass
@@ -412,7 +390,7 @@ def apply_edits(original: pd.DataFrame, edited: pd.DataFrame, store: MediaStore 
                     if repository.delete_track(s, track_id, store):
                         outcome.deleted.append(track_id)
                         outcome.backups.append(backup)
-                        outcome.titles[track_id] = backup.title
+                        outcome.titles[track_id] = backup.track.title
                     continue
                 backup = TrackBackup.of(track)
                 text_changes = {
@@ -469,38 +447,39 @@ def undo(outcome: EditOutcome, store: MediaStore | None = None) -> list[str]:
     store = store or MediaStore()
     problems: list[str] = []
     for b in outcome.backups:
+        t = b.track
         try:
             with session_scope() as s:
                 if b.track_id in outcome.deleted:
                     if b.held_file is None or not b.held_file.is_file():
                         raise LookupError("its audio file is gone")
-                    rel, _ = store.put_file(b.held_file, b.sha256, b.format)
+                    rel, _ = store.put_file(b.held_file, b.sha256, t.format)
                     repository.add_track(
                         s,
-                        title=b.title,
-                        artist=b.artist,
-                        album=b.album,
-                        duration_s=b.duration_s,
+                        title=t.title,
+                        artist=t.artist,
+                        album=t.album,
+                        duration_s=t.duration_s,
                         sha256=b.sha256,
                         media_path=rel,
-                        format=b.format,
-                        quadrant=b.quadrant,
-                        valence=b.valence,
-                        arousal=b.arousal,
-                        probabilities=b.probabilities,
-                        tagged_by=b.tagged_by,
+                        format=t.format,
+                        quadrant=t.quadrant,
+                        valence=t.valence,
+                        arousal=t.arousal,
+                        probabilities=t.probabilities,
+                        tagged_by=t.tagged_by,
                     )
                 else:
                     track = s.get(Track, b.track_id)
                     if track is None:
                         raise LookupError("it was deleted since")
-                    track.title, track.artist, track.album = b.title, b.artist, b.album
-                    track.set_mood(b.quadrant, b.valence, b.arousal, dict(b.probabilities))
-                    track.tagged_by = b.tagged_by
+                    track.title, track.artist, track.album = t.title, t.artist, t.album
+                    track.set_mood(t.quadrant, t.valence, t.arousal, dict(t.probabilities))
+                    track.tagged_by = t.tagged_by
         except (LookupError, ValueError, OSError) as exc:
-            problems.append(f"“{b.title}” could not be put back: {exc}")
+            problems.append(f"“{t.title}” could not be put back: {exc}")
         except OUTAGE_ERRORS:
             log.warning("undo failed: the catalog database is unavailable", exc_info=True)
-            problems.append(f"“{b.title}” could not be put back: the catalog database is unavailable")
+            problems.append(f"“{t.title}” could not be put back: the catalog database is unavailable")
     discard_undo(outcome)
     return problems
