@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import multiprocessing
 import resource
 import statistics
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from app.config import CACHE_DIR
+from app.tools.evaluation import print_figures
 from app.tools.samples import SR, astronaut_frame, mood_clip
 
 
@@ -356,9 +356,4 @@ def run_bench(args: argparse.Namespace) -> int:
         result.update(bench_analytics(url, explain=getattr(args, "explain", False)))
     result["bench_process_rss_mb"] = _peak_rss_mb()  # models loaded side by side, music in-process
     result.update(bench_app_process(url, int(getattr(args, "import_files", 100))))
-    if getattr(args, "json", False):
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:34s} {value}")
-    return 0
+    return print_figures(result, getattr(args, "json", False))

@@ -28,6 +28,20 @@ def classification_report(y_true: Sequence[str], y_pred: Sequence[str], labels: 
     }
 
 
+def print_figures(figures: dict, as_json: bool) -> int:
+    """Print a flat dict of figures for the CLI (bench, eval-detect): JSON on stdout, or one
+    aligned `name value` line each."""
+    import json
+
+    if as_json:
+        print(json.dumps(figures))
+        return 0
+    width = max((len(key) for key in figures), default=0) + 2
+    for key, value in figures.items():
+        print(f"{key:{width}s} {value}")
+    return 0
+
+
 def print_report(report: dict, as_json: bool) -> int:
     """Print an evaluation report for the CLI: JSON on stdout, or a short table."""
     import json

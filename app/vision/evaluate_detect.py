@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.tools.evaluation import print_figures
 from app.vision.detector import Box, box_iou
 
 IOU_THRESHOLD = 0.5
@@ -109,9 +109,4 @@ def eval_detect_cli(args: argparse.Namespace) -> int:
     cv2.setNumThreads(1)  # the live page's one-thread budget
     with threadpool_limits(1):
         report = evaluate_dir(Path(args.dir))
-    if getattr(args, "json", False):
-        print(json.dumps(report))
-    else:
-        for key, value in report.items():
-            print(f"{key:18s} {value}")
-    return 0
+    return print_figures(report, getattr(args, "json", False))
