@@ -6,6 +6,11 @@ admin password) and the shared sidebar. The pages themselves are thin views over
 Everything runs inside ``main()``, behind ``if __name__ == "__main__"`` (Streamlit runs this
 script as ``__main__``): the audio-analysis worker processes (multiprocessing, forkserver)
 re-import the main module as ``__mp_main__``, and must get neither the page nor its imports.
+
+``app`` is the server: ``streamlit run streamlit_app.py`` (here and on Streamlit Community Cloud)
+finds this ``st.App`` in the file, imports the module as ``streamlit_app`` and serves this same
+script through it, with the security headers Streamlit has no setting for
+(``app.ui.server.SecurityHeaders``: ``nosniff`` on the audio under /media).
 """
 
 from __future__ import annotations
@@ -45,3 +50,10 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+elif __name__ != "__mp_main__":
+    import streamlit as st
+    from starlette.middleware import Middleware
+
+    from app.ui.server import SecurityHeaders
+
+    app = st.App(__file__, middleware=[Middleware(SecurityHeaders)])

@@ -18,15 +18,23 @@ its track's outcome, so the like rate is capped at 1 rather than left to exceed 
 (``likes_capped`` counts the likes the cap leaves out). Under ``MIN_MOVED_ON`` tracks a group's rates are
 None ("not enough data yet"): a handful of plays would otherwise show as 0 % or 100 %.
 *started* counts plays the player began.
+
+"Did it work?": each ``MoodResponse`` is how the listener's camera mood moved while one track
+played (Δ = end − start, valence and arousal). Per strategy and per track the database sums Δ and
+Δ² so only a few numbers reach Python; the mean's 95 % interval is Student's t on those sums.
+Under ``MIN_RESPONSES`` responses a group shows no mean ("not enough data yet"), as for rates.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import pandas as pd
+from scipy import stats
 from sqlalchemy import func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -41,6 +49,7 @@ from app.catalog.models import (
     ListeningSessionDay,
     MoodEvent,
     MoodHourly,
+    MoodResponse,
     Track,
 )
 from app.catalog.repository import CURATOR
@@ -50,6 +59,8 @@ from app.emotions import FACE_LABELS, QUADRANT_NAMES, QUADRANTS, STRATEGIES
 SCATTER_LIMIT = 5000
 # Fewer tracks moved on from than this in a group and its rates are not shown.
 MIN_MOVED_ON = 10
+# Fewer mood responses than this in a group (a strategy, a track) and its mean change is not shown.
+MIN_RESPONSES = 10
 
 
 class unindexed(FunctionElement):
@@ -313,6 +324,125 @@ def _distinct_sessions(session: Session, start: date | None, end: date | None) -
     return int(session.scalar(select(func.count()).select_from(ids)) or 0)
 
 
+# ----------------------------------------------------------------------------- did it work?
+
+MOOD_AXES = ("valence", "arousal")
+
+
+def _response_sums() -> list:
+    """The columns every "did it work" query aggregates: count, then ΣΔ and ΣΔ² per axis."""
+    columns = [func.count().label("n")]
+    for axis in MOOD_AXES:
+        delta = getattr(MoodResponse, f"{axis}_end") - getattr(MoodResponse, f"{axis}_start")
+        columns += [func.sum(delta).label(f"s_{axis}"), func.sum(delta * delta).label(f"ss_{axis}")]
+    return columns
+
+
+def mean_ci(n: int, total: float, total_sq: float) -> tuple[float, float, float]:
+    """Mean and 95 % interval (Student's t) of n values from their sum and sum of squares;
+    NaN where n is 0, and an interval of width 0 for one value."""
+    if n <= 0:
+        return math.nan, math.nan, math.nan
+    mean = total / n
+    if n == 1:
+        return mean, mean, mean
+    variance = max(0.0, (total_sq - n * mean * mean) / (n - 1))
+    half = float(stats.t.ppf(0.975, n - 1)) * math.sqrt(variance / n)
+    return mean, mean - half, mean + half
+
+
+def _response_frame(rows: list[Mapping], key_columns: list[str]) -> pd.DataFrame:
+    """One row per group: its keys, ``n``, ``enough_data``, and per axis ``d<axis>`` (mean change)
+    with ``d<axis>_lo`` / ``d<axis>_hi`` (95 % interval); means are NaN under MIN_RESPONSES."""
+    records = []
+    for row in rows:
+        n = int(row["n"] or 0)
+        record = {key: row[key] for key in key_columns} | {"n": n, "enough_data": n >= MIN_RESPONSES}
+        for axis in MOOD_AXES:
+            mean, lo, hi = mean_ci(n, float(row[f"s_{axis}"] or 0), float(row[f"ss_{axis}"] or 0))
+            if n < MIN_RESPONSES:
+                mean = lo = hi = math.nan
+            record |= {f"d{axis}": mean, f"d{axis}_lo": lo, f"d{axis}_hi": hi}
+        records.append(record)
+    columns = [*key_columns, "n", "enough_data"] + [f"d{a}{x}" for a in MOOD_AXES for x in ("", "_lo", "_hi")]
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+def verdict(strategy: str, row: Mapping) -> str:
+    """In words, whether the mood moved the way the strategy aims, read from the 95 % intervals:
+    *lift* aims to raise valence, *calm* to lower arousal, *match* to hold the mood."""
+    if not row["enough_data"]:
+        return f"not enough data yet (n={row['n']})"
+
+    def moved(axis: str) -> int:
+        return 1 if row[f"d{axis}_lo"] > 0 else -1 if row[f"d{axis}_hi"] < 0 else 0
+
+    if strategy == "lift":
+        return {1: "worked: mood lifted", -1: "the opposite: valence fell", 0: "no clear change yet"}[moved("valence")]
+    if strategy == "calm":
+        return {-1: "worked: listeners calmed", 1: "the opposite: arousal rose", 0: "no clear change yet"}[
+            moved("arousal")
+        ]
+    changes = [f"{axis} {'rose' if moved(axis) > 0 else 'fell'}" for axis in MOOD_AXES if moved(axis)]
+    return "mood moved: " + ", ".join(changes) if changes else "mood held steady"
+
+
+def mood_response_by_strategy(session: Session, start: date | None = None, end: date | None = None) -> pd.DataFrame:
+    """Per strategy (every one of STRATEGIES, then any other stored): responses ``n``, whether
+    there are enough, the mean change of valence and arousal with 95 % intervals (see
+    ``_response_frame``) and a ``verdict`` in words."""
+    rows = {
+        row.strategy: row._mapping
+        for row in session.execute(
+            select(MoodResponse.strategy, *_response_sums())
+            .where(*_range(MoodResponse.created_at, start, end))
+            .group_by(MoodResponse.strategy)
+        )
+    }
+    names = list(STRATEGIES) + sorted(k for k in rows if k not in STRATEGIES)
+    empty = {"n": 0} | {f"{p}_{axis}": 0.0 for p in ("s", "ss") for axis in MOOD_AXES}
+    frame = _response_frame([rows.get(name) or {"strategy": name, **empty} for name in names], ["strategy"])
+    frame["verdict"] = [verdict(name, row) for name, (_, row) in zip(names, frame.iterrows(), strict=True)]
+    return frame
+
+
+def mood_response_by_track(
+    session: Session, start: date | None = None, end: date | None = None, *, limit: int = 10
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Tracks with at least MIN_RESPONSES responses in the range, by mean Δvalence: the ``limit``
+    whose mean is highest above 0 (the tracks that lifted listeners most), highest first, and
+    the ``limit`` lowest below 0 (those that lowered it), lowest first. Columns of each:
+    ``track_id``, ``title``, ``artist``, ``quadrant``, then ``_response_frame``'s.
+
+    One pass over the range's responses, grouped by track in the database; only the groups with
+    enough responses come back (at most one per MIN_RESPONSES responses), and both lists are
+    picked from them here (an ORDER BY ... LIMIT per list would group twice: MariaDB computes a
+    CTE once per reference)."""
+    lift = func.avg(MoodResponse.valence_end - MoodResponse.valence_start)
+    groups = [
+        row._mapping
+        for row in session.execute(
+            select(MoodResponse.track_id, *_response_sums(), lift.label("lift"))
+            .where(*_range(MoodResponse.created_at, start, end))
+            .group_by(MoodResponse.track_id)
+            .having(func.count() >= MIN_RESPONSES)
+        )
+    ]
+    lifted = heapq.nsmallest(limit, (g for g in groups if g["lift"] > 0), key=lambda g: (-g["lift"], g["track_id"]))
+    lowered = heapq.nsmallest(limit, (g for g in groups if g["lift"] < 0), key=lambda g: (g["lift"], g["track_id"]))
+    ids = [g["track_id"] for g in lifted + lowered]
+    described = select(Track.id.label("track_id"), Track.title, Track.artist, Track.quadrant).where(Track.id.in_(ids))
+    names = {row.track_id: row._mapping for row in session.execute(described)}
+    keys = ["track_id", "title", "artist", "quadrant"]
+
+    def frame(picked: list) -> pd.DataFrame:
+        out = _response_frame([{**g, **names[g["track_id"]]} for g in picked if g["track_id"] in names], keys)
+        out["track_id"] = out["track_id"].astype(int)
+        return out
+
+    return frame(lifted), frame(lowered)
+
+
 # ----------------------------------------------------------------------------- the page's view
 
 
@@ -329,6 +459,8 @@ class Dashboard:
     by_quadrant: pd.DataFrame
     by_strategy: pd.DataFrame
     liked: pd.DataFrame
+    response_by_strategy: pd.DataFrame
+    response_by_track: tuple[pd.DataFrame, pd.DataFrame]  # (lifted the mood, lowered it)
 
 
 def dashboard(
@@ -346,6 +478,8 @@ def dashboard(
             by_quadrant=feedback_by_quadrant(s, start, end),
             by_strategy=feedback_by_strategy(s, start, end),
             liked=most_liked_tracks(s, start, end),
+            response_by_strategy=mood_response_by_strategy(s, start, end),
+            response_by_track=mood_response_by_track(s, start, end),
         )
 
 

@@ -3,7 +3,7 @@
 JSON shapes are the contracts in DESIGN.md. Progress bars go to stderr so stdout stays clean
 for `--json`. Exit status: 0 when the command ran (per-file import failures are reported in the
 output, not as an exit status), 1 when it could not run (no model, database unreachable, bad
-argument value), 2 for usage errors (argparse).
+argument value), 2 for usage errors (argparse) and a Dask scheduler that doesn't answer.
 """
 
 from __future__ import annotations
@@ -132,10 +132,14 @@ def _run_import(
 
 def cmd_import(args: argparse.Namespace) -> int:
     from app.library import ingest_paths
+    from app.library.executor import cluster_executor
 
-    return _run_import(
-        lambda progress: ingest_paths(args.paths, progress=progress, workers=args.workers), "importing", args.json
-    )
+    with cluster_executor(args.scheduler) as cluster:  # None: this machine's pool, as without Dask
+        return _run_import(
+            lambda progress: ingest_paths(args.paths, progress=progress, workers=args.workers, executor=cluster),
+            "importing",
+            args.json,
+        )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -156,10 +160,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_retag(args: argparse.Namespace) -> int:
     from app.library import retag_catalog
+    from app.library.executor import cluster_executor
 
-    return _run_import(
-        lambda progress: retag_catalog(progress=progress), "retagging", args.json, print_summary=_print_retag_summary
-    )
+    with cluster_executor(args.scheduler) as cluster:
+        return _run_import(
+            lambda progress: retag_catalog(progress=progress, executor=cluster),
+            "retagging",
+            args.json,
+            print_summary=_print_retag_summary,
+        )
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
@@ -235,6 +244,16 @@ def cmd_session(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- parser
 
 
+def _add_scheduler_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="analyse on the Dask cluster of this scheduler, e.g. tcp://host:8786 "
+        "(default: $MOODTUNE_DASK_SCHEDULER, else this machine's worker processes)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m app", description="Moodtune: catalog, recommendations, evaluation."
@@ -257,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--json", action="store_true", help="print {imported, skipped, failed} as JSON")
     p.add_argument("--workers", type=int, default=2, help="analysis processes (default 2; 0 analyses in this process)")
+    _add_scheduler_option(p)
 
     p = add("check", cmd_check, "reconcile the media folder with the catalog (orphan, missing and temp files)")
     p.add_argument("--repair", action="store_true", help="remove orphan and temp files (rows are never deleted)")
@@ -271,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("retag", cmd_retag, "re-run the mood model on every track a curator hasn't set")
     p.add_argument("--json", action="store_true")
+    _add_scheduler_option(p)
 
     p = add("recommend", cmd_recommend, "recommend tracks for a listener's emotion")
     p.add_argument("--emotion", required=True, metavar="LABEL", help=f"one of: {', '.join(FACE_LABELS)}")
@@ -318,6 +339,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="clips imported by the app-process figures (rss_mb, import_tracks_per_s)",
     )
+    p.add_argument(
+        "--only",
+        action="append",
+        choices=("vision", "music", "recommend", "analytics", "app"),
+        help="measure only this part (repeatable; default: all)",
+    )
+    p.add_argument(
+        "--merge", metavar="FILE", help="also write the figures into this JSON file (e.g. models/bench.json)"
+    )
     return parser
 
 
@@ -333,9 +363,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.catalog.db import DatabaseUnavailable, safe_url
     from app.config import ConfigError
     from app.library import IngestSetupError
+    from app.library.executor import SchedulerUnreachable
 
     try:
         return int(args.handler(args) or 0)
+    except SchedulerUnreachable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except (CommandError, DatabaseUnavailable, IngestSetupError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -22,7 +22,7 @@ CACHE_DIR = REPO_ROOT / ".cache"  # rebuildable working files (bench catalogs, t
 # Models are loaded only from the repository's own models/ folder, never from a user-given path.
 MODELS_DIR = REPO_ROOT / "models"
 FACE_MODEL_FILE = "face_expression.tflite"
-MUSIC_MODEL_FILE = "music_mood.joblib"
+MUSIC_MODEL_FILE = "music_mood.npz"
 MUSICNN_MODEL_FILE = "musicnn_msd.tflite"
 
 # Where Streamlit looks for secrets: the user's file, then the project's (which wins).

@@ -4,8 +4,10 @@ listener mood (face distribution, label or point) → target point for the strat
 (`app.emotions.target_for_strategy`) → nearest tracks, found through the indexed grid cell
 (`Track.va_cell`) in a box around the target that widens until it surely holds the nearest
 ones → re-ranked by closeness, the track's probability for the target quadrant, its overall like/skip
-record (a prior that fades as the session's own evidence grows) and this session's preference
-(`app.listening.preferences`) → this session's plays/skips removed → no artist twice in a row.
+record (a prior that fades as the session's own evidence grows), this session's preference
+(`app.listening.preferences`) and, for lift and calm, how the tracks moved listeners' moods
+(`app.listening.response`, near the target only) → this session's plays/skips removed → no
+artist twice in a row.
 With a steering path (`app.listening.steering`) the i-th pick is ranked against the i-th point.
 
 Only a bounded candidate set ever leaves the database, so the cost doesn't grow with the catalog.
@@ -13,12 +15,14 @@ Only a bounded candidate set ever leaves the database, so the cost doesn't grow 
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+import numpy as np
+from sqlalchemy import CompoundSelect, Float, Integer, Select, bindparam, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
 from app.catalog import repository
@@ -27,13 +31,14 @@ from app.catalog.summary import TrackSummary
 from app.emotions import (
     FACE_LABELS,
     QUADRANT_NAMES,
+    QUADRANTS,
     STRATEGIES,
     MoodPoint,
     emotion_to_point,
     label_to_point,
     target_for_strategy,
 )
-from app.listening import preferences
+from app.listening import preferences, response
 from app.listening.mood import READING_SOURCES
 from app.listening.steering import target_at
 
@@ -44,7 +49,10 @@ WEIGHT_CLOSENESS = 0.75
 WEIGHT_QUADRANT_PROB = 0.25
 FEEDBACK_SPAN = 0.6  # score multiplier ranges over 1 ± 0.3 from all-skips to all-likes
 JITTER = 0.03  # seeded tie-breaking/variety, small against the score differences that matter
-START_HALF_WIDTH = 0.05
+# The nearest-track search's first box: small enough that on a million-track catalog it holds a
+# few times k rather than thousands to compute and sort (and check against the exclusions); a
+# smaller catalog only doubles it a couple more times, each one cheap indexed query.
+START_HALF_WIDTH = 0.0125
 MAX_CANDIDATES = 500
 LIKED_CANDIDATES = 50  # also searched around what the session liked
 PATH_CANDIDATES = 25  # at least, around each point of a steering path (each gets about one pick)
@@ -53,6 +61,14 @@ PATH_CANDIDATES = 25  # at least, around each point of a steering path (each get
 PREFERENCE_WEIGHT = 0.5
 PRIOR_FADE = 2.0  # session evidence (sum of |weights|) at which pooled approval has half its say
 AFFINITY_REASON = 0.25  # session preference above which the reason says so
+# The mood-response bandit (`app.listening.response`): a track's expected change toward the goal
+# (plus its optimism bonus), over RESPONSE_SCALE and clipped to ±1, is added at this weight: like
+# the session's taste, enough to reorder tracks that fit the path about equally, not to jump.
+RESPONSE_WEIGHT = 0.5
+RESPONSE_SCALE = 0.2  # a change toward the goal this big over one track is a strong response
+# Bounded exploration: the response term applies only to tracks within this distance of the
+# point they are ranked against, so neither evidence nor optimism pulls in a far one.
+EXPLORE_RADIUS = 0.35
 
 
 @dataclass(frozen=True)
@@ -228,12 +244,14 @@ def reason_for(
     source: str | None = None,
     variant: int = 0,
     session_affinity: float = 0.0,
+    evidence: str | None = None,
 ) -> str:
     """Why this track, in a line. `label`/`listener`: the listener's top face label (None for a
     bare point) and point; `source`: where that mood came from (see `describe_listener`);
     `valence`/`arousal`: the track's; `target`: the strategy's target (derived when None);
     `variant`: rotates the wording (the track's rank), deterministically; `session_affinity`:
-    this session's preference for the track (`SessionPreference.score`)."""
+    this session's preference for the track (`SessionPreference.score`); `evidence`: what mood
+    responses say about it (`app.listening.response.reason_words`)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
     target = target or target_for_strategy(listener, strategy)
@@ -250,9 +268,11 @@ def reason_for(
         purposes = PURPOSES[strategy]
         purpose = purposes[variant % len(purposes)]
         text = f"{who} → {what} {purpose} · {describe_place(valence, arousal, target, strategy)}"
+    if evidence:
+        text += f" · {evidence}"
     if session_affinity >= AFFINITY_REASON:
         text += " · like what you liked this session"
-    elif feedback.likes >= 2 and feedback.approval >= 0.6:
+    elif not evidence and feedback.likes >= 2 and feedback.approval >= 0.6:
         text += " · liked by other listeners"
     return text
 
@@ -275,25 +295,96 @@ def nearest_track_ids(
     until the k-th hit is within h: nothing outside the box can then be nearer, so the answer is
     exact while touching only a few cells on a big catalog.
     """
-    tv, ta = target.valence, target.arousal
-    dist2 = (Track.valence - tv) * (Track.valence - tv) + (Track.arousal - ta) * (Track.arousal - ta)
-    half = START_HALF_WIDTH
-    while True:
-        v_lo, v_hi, a_lo, a_hi = tv - half, tv + half, ta - half, ta + half
-        covers_plane = half >= 2.0
-        stmt = select(Track.id, dist2.label("d2")).order_by(dist2, Track.id).limit(k)
-        if not covers_plane:
-            stmt = stmt.where(
-                Track.va_cell.in_(_cells_in_box(v_lo, v_hi, a_lo, a_hi)),
-                Track.valence.between(v_lo, v_hi),
-                Track.arousal.between(a_lo, a_hi),
-            )
-        if exclude:
-            stmt = stmt.where(Track.id.not_in(list(exclude)))
-        rows = session.execute(stmt).all()
-        if covers_plane or (len(rows) >= k and rows[-1].d2 <= half * half):
-            return [(int(r.id), math.sqrt(max(0.0, float(r.d2)))) for r in rows]
-        half *= 2
+    return nearest_for_targets(session, {target: k}, exclude)[target]
+
+
+def nearest_for_targets(
+    session: Session, wanted: Mapping[MoodPoint, int], exclude: Collection[int] = ()
+) -> dict[MoodPoint, list[tuple[int, float]]]:
+    """`nearest_track_ids` for several targets (target -> k) at once: each round of the widening
+    search is one query for all the targets still searching (a steering path has several points,
+    and a round trip to the database costs more than the indexed read)."""
+    # The exclusions are dropped here rather than in SQL (a few hundred ids rendered into every
+    # query of the search would cost more than the read): each target's query asks for k plus a
+    # few more, and only when the excluded ones among those leave fewer than k, and the box had
+    # more, for k + |exclude|, which surely hold the k nearest that are not excluded.
+    excluded = exclude if isinstance(exclude, set | frozenset) else set(exclude)
+    half = dict.fromkeys(wanted, START_HALF_WIDTH)
+    extra = {t: min(len(excluded), k) for t, k in wanted.items()}
+    found: dict[MoodPoint, list[tuple[int, float]]] = {}
+    while half:
+        boxed = [t for t, h in half.items() if h < 2.0]
+        rows: dict[MoodPoint, list[tuple[int, float]]] = {}
+        if boxed:
+            params: dict[str, object] = {}
+            for i, t in enumerate(boxed):
+                h = half[t]
+                v_lo, v_hi, a_lo, a_hi = t.valence - h, t.valence + h, t.arousal - h, t.arousal + h
+                params.update(
+                    {
+                        f"tv{i}": t.valence,
+                        f"ta{i}": t.arousal,
+                        f"k{i}": wanted[t] + extra[t],
+                        f"cells{i}": _cells_in_box(v_lo, v_hi, a_lo, a_hi),
+                        f"v_lo{i}": v_lo,
+                        f"v_hi{i}": v_hi,
+                        f"a_lo{i}": a_lo,
+                        f"a_hi{i}": a_hi,
+                    }
+                )
+            by_arm: dict[int, list[tuple[int, float]]] = {i: [] for i in range(len(boxed))}
+            for tid, d2, arm in session.execute(_boxes_statement(len(boxed)), params):
+                by_arm[int(arm)].append((int(tid), float(d2)))
+            rows = {t: by_arm[i] for i, t in enumerate(boxed)}
+        for t in half.keys() - set(boxed):  # the box covers the plane: every track is a candidate
+            params = {"tv0": t.valence, "ta0": t.arousal, "k0": wanted[t] + len(excluded)}
+            rows[t] = [(int(tid), float(d2)) for tid, d2, _ in session.execute(_plane_statement(), params)]
+        for t, found_rows in rows.items():
+            k = wanted[t]
+            found_rows.sort(key=lambda hit: (hit[1], hit[0]))  # a union doesn't keep its parts' order
+            hits = [hit for hit in found_rows if hit[0] not in excluded][:k]
+            if len(hits) < k and len(found_rows) == k + extra[t] and extra[t] < len(excluded):
+                extra[t] = len(excluded)  # the excluded hid some of the box: again, asking for all
+            elif half[t] >= 2.0 or (len(hits) >= k and hits[-1][1] <= half[t] * half[t]):
+                found[t] = [(tid, math.sqrt(max(0.0, d2))) for tid, d2 in hits]
+                del half[t]
+            else:
+                half[t] *= 2
+    return found
+
+
+def _nearest_arm(i: int, *, boxed: bool = True) -> Select:
+    """One target's part of the search: the nearest tracks in its box, its parameters suffixed
+    with `i` (everything that varies is a parameter, so the statement is built and compiled
+    once per shape)."""
+    tv, ta = bindparam(f"tv{i}", type_=Float), bindparam(f"ta{i}", type_=Float)
+    dist2 = ((Track.valence - tv) * (Track.valence - tv) + (Track.arousal - ta) * (Track.arousal - ta)).label("d2")
+    stmt = (
+        select(Track.id, dist2, literal_column(str(i), Integer).label("arm"))
+        .order_by(dist2, Track.id)
+        .limit(bindparam(f"k{i}", type_=Integer))
+    )
+    if boxed:
+        stmt = stmt.where(
+            Track.va_cell.in_(bindparam(f"cells{i}", expanding=True)),
+            Track.valence.between(bindparam(f"v_lo{i}", type_=Float), bindparam(f"v_hi{i}", type_=Float)),
+            Track.arousal.between(bindparam(f"a_lo{i}", type_=Float), bindparam(f"a_hi{i}", type_=Float)),
+        )
+    return stmt
+
+
+@functools.cache
+def _boxes_statement(n: int) -> Select | CompoundSelect:
+    """The search's round for `n` targets: their `_nearest_arm`s in one UNION ALL."""
+    if n == 1:
+        return _nearest_arm(0)
+    parts = [_nearest_arm(i).subquery() for i in range(n)]
+    return union_all(*(select(p.c.id, p.c.d2, p.c.arm) for p in parts))
+
+
+@functools.cache
+def _plane_statement() -> Select:
+    return _nearest_arm(0, boxed=False)
 
 
 # ----------------------------------------------------------------------------- ranking
@@ -312,6 +403,7 @@ def recommend(
     variant_start: int = 0,
     path: Sequence[MoodPoint] | None = None,
     path_start: int = 0,
+    response_weight: float | None = None,
 ) -> list[Recommendation]:
     """Up to `n` tracks for a listener in `mood`, best first.
 
@@ -325,6 +417,9 @@ def recommend(
     track added at its end doesn't read like its neighbours).
     `path` (`app.listening.steering.steering_path`): the i-th pick is ranked against
     ``path[path_start + i]`` (the goal past its end) instead of the strategy's one target.
+    With `session_id`, *lift* and *calm* also rank by mood responses (`app.listening.response`:
+    how tracks moved listeners who started where this one is, and this session's own), at
+    `response_weight` (default RESPONSE_WEIGHT; 0 leaves them out).
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
@@ -349,13 +444,12 @@ def recommend(
     distinct = list(dict.fromkeys(targets))
     k = min(MAX_CANDIDATES, max(50, 5 * n))
     per_target = k if len(distinct) == 1 else max(PATH_CANDIDATES, k // len(distinct))
-    candidates: dict[int, None] = {}
-    for target in distinct:
-        candidates.update(dict.fromkeys(tid for tid, _ in nearest_track_ids(session, target, per_target, excluded)))
+    wanted = dict.fromkeys(distinct, per_target)
     centre = preference.liked_centre()
     if centre is not None:
-        liked_near = nearest_track_ids(session, MoodPoint(*centre), LIKED_CANDIDATES, excluded)
-        candidates.update(dict.fromkeys(tid for tid, _ in liked_near))
+        liked = MoodPoint(*centre)  # the k nearest to a point hold its fewer nearest
+        wanted[liked] = max(wanted.get(liked, 0), LIKED_CANDIDATES)
+    candidates = {tid: None for hits in nearest_for_targets(session, wanted, excluded).values() for tid, _ in hits}
     if not candidates:
         return []
     ids = list(candidates)
@@ -369,28 +463,50 @@ def recommend(
     fade = 1.0 / (1.0 + preference.strength / PRIOR_FADE)
     prior = {tid: 1 + FEEDBACK_SPAN * (feedback.get(tid, no_feedback).approval - 0.5) * fade for tid in tracks}
     affinity = dict(zip(tracks, preference.scores(list(tracks.values())), strict=True))
+    weight = RESPONSE_WEIGHT if response_weight is None else response_weight
+    effects = {tid: response.NO_EFFECT for tid in tracks}
+    if session_id and weight and strategy in response.DIRECTED:
+        evidence = response.ResponseEvidence.load(session, tracks, session_id)
+        effects = evidence.effects(strategy, point, list(tracks.values()))
+    lift = {tid: weight * max(-1.0, min(1.0, e.value / RESPONSE_SCALE)) for tid, e in effects.items()}
+
+    # Scored as arrays, one pass per distinct point of the path: the candidates' columns once.
+    order = list(tracks)
+    ids_arr = np.array(order, dtype=np.int64)
+    valence = np.array([tracks[t].valence for t in order])
+    arousal = np.array([tracks[t].arousal for t in order])
+    probability = {q: np.array([tracks[t].probabilities[q] for t in order]) for q in QUADRANTS}
+    prior_arr = np.array([prior[t] for t in order])
+    taste = np.array([PREFERENCE_WEIGHT * affinity[t] for t in order])
+    jitter_arr = np.array([jitter[t] for t in order])
+    lift_arr = np.array([lift[t] for t in order])
 
     def ranked_for(target: MoodPoint) -> list[tuple[float, int]]:
-        scored = []
-        for tid, t in tracks.items():
-            distance2 = (t.valence - target.valence) ** 2 + (t.arousal - target.arousal) ** 2
-            closeness = math.exp(-distance2 / (2 * CLOSENESS_SIGMA**2))
-            base = WEIGHT_CLOSENESS * closeness + WEIGHT_QUADRANT_PROB * t.probabilities[target.quadrant]
-            scored.append((base * prior[tid] + PREFERENCE_WEIGHT * affinity[tid] + jitter[tid], tid))
-        scored.sort(key=lambda s: (-s[0], s[1]))
-        return scored
+        distance2 = (valence - target.valence) ** 2 + (arousal - target.arousal) ** 2
+        closeness = np.exp(-distance2 / (2 * CLOSENESS_SIGMA**2))
+        base = WEIGHT_CLOSENESS * closeness + WEIGHT_QUADRANT_PROB * probability[target.quadrant]
+        score = base * prior_arr + taste + jitter_arr
+        score = np.where(distance2 <= EXPLORE_RADIUS**2, score + lift_arr, score)
+        best_first = np.lexsort((ids_arr, -score))
+        return list(zip(score[best_first].tolist(), ids_arr[best_first].tolist(), strict=True))
 
+    artist = {tid: t.artist.casefold() for tid, t in tracks.items()}
     ranking: dict[MoodPoint, list[tuple[float, int]]] = {}
     picks: list[tuple[int, float, MoodPoint]] = []
     taken: set[int] = set()
     for target in targets:
-        ranked = ranking.setdefault(target, ranked_for(target))
-        remaining = [(sc, tid) for sc, tid in ranked if tid not in taken]
-        if not remaining:
+        if target not in ranking:
+            ranking[target] = ranked_for(target)
+        remaining = (st for st in ranking[target] if st[1] not in taken)
+        first = next(remaining, None)
+        if first is None:
             break
         # No artist twice in a row (unless only that artist is left).
-        previous = tracks[picks[-1][0]].artist.casefold() if picks else None
-        sc, tid = next(((sc, tid) for sc, tid in remaining if tracks[tid].artist.casefold() != previous), remaining[0])
+        previous = artist[picks[-1][0]] if picks else None
+        if artist[first[1]] != previous:
+            sc, tid = first
+        else:
+            sc, tid = next((st for st in remaining if artist[st[1]] != previous), first)
         picks.append((tid, sc, target))
         taken.add(tid)
 
@@ -409,6 +525,7 @@ def recommend(
                 source=source,
                 variant=variant_start + rank,
                 session_affinity=affinity[tid],
+                evidence=response.reason_words(strategy, effects[tid]),
             ),
             target=target,
         )

@@ -20,6 +20,8 @@ CREATE TABLE IF NOT EXISTS tracks (
     prob_q3 FLOAT NOT NULL,
     prob_q4 FLOAT NOT NULL,
     tagged_by VARCHAR(64) NOT NULL,       -- 'model:<version>' or 'curator'
+    confidence FLOAT,                     -- the model's confidence in its tag; NULL for a curator's
+    mood_timeline JSON,                   -- [[start_s, end_s, valence, arousal], ...] over the whole track
     va_cell INTEGER NOT NULL,             -- cell of (valence, arousal) on a 20x20 grid: recommendation pre-filter
     created_at DATETIME NOT NULL,
     PRIMARY KEY (id),
@@ -33,6 +35,8 @@ CREATE INDEX ix_tracks_created_at ON tracks (created_at);
 -- analytics: per-quadrant and per-source counts over a date range, index-only
 CREATE INDEX ix_tracks_quadrant_time ON tracks (quadrant, created_at);
 CREATE INDEX ix_tracks_tagged_by_time ON tracks (tagged_by, created_at);
+-- Curate's "needs review": least sure model tags first
+CREATE INDEX ix_tracks_confidence ON tracks (confidence);
 
 CREATE TABLE IF NOT EXISTS listening_events (
     id INTEGER NOT NULL AUTO_INCREMENT,
@@ -70,6 +74,27 @@ CREATE TABLE IF NOT EXISTS mood_events (
 
 CREATE INDEX ix_mood_session_time ON mood_events (session_id, created_at);
 CREATE INDEX ix_mood_time_label ON mood_events (created_at, label);
+
+CREATE TABLE IF NOT EXISTS mood_responses (
+    id INTEGER NOT NULL AUTO_INCREMENT,
+    session_id VARCHAR(64) NOT NULL,
+    track_id INTEGER NOT NULL,
+    strategy VARCHAR(16) NOT NULL,        -- match | lift | calm
+    valence_start FLOAT NOT NULL,         -- smoothed camera mood when the track started
+    arousal_start FLOAT NOT NULL,
+    valence_end FLOAT NOT NULL,           -- ... and when it ended or the listener moved on
+    arousal_end FLOAT NOT NULL,
+    readings INTEGER NOT NULL,            -- camera readings in between
+    listened_s FLOAT NOT NULL,            -- seconds of the track that played
+    created_at DATETIME NOT NULL,
+    PRIMARY KEY (id),
+    CONSTRAINT fk_mood_response_track FOREIGN KEY (track_id) REFERENCES tracks (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- covering: per-track evidence for the recommender, per-strategy/per-track "Did it work?" in Analytics
+CREATE INDEX ix_mood_response_track_stats ON mood_responses (track_id, created_at, valence_start, valence_end, arousal_start, arousal_end);
+CREATE INDEX ix_mood_response_strategy_stats ON mood_responses (strategy, created_at, valence_start, valence_end, arousal_start, arousal_end);
+CREATE INDEX ix_mood_response_session ON mood_responses (session_id, created_at);
 
 -- Rollups read by the analytics page instead of the event tables; kept in step on every write
 -- (app/catalog/rollups.py), rebuilt from the event tables after a bulk load.

@@ -37,6 +37,7 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
         "MOODTUNE_IMPORT_ROOT",
         "MOODTUNE_MAX_UPLOAD_MB",
         "MOODTUNE_MAX_DURATION_S",
+        "MOODTUNE_DASK_SCHEDULER",
     ):
         monkeypatch.delenv(name, raising=False)
     yield

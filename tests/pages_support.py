@@ -72,8 +72,60 @@ def seed_catalog(media_dir: Path, tmp_dir: Path, per_quadrant: int = 6) -> list[
                     arousal=arousal,
                     probabilities=probs,
                     tagged_by="model:test",
+                    confidence=probs[quadrant],
                 )
                 seeded.append(TrackSummary.of(track))
+    return seeded
+
+
+# (title, artist, tagged_by, confidence, the mood of each 10 s segment): two unsure model tags
+# whose mood moves, two sure ones, a curator's and an old model tag with neither stored.
+REVIEW_TRACKS = [
+    ("Crossroads", "Unsure Band", "model:test", 0.31, [(-0.5, -0.5), (-0.3, -0.2), (0.1, 0.2), (0.5, 0.6), (0.6, 0.7)]),
+    ("Half Light", "Unsure Band", "model:test", 0.36, [(0.4, -0.5), (0.2, -0.1), (-0.2, 0.3), (-0.5, 0.5)]),
+    ("Bright Parade", "Sure Band", "model:test", 0.92, [(0.7, 0.6), (0.8, 0.7), (0.7, 0.5)]),
+    ("Still Water", "Sure Band", "model:test", 0.81, [(0.5, -0.6), (0.6, -0.7), (0.5, -0.6)]),
+    ("Rain Song", "Curator Pick", "curator", None, [(-0.6, -0.4), (-0.5, -0.5)]),
+    ("Grey Morning", "Old Tag", "model:test", None, []),
+]
+
+
+def seed_review_catalog(media_dir: Path, tmp_dir: Path, sr: int = 8000) -> list[TrackSummary]:
+    """REVIEW_TRACKS as tracks with real (quiet, low-rate) audio as long as their timelines."""
+    import soundfile as sf
+
+    from app.tools.samples import tone
+
+    init_db()
+    store = MediaStore(media_dir)
+    seeded: list[TrackSummary] = []
+    with session_scope() as s:
+        for n, (title, artist, tagged_by, confidence, moods) in enumerate(REVIEW_TRACKS):
+            seconds = 10.0 * max(1, len(moods))
+            src = tmp_dir / f"review_{n}.wav"
+            sf.write(src, tone(seconds, sr, 220 + 40 * n, amplitude=0.1), sr, subtype="PCM_16")
+            sha = hashlib.sha256(src.read_bytes()).hexdigest()
+            rel, _ = store.put_file(src, sha, "wav")
+            valence, arousal = (float(np.mean(c)) for c in zip(*moods, strict=True)) if moods else (0.4, 0.4)
+            quadrant = quadrant_of(valence, arousal)
+            track = repository.add_track(
+                s,
+                title=title,
+                artist=artist,
+                album=None,
+                duration_s=seconds,
+                sha256=sha,
+                media_path=rel,
+                format="wav",
+                quadrant=quadrant,
+                valence=valence,
+                arousal=arousal,
+                probabilities={q: (0.7 if q == quadrant else 0.1) for q in ("Q1", "Q2", "Q3", "Q4")},
+                tagged_by=tagged_by,
+                confidence=confidence,
+                timeline=[(10.0 * i, 10.0 * (i + 1), v, a) for i, (v, a) in enumerate(moods)],
+            )
+            seeded.append(TrackSummary.of(track))
     return seeded
 
 
@@ -99,26 +151,43 @@ def cleanup_engines() -> None:
 
 class StubTagger:
     """Stands in for app.music.MoodTagger in page tests (the page, not the model, is under test):
-    pitch decides valence and loudness arousal, so different synthesized files get different,
-    predictable moods."""
+    pitch decides valence and loudness arousal, segment by segment (about every 10 s, like the
+    model: the timeline), so different synthesized files get different, predictable moods. The
+    track's point is the segments' mean; its confidence is low near an axis, where a quadrant is
+    a close call."""
 
     version = "stub-1"
+    segment_s = 10.0
+
+    @staticmethod
+    def point(mono: np.ndarray, rate: int) -> tuple[float, float]:
+        crossings = np.count_nonzero(np.diff(np.signbit(mono)))
+        freq = crossings / 2 / (len(mono) / rate)
+        valence = float(np.clip((freq - 400) / 300, -0.9, 0.9))
+        arousal = float(np.clip((np.sqrt(np.mean(mono**2)) - 0.2) * 5, -0.9, 0.9))
+        return valence, arousal
 
     def tag(self, path_or_array, sr=None):
         import soundfile as sf
 
         from app.emotions import quadrant_of
         from app.music import MoodTag
+        from app.music.tagger import MoodPoint
 
         samples, rate = sf.read(str(path_or_array), always_2d=True)
         mono = samples.mean(axis=1)
-        crossings = np.count_nonzero(np.diff(np.signbit(mono)))
-        freq = crossings / 2 / (len(mono) / rate)
-        valence = float(np.clip((freq - 400) / 300, -0.9, 0.9))
-        arousal = float(np.clip((np.sqrt(np.mean(mono**2)) - 0.2) * 5, -0.9, 0.9))
+        duration = len(mono) / rate
+        edges = [float(e) for e in np.linspace(0.0, duration, max(1, round(duration / self.segment_s)) + 1)]
+        timeline = tuple(
+            MoodPoint(round(a, 2), round(b, 2), *self.point(mono[round(a * rate) : round(b * rate)], rate))
+            for a, b in zip(edges[:-1], edges[1:], strict=True)
+        )
+        valence = float(np.mean([p.valence for p in timeline]))
+        arousal = float(np.mean([p.arousal for p in timeline]))
         quadrant = quadrant_of(valence, arousal)
         probs = {q: (0.85 if q == quadrant else 0.05) for q in ("Q1", "Q2", "Q3", "Q4")}
-        return MoodTag(quadrant, probs, valence, arousal, self.version)
+        confidence = min(0.95, 0.3 + min(abs(valence), abs(arousal)))
+        return MoodTag(quadrant, probs, valence, arousal, self.version, confidence, timeline)
 
 
 @contextmanager

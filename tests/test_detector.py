@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 from cli_helpers import run_cli
 
+from app.config import MODELS_DIR
 from app.tools.samples import astronaut_frame
 from app.vision import FaceAnalyzer
-from app.vision.analyzer import crop_face
+from app.vision.analyzer import FULL_FRAME_EVERY, crop_face
 from app.vision.detector import BLAZEFACE_SPECS, blazeface_anchors
 from app.vision.evaluate_detect import height_bin, match
+from app.vision.evaluate_track import moving_frames
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +126,67 @@ def test_the_live_stream_follows_a_face_that_moves_between_frames(analyzer):
     moved = np.roll(frame, 120, axis=1)  # she steps 120 px to the right
     second = live.analyze(moved)[0].box
     assert abs(second[0] - first[0] - 120) < 10
+
+
+class _CountingDetector:
+    """The served detector, counting full-frame searches."""
+
+    def __init__(self, inner):
+        self.inner, self.full_searches = inner, 0
+
+    def detect(self, frame):
+        self.full_searches += 1
+        return self.inner.detect(frame)
+
+    def detect_near(self, frame, box):
+        return self.inner.detect_near(frame, box)
+
+
+def _counting(analyzer: FaceAnalyzer) -> tuple[FaceAnalyzer, _CountingDetector]:
+    det = _CountingDetector(analyzer.detector)
+    return FaceAnalyzer(analyzer.classifier, det), det
+
+
+def test_the_live_stream_keeps_a_moving_face_with_few_full_frame_searches(analyzer):
+    frame = astronaut_frame()
+    (her,) = analyzer.detect(frame)
+    clip = moving_frames(frame, [her.box], 30)
+    counted, det = _counting(analyzer)
+    live = counted.stream()
+    for moved, (truth,) in clip:
+        faces = live.analyze(moved)
+        assert len(faces) == 1 and match([truth], [faces[0].box]) == [0]
+        assert faces[0].label == "happy"
+    # Detected on all 30 frames, the whole frame searched only every FULL_FRAME_EVERY frames.
+    assert det.full_searches == -(-len(clip) // FULL_FRAME_EVERY)
+
+
+def test_the_live_stream_finds_a_face_that_comes_into_view_and_lets_go_of_one_that_leaves(analyzer):
+    frame = astronaut_frame()
+    head = frame[10:230, 170:390]
+    empty = np.full_like(frame, 120)
+    one, two = empty.copy(), empty.copy()
+    one[130:350, 40:260] = head
+    two[130:350, 40:260] = head
+    two[130:350, 380:600] = head[:, ::-1]
+    live = analyzer.stream()
+    assert len(live.analyze(one)) == 1
+    counts = [len(live.analyze(two)) for _ in range(FULL_FRAME_EVERY)]
+    assert counts[-1] == 2, "the newcomer is found by the next full-frame search"
+    assert [len(live.analyze(two)) for _ in range(3)] == [2, 2, 2], "and then both are followed"
+    assert live.analyze(empty) == [], "a face that leaves is let go at once"
+    assert len(live.analyze(one)) == 1, "and a face that comes back is found at once"
+
+
+def test_the_model_card_reports_the_detector_comparison_following_and_crop_checks():
+    from app.tools.model_card import detector_section
+
+    metrics = json.loads((MODELS_DIR / "detector_metrics.json").read_text())
+    bench = json.loads((MODELS_DIR / "bench.json").read_text())
+    card = detector_section(metrics, bench)
+    served = metrics["candidates"][metrics["served"]]
+    assert f"| {served['recall']:.3f} | {served['precision']:.3f} |" in card
+    live = metrics["tracking"]["live_stream"]
+    assert f"| {live['recall']:.3f} | {live['precision']:.3f} |" in card
+    assert "noise floor" in card and "Are the crops the ones the classifier expects?" in card
+    assert "blurriest / middle / sharpest" in card

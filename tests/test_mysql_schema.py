@@ -73,6 +73,7 @@ def test_ddl_file_matches_the_orm_on_a_real_server(mysql_database):
         "tracks",
         "listening_events",
         "mood_events",
+        "mood_responses",
         "listening_daily",
         "listening_session_days",
         "mood_hourly",

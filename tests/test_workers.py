@@ -20,7 +20,7 @@ import pytest
 
 from app.config import MODELS_DIR, REPO_ROOT
 
-MUSIC_MODEL = MODELS_DIR / "music_mood.joblib"
+MUSIC_MODEL = MODELS_DIR / "music_mood.npz"
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or not MUSIC_MODEL.is_file(), reason="needs /proc and the mood model"
 )

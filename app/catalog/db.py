@@ -190,6 +190,14 @@ _ADDED_LISTENING_COLUMNS = {
 }
 
 
+# Columns added to tracks after its first release (older tags get NULL: no stored confidence
+# or timeline until they are re-tagged).
+_ADDED_TRACK_COLUMNS = {
+    "confidence": "ALTER TABLE tracks ADD COLUMN confidence FLOAT",
+    "mood_timeline": "ALTER TABLE tracks ADD COLUMN mood_timeline JSON",
+}
+
+
 def _upgrade(engine: Engine, existing_tables: set[str]) -> None:
     """Bring a database made by an earlier version up to date: the listening events' quadrant
     column (filled from the tracks' current tags), their player position and completed flag, and
@@ -203,7 +211,11 @@ def _upgrade(engine: Engine, existing_tables: set[str]) -> None:
     if "listening_events" not in existing_tables:
         return
     columns = {c["name"] for c in inspect(engine).get_columns("listening_events")}
+    track_columns = {c["name"] for c in inspect(engine).get_columns("tracks")}
     with _Session(engine) as session, session.begin():
+        for name, ddl in _ADDED_TRACK_COLUMNS.items():
+            if name not in track_columns:
+                session.execute(text(ddl))
         if "quadrant" not in columns:
             session.execute(text("ALTER TABLE listening_events ADD COLUMN quadrant VARCHAR(2)"))
             session.execute(
@@ -221,6 +233,18 @@ def _upgrade(engine: Engine, existing_tables: set[str]) -> None:
             rollups.rebuild(session)
 
 
+def _create_missing_indexes(engine: Engine, existing_tables: set[str]) -> None:
+    """Indexes a later version added to a table that already existed (create_all only makes the
+    indexes of tables it creates): without them the queries stay right but get slow."""
+    for table in Base.metadata.sorted_tables:
+        if table.name not in existing_tables:
+            continue
+        present = {ix["name"] for ix in inspect(engine).get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in present:
+                index.create(engine)
+
+
 def init_db(url: str | None = None) -> Engine:
     """Create the tables and indexes that don't exist yet (a table added by a later version,
     such as listener_sessions, arrives in an existing database this way; new columns of an
@@ -230,6 +254,7 @@ def init_db(url: str | None = None) -> Engine:
         existing = set(inspect(engine).get_table_names())
         Base.metadata.create_all(engine)
         _upgrade(engine, existing)
+        _create_missing_indexes(engine, existing)
     except DatabaseReplaced:
         raise
     except SQLAlchemyError as exc:

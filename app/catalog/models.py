@@ -6,6 +6,7 @@ No image or video frame is ever stored: only mood numbers with an anonymous sess
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -82,6 +83,8 @@ class Track(Base):
         # (index-only, already grouped) instead of a million table rows.
         Index("ix_tracks_quadrant_time", "quadrant", "created_at"),
         Index("ix_tracks_tagged_by_time", "tagged_by", "created_at"),
+        # Curate's "needs review": the least sure model tags first, without a table scan.
+        Index("ix_tracks_confidence", "confidence"),
         MYSQL_TABLE_OPTIONS,
     )
 
@@ -101,6 +104,11 @@ class Track(Base):
     prob_q3: Mapped[float] = mapped_column(Float)
     prob_q4: Mapped[float] = mapped_column(Float)
     tagged_by: Mapped[str] = mapped_column(String(64))  # "model:<version>" or "curator"
+    # The model's confidence in its tag, 0..1 (NULL for a curator's tag or one made before
+    # confidences were stored), and its mood segment by segment over the whole track:
+    # [[start_s, end_s, valence, arousal], ...] (NULL when not computed from audio).
+    confidence: Mapped[float | None] = mapped_column(Float)
+    mood_timeline: Mapped[list[list[float]] | None] = mapped_column(JSON)
     va_cell: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -112,8 +120,21 @@ class Track(Base):
     def probabilities(self) -> dict[str, float]:
         return {"Q1": self.prob_q1, "Q2": self.prob_q2, "Q3": self.prob_q3, "Q4": self.prob_q4}
 
-    def set_mood(self, quadrant: str, valence: float, arousal: float, probabilities: dict[str, float]) -> None:
-        """Set the mood fields together so the grid cell always matches valence/arousal."""
+    def set_mood(
+        self,
+        quadrant: str,
+        valence: float,
+        arousal: float,
+        probabilities: dict[str, float],
+        *,
+        confidence: float | None = None,
+        timeline: Iterable[Sequence[float]] | None = None,
+    ) -> None:
+        """Set the mood fields together so the grid cell always matches valence/arousal.
+
+        `confidence` belongs to the tag: None (NULL) when a person set it. `timeline` belongs to
+        the audio, [(start_s, end_s, valence, arousal), ...]: None keeps the stored one, so a
+        curator's override leaves it as the model heard it (an empty one is stored as NULL)."""
         self.quadrant = quadrant
         self.valence = float(valence)
         self.arousal = float(arousal)
@@ -121,6 +142,9 @@ class Track(Base):
             float(probabilities.get(q, 0.0)) for q in ("Q1", "Q2", "Q3", "Q4")
         )
         self.va_cell = va_cell_of(self.valence, self.arousal)
+        self.confidence = None if confidence is None else float(confidence)
+        if timeline is not None:
+            self.mood_timeline = [[float(x) for x in point] for point in timeline] or None
 
     def __repr__(self) -> str:
         return f"Track(id={self.id!r}, title={self.title!r}, artist={self.artist!r}, quadrant={self.quadrant!r})"
@@ -172,6 +196,51 @@ class MoodEvent(Base):
     label: Mapped[str] = mapped_column(String(16))
     valence: Mapped[float] = mapped_column(Float)
     arousal: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class MoodResponse(Base):
+    """How the listener's smoothed camera mood moved while one track played: one row per track
+    that played with the camera on (a manual mood is what the listener said, not a response).
+    The recommender's mood-response reward and Analytics' "Did it work?" read these."""
+
+    __tablename__ = "mood_responses"
+    __table_args__ = (
+        # Covering indexes: the recommender's per-track evidence and Analytics' "Did it work?"
+        # (per strategy or per track over a date range) read the mood changes from the index alone.
+        Index(
+            "ix_mood_response_track_stats",
+            "track_id",
+            "created_at",
+            "valence_start",
+            "valence_end",
+            "arousal_start",
+            "arousal_end",
+        ),
+        Index(
+            "ix_mood_response_strategy_stats",
+            "strategy",
+            "created_at",
+            "valence_start",
+            "valence_end",
+            "arousal_start",
+            "arousal_end",
+        ),
+        # The recommender reads a session's own responses, and Forget deletes them, by session.
+        Index("ix_mood_response_session", "session_id", "created_at"),
+        MYSQL_TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(String(64))
+    track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE", name="fk_mood_response_track"))
+    strategy: Mapped[str] = mapped_column(String(16))  # match | lift | calm
+    valence_start: Mapped[float] = mapped_column(Float)
+    arousal_start: Mapped[float] = mapped_column(Float)
+    valence_end: Mapped[float] = mapped_column(Float)
+    arousal_end: Mapped[float] = mapped_column(Float)
+    readings: Mapped[int] = mapped_column(Integer)  # camera readings between start and end
+    listened_s: Mapped[float] = mapped_column(Float)  # seconds of the track that played
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, event, func, or_, select
+from sqlalchemy import Integer, bindparam, delete, event, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.catalog import rollups
@@ -48,7 +49,11 @@ def add_track(
     arousal: float,
     probabilities: Mapping[str, float],
     tagged_by: str,
+    confidence: float | None = None,
+    timeline: Iterable[Sequence[float]] | None = None,
 ) -> Track:
+    """A new track; `confidence` and `timeline` as `Track.set_mood` takes them (see `mood_fields`
+    for a model tag's)."""
     track = Track(
         title=clean_text(title) or "Untitled",
         artist=clean_text(artist) or "Unknown artist",
@@ -59,10 +64,24 @@ def add_track(
         format=format,
         tagged_by=tagged_by,
     )
-    track.set_mood(quadrant, valence, arousal, dict(probabilities))
+    track.set_mood(quadrant, valence, arousal, dict(probabilities), confidence=confidence, timeline=timeline)
     session.add(track)
     session.flush()  # assigns the id and surfaces constraint errors inside the caller's transaction
     return track
+
+
+def mood_fields(tag: Any) -> dict[str, Any]:
+    """A model tag (app.music.MoodTag) as the keyword arguments of `Track.set_mood` and
+    `add_track`: its quadrant, point, probabilities, confidence and timeline. A stand-in tag
+    without a timeline (or confidence) stores none."""
+    return {
+        "quadrant": tag.quadrant,
+        "valence": float(tag.valence),
+        "arousal": float(tag.arousal),
+        "probabilities": {q: float(p) for q, p in tag.probabilities.items()},
+        "confidence": getattr(tag, "confidence", None),
+        "timeline": [(p.start_s, p.end_s, p.valence, p.arousal) for p in getattr(tag, "timeline", ())],
+    }
 
 
 def get_track(session: Session, track_id: int) -> Track | None:
@@ -73,12 +92,57 @@ def get_track_by_sha(session: Session, sha256: str) -> Track | None:
     return session.scalar(select(Track).where(Track.sha256 == sha256))
 
 
+# The columns a TrackSummary is made of. Read as plain rows: a ranking reads a few hundred
+# tracks at a time, and ORM objects (identity map, relationships) would cost more than the query.
+_SUMMARY_COLUMNS = (
+    Track.id,
+    Track.title,
+    Track.artist,
+    Track.album,
+    Track.quadrant,
+    Track.valence,
+    Track.arousal,
+    Track.duration_s,
+    Track.media_path,
+    Track.format,
+    Track.tagged_by,
+    Track.prob_q1,
+    Track.prob_q2,
+    Track.prob_q3,
+    Track.prob_q4,
+    Track.confidence,
+    Track.mood_timeline,
+)
+_SUMMARIES = select(*_SUMMARY_COLUMNS).where(Track.id.in_(bindparam("ids", expanding=True)))
+
+
+def _summary_of_row(row: Any) -> TrackSummary:
+    """`TrackSummary.of` for a row of `_SUMMARY_COLUMNS` (the same fields, without the ORM)."""
+    tid, title, artist, album, quadrant, v, a, duration, media, fmt, tagged, q1, q2, q3, q4, conf, timeline = row
+    return TrackSummary(
+        track_id=int(tid),
+        title=title,
+        artist=artist,
+        album=album,
+        quadrant=quadrant,
+        valence=float(v),
+        arousal=float(a),
+        duration_s=float(duration),
+        media_path=media,
+        format=fmt,
+        tagged_by=tagged,
+        probabilities={"Q1": float(q1), "Q2": float(q2), "Q3": float(q3), "Q4": float(q4)},
+        confidence=None if conf is None else float(conf),
+        timeline=tuple((float(s), float(e), float(pv), float(pa)) for s, e, pv, pa in (timeline or ())),
+    )
+
+
 def track_summaries(session: Session, track_ids: Sequence[int]) -> list[TrackSummary]:
     """Summaries in the order of `track_ids` (missing ids are dropped)."""
     if not track_ids:
         return []
-    by_id = {t.id: t for t in session.scalars(select(Track).where(Track.id.in_(list(track_ids))))}
-    return [TrackSummary.of(by_id[i]) for i in track_ids if i in by_id]
+    by_id = {int(r[0]): r for r in session.execute(_SUMMARIES, {"ids": list(track_ids)})}
+    return [_summary_of_row(by_id[i]) for i in track_ids if i in by_id]
 
 
 def list_tracks(session: Session, *, quadrant: str | None = None, limit: int = 100, offset: int = 0) -> list[Track]:
@@ -100,14 +164,24 @@ def search_tracks(
     *,
     quadrant: str | None = None,
     tagged_by: str | None = None,
+    confidence_below: float | None = None,
     limit: int = 50,
 ) -> list[TrackSummary]:
     """Case-insensitive substring match on title, artist or album (wildcards are literal), by
-    title. ``tagged_by`` is "curator", "model" or None for both. Every filter is part of the
-    query, so ``limit`` bounds the matching rows, not rows a later filter would drop."""
+    title. ``tagged_by`` is "curator", "model" or None for both. ``confidence_below`` keeps only
+    model tags less sure than that, least sure first. Every filter is part of the query, so
+    ``limit`` bounds the matching rows, not rows a later filter would drop."""
     if tagged_by is not None and tagged_by not in TAGGED_BY:
         raise ValueError(f"unknown tagged_by {tagged_by!r}; expected one of {', '.join(TAGGED_BY)}")
-    stmt = select(Track).order_by(Track.title, Track.id).limit(limit)
+    if confidence_below is None:
+        stmt = select(Track).order_by(Track.title, Track.id).limit(limit)
+    else:
+        stmt = (
+            select(Track)
+            .where(Track.tagged_by != CURATOR, Track.confidence.is_not(None), Track.confidence < confidence_below)
+            .order_by(Track.confidence, Track.title, Track.id)
+            .limit(limit)
+        )
     text = clean_text(query)
     if text:
         pattern = _like_pattern(text)
@@ -157,6 +231,7 @@ def set_track_mood_by_curator(
 ) -> Track:
     """Curator override. The track keeps its model point when it already lies in that quadrant,
     otherwise moves to the quadrant's centre; tagged_by becomes 'curator' so retagging keeps it.
+    The confidence goes (a person decided); the timeline stays (it describes the audio).
     """
     if quadrant not in QUADRANTS:
         raise ValueError(f"unknown quadrant {quadrant!r}; expected one of {', '.join(QUADRANTS)}")
@@ -170,7 +245,7 @@ def set_track_mood_by_curator(
         raise ValueError("valence and arousal must be within [-1, 1]")
     if quadrant_of(valence, arousal) != quadrant:
         raise ValueError(f"valence {valence:+.2f}, arousal {arousal:+.2f} is not in {quadrant}")
-    track.set_mood(quadrant, valence, arousal, {q: float(q == quadrant) for q in QUADRANTS})
+    track.set_mood(quadrant, valence, arousal, {q: float(q == quadrant) for q in QUADRANTS}, confidence=None)
     track.tagged_by = CURATOR
     session.flush()
     return track
@@ -180,7 +255,7 @@ def set_track_mood_by_model(session: Session, track: Track, tag, version: str) -
     """Apply a model tag unless a curator has set the mood. Returns whether it changed the track."""
     if track.tagged_by == CURATOR:
         return False
-    track.set_mood(tag.quadrant, tag.valence, tag.arousal, dict(tag.probabilities))
+    track.set_mood(**mood_fields(tag))
     track.tagged_by = f"model:{version}"
     session.flush()
     return True
@@ -280,16 +355,22 @@ def forget_session(session: Session, session_id: str) -> tuple[int, int]:
     return int(listening or 0), int(mood or 0)
 
 
+_SESSION_TRACKS = (
+    select(ListeningEvent.track_id)
+    .where(
+        ListeningEvent.session_id == bindparam("session_id"),
+        ListeningEvent.action.in_(bindparam("actions", expanding=True)),
+    )
+    .order_by(ListeningEvent.created_at.desc(), ListeningEvent.id.desc())
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
 def session_track_ids(session: Session, session_id: str, actions: Iterable[str] = HEARD, limit: int = 500) -> list[int]:
     """Tracks this session already heard (started, played, completed or skipped), most recent
     first (bounded)."""
-    stmt = (
-        select(ListeningEvent.track_id)
-        .where(ListeningEvent.session_id == session_id, ListeningEvent.action.in_(list(actions)))
-        .order_by(ListeningEvent.created_at.desc(), ListeningEvent.id.desc())
-        .limit(limit)
-    )
-    return list(dict.fromkeys(session.scalars(stmt)))
+    params = {"session_id": session_id, "actions": list(actions), "limit": limit}
+    return list(dict.fromkeys(session.scalars(_SESSION_TRACKS, params)))
 
 
 @dataclass(frozen=True)
@@ -304,15 +385,19 @@ class Feedback:
         return (self.likes + 1) / (self.likes + self.skips + 2)
 
 
+# Built once: the ranking runs it on every recommendation (the ids are one expanding parameter).
+_FEEDBACK = (
+    select(ListeningEvent.track_id, ListeningEvent.action, func.count())
+    .where(ListeningEvent.track_id.in_(bindparam("ids", expanding=True)))
+    .group_by(ListeningEvent.track_id, ListeningEvent.action)
+)
+
+
 def track_feedback(session: Session, track_ids: Sequence[int]) -> dict[int, Feedback]:
     """Overall play/like/skip counts for the given tracks (uses the (track_id, action) index)."""
     if not track_ids:
         return {}
-    rows = session.execute(
-        select(ListeningEvent.track_id, ListeningEvent.action, func.count())
-        .where(ListeningEvent.track_id.in_(list(track_ids)))
-        .group_by(ListeningEvent.track_id, ListeningEvent.action)
-    )
+    rows = session.execute(_FEEDBACK, {"ids": list(track_ids)})
     counts: dict[int, dict[str, int]] = {}
     for track_id, action, n in rows:
         counts.setdefault(track_id, {})[action] = int(n)

@@ -42,12 +42,14 @@ def populate(
     n_sessions: int | None = None,
     n_artists: int = 20_000,
     seed: int = 0,
+    uniform_share: float = 0.0,
 ) -> None:
     """Append `n_tracks` synthetic tracks and `n_events` listening events (plus mood events,
     default a tenth of that) in the session's transaction, then rebuild the analytics rollups.
     Events come from `n_sessions` listener sessions (default: one per 25 events), each an hour
     long at some time in the 90 days before 2026-01-01, with one strategy each. Tracks cluster around the four
-    quadrant centres like a real catalog, with some spread over the whole plane."""
+    quadrant centres like a real catalog, with some spread over the whole plane; a
+    ``uniform_share`` of them lie instead anywhere on the plane, uniformly."""
     rng = np.random.default_rng(seed)
     first_id = int(session.scalar(select(func.coalesce(func.max(Track.id), 0)))) + 1
     now = datetime(2026, 1, 1)
@@ -57,6 +59,9 @@ def populate(
         size = min(CHUNK, n_tracks - start)
         centres = np.array([QUADRANT_VA[q] for q in QUADRANTS])[rng.integers(0, 4, size)]
         va = np.clip(centres + rng.normal(0, 0.3, (size, 2)), -1, 1)
+        if uniform_share > 0:  # drawn only then, so the default catalog stays the same
+            spread = rng.random(size) < uniform_share
+            va[spread] = rng.uniform(-1, 1, (int(spread.sum()), 2))
         valence, arousal = va[:, 0], va[:, 1]
         logits = -((va[:, None, :] - np.array([QUADRANT_VA[q] for q in QUADRANTS])[None]) ** 2).sum(-1) * 4
         probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
@@ -82,6 +87,9 @@ def populate(
                 "prob_q3": float(probs[i, 2]),
                 "prob_q4": float(probs[i, 3]),
                 "tagged_by": SYNTHETIC_TAG,
+                # As sure as its top probability; no timeline (no audio behind it: the end of a
+                # track is then its own point, TrackSummary.end_mood).
+                "confidence": float(probs[i].max()),
                 "va_cell": int(cells[i]),
                 "created_at": now - timedelta(seconds=int(rng.integers(0, 365 * 86400))),
             }

@@ -1,6 +1,7 @@
 """What the Curate page asks of the library and the catalog: the catalog's counts, a search
-for the review table (every filter in the query), applying a curator's table edits, uploads,
-re-tagging and server-folder imports with their results as rows, and a track's stored audio.
+for the review table (every filter in the query, "needs review" included), applying a curator's
+table edits, uploads, re-tagging and server-folder imports with their results as rows, and a
+track's stored audio and mood timeline.
 
 Each call opens its own short transaction(s), so the page never holds a database session; the
 page renders what comes back and nothing else.
@@ -31,13 +32,16 @@ from app.emotions import QUADRANT_VA, QUADRANTS, quadrant_of
 from app.library.ingest import IngestResult, Progress, ingest_bytes, ingest_paths
 from app.library.retag import RetagProgress, RetagResult, retag_catalog
 from app.library.tagging import IngestSetupError
+from app.music.tagger import REVIEW_BELOW, needs_review
 
 __all__ = [
     "CATALOG_COLUMNS",
     "EDITABLE_COLUMNS",
     "PAGE_SIZE",
     "RESULT_COLUMNS",
+    "REVIEW_BELOW",
     "TAGGED_BY",
+    "TIMELINE_COLUMNS",
     "OUTAGE_ERRORS",
     "EditOutcome",
     "ImportStopped",
@@ -49,6 +53,7 @@ __all__ = [
     "apply_edits",
     "TrackBackup",
     "catalog_frame",
+    "confidence_label",
     "discard_undo",
     "find_tracks",
     "import_folder",
@@ -61,6 +66,7 @@ __all__ = [
     "retag",
     "tagged_by_label",
     "track_audio",
+    "track_timeline",
     "undo",
 ]
 
@@ -95,10 +101,16 @@ CATALOG_COLUMNS = (
     "arousal",
     "tagged_by",
     "tagged",
+    "confidence",
+    "certainty",
     "duration_s",
     "hint",
     "delete",
 )
+# A track's mood timeline as the page charts it: one row per segment (`track_timeline`).
+TIMELINE_COLUMNS = ("start_s", "end_s", "valence", "arousal", "quadrant")
+# Above REVIEW_BELOW a tag is "fairly sure" up to here, then "sure": words for the review table.
+SURE_FROM = 0.75
 _VERSION_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})$")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -114,6 +126,16 @@ def tagged_by_label(tagged_by: str | None) -> str:
     if found is None or not 1 <= int(found.group(2)) <= 12:
         return "model"
     return f"model, {int(found.group(3))} {_MONTHS[int(found.group(2)) - 1]}"
+
+
+def confidence_label(confidence: float | None) -> str:
+    """The model's confidence in words for the review table: "unsure 42 %" (below REVIEW_BELOW,
+    what the "needs review" filter lists), "fairly sure 63 %", "sure 91 %"; empty when a curator
+    set the mood (or the tag predates stored confidences)."""
+    if confidence is None or not math.isfinite(confidence):
+        return ""
+    word = "unsure" if needs_review(confidence) else "fairly sure" if confidence < SURE_FROM else "sure"
+    return f"{word} {round(100 * confidence)} %"
 
 
 def needs_tags(title: str | None, artist: str | None) -> bool:
@@ -155,6 +177,8 @@ def catalog_frame(tracks: Iterable[TrackSummary]) -> pd.DataFrame:
             "arousal": round(t.arousal, 3),
             "tagged_by": t.tagged_by,
             "tagged": tagged_by_label(t.tagged_by),
+            "confidence": t.confidence,
+            "certainty": confidence_label(t.confidence),
             "duration_s": round(t.duration_s, 1),
             "hint": "fix title/artist" if needs_tags(t.title, t.artist) else "",
             "delete": False,
@@ -164,12 +188,37 @@ def catalog_frame(tracks: Iterable[TrackSummary]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(CATALOG_COLUMNS))
 
 
-def find_tracks(query: str, quadrant: str | None, tagged_by: str | None, limit: int = PAGE_SIZE) -> pd.DataFrame:
+def find_tracks(
+    query: str,
+    quadrant: str | None,
+    tagged_by: str | None,
+    limit: int = PAGE_SIZE,
+    *,
+    needs_review: bool = False,
+) -> pd.DataFrame:
     """The review table: title/artist/album substring, mood quadrant and who tagged it
-    ("curator", "model" or None), at most ``limit`` rows."""
+    ("curator", "model" or None), at most ``limit`` rows. With ``needs_review``, only the model
+    tags less confident than REVIEW_BELOW, least sure first (where a curator's time helps most)."""
     with session_scope() as s:
-        tracks = repository.search_tracks(s, query, quadrant=quadrant, tagged_by=tagged_by, limit=limit)
+        tracks = repository.search_tracks(
+            s,
+            query,
+            quadrant=quadrant,
+            tagged_by=tagged_by,
+            confidence_below=REVIEW_BELOW if needs_review else None,
+            limit=limit,
+        )
     return catalog_frame(tracks)
+
+
+def track_timeline(track_id: int) -> pd.DataFrame:
+    """A track's mood segment by segment (TIMELINE_COLUMNS, in time order, each segment's quadrant
+    from its point); empty when the track or its timeline is missing."""
+    with session_scope() as s:
+        found = repository.track_summaries(s, [int(track_id)])
+    points = found[0].timeline if found else ()
+    rows = [(a, b, v, r, quadrant_of(v, r)) for a, b, v, r in points]
+    return pd.DataFrame(rows, columns=list(TIMELINE_COLUMNS))
 
 
 def track_audio(track_id: int, store: MediaStore | None = None) -> Path | None:
@@ -209,7 +258,7 @@ def result_rows(results: Sequence[IngestResult | RetagResult]) -> pd.DataFrame:
                 "quadrant": t.quadrant if t else r.quadrant,
                 "valence": round(t.valence, 3) if t else None,
                 "arousal": round(t.arousal, 3) if t else None,
-                "confidence": round(max(t.probabilities.values()), 3) if t else None,
+                "confidence": round(t.confidence, 3) if t and t.confidence is not None else None,
                 "message": r.message
                 + ("; fix title/artist (the file has no tags)" if r.ok and needs_tags(r.title, r.artist) else ""),
             }
@@ -468,13 +517,15 @@ def undo(outcome: EditOutcome, store: MediaStore | None = None) -> list[str]:
                         arousal=t.arousal,
                         probabilities=t.probabilities,
                         tagged_by=t.tagged_by,
+                        confidence=t.confidence,
+                        timeline=t.timeline,
                     )
                 else:
                     track = s.get(Track, b.track_id)
                     if track is None:
                         raise LookupError("it was deleted since")
                     track.title, track.artist, track.album = t.title, t.artist, t.album
-                    track.set_mood(t.quadrant, t.valence, t.arousal, dict(t.probabilities))
+                    track.set_mood(t.quadrant, t.valence, t.arousal, dict(t.probabilities), confidence=t.confidence)
                     track.tagged_by = t.tagged_by
         except (LookupError, ValueError, OSError) as exc:
             problems.append(f"“{t.title}” could not be put back: {exc}")

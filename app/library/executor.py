@@ -2,10 +2,11 @@
 
 A job is a small frozen dataclass; a task is a plain module-level function of one job, so any
 executor can ship both to another process or machine. `AnalysisExecutor` is the interface:
-`InProcessExecutor` runs here, `LocalProcessPool.lease()` runs on this machine's cores, and a
-cluster adapter only needs the same two methods, e.g. over a `distributed.Client`:
-`run` = `client.submit(fn).result()`, `map_unordered` = `as_completed(client.map(fn, jobs))`,
-with a lost worker (`KilledWorker`) reported as `WorkerLost`.
+`InProcessExecutor` runs here, `LocalProcessPool.lease()` runs on this machine's cores, and
+`DaskExecutor` runs the same tasks on a Dask distributed cluster. `analysis_executor()` is the
+one choice between them: the cluster when a scheduler address is given (`--scheduler` or
+MOODTUNE_DASK_SCHEDULER), else this machine. Workers read the audio by path, so a cluster's
+workers need the files at the same paths (shared storage) and the app with its models/.
 
 The database and the media store are written only by the calling process, never by a task.
 """
@@ -27,13 +28,17 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import partial
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from app.library.tagging import IngestSetupError, Tagger, check_tagger
+
+if TYPE_CHECKING:  # distributed is imported only when a scheduler is given
+    from distributed import Client
 
 log = logging.getLogger(__name__)
 
 ANALYSIS_IDLE_S = 120.0
+SCHEDULER_ENV = "MOODTUNE_DASK_SCHEDULER"
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -216,6 +221,11 @@ def _exit_with(app_pid: int) -> None:
     except (AttributeError, OSError):
         pidfd = None
     threading.Thread(target=_wait_for_exit, args=(app_pid, pidfd), name="exit-with-app", daemon=True).start()
+    # One BLAS thread per worker: the pool already runs one worker per core, and numpy's FFT and
+    # matrix products spread over every core would make the workers fight over them.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
 
 
 def _wait_for_exit(app_pid: int, pidfd: int | None) -> None:
@@ -247,6 +257,132 @@ def local_executor(workers: int) -> Iterator[AnalysisExecutor]:
             yield executor
 
 
+# ----------------------------------------------------------------------------- a Dask cluster
+
+
+class SchedulerUnreachable(IngestSetupError):
+    """No Dask scheduler answers at the address given: nothing was analysed or imported."""
+
+
+class DaskExecutor:
+    """An AnalysisExecutor on a Dask distributed cluster (`distributed.Client`): the same task
+    functions and jobs as the local pool, shipped by reference, so every worker needs the app
+    installed with its models/ and the audio files at the same paths as here.
+
+    A task's exception comes back as that exception; a job whose worker died (past the
+    scheduler's allowed-failures) or that the cluster cancelled comes back as WorkerLost."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    @classmethod
+    def connect(cls, address: str) -> DaskExecutor:
+        """A client of the scheduler at `address` (`tcp://host:8786`), or SchedulerUnreachable.
+        How long to try is dask's `distributed.comm.timeouts.connect` (e.g. the environment's
+        DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=5s)."""
+        try:
+            import dask.config
+            from dask.utils import parse_timedelta
+            from distributed import Client
+            from distributed.comm import get_address_host_port
+        except ImportError as exc:
+            raise SchedulerUnreachable(
+                f"a Dask scheduler was given but Dask is not installed ({exc}); pip install -r requirements.txt"
+            ) from None
+        hint = f"start one with `dask scheduler`, or fix --scheduler / {SCHEDULER_ENV}"
+        try:
+            get_address_host_port(address)  # a malformed address would leave a half-made client behind
+        except ValueError as exc:
+            raise SchedulerUnreachable(f"{address!r} is not a scheduler address like tcp://host:8786 ({exc})") from None
+        try:
+            client = Client(address, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise SchedulerUnreachable(f"no Dask scheduler answers at {address} ({exc}); {hint}") from None
+        try:  # without a worker every job would wait forever
+            client.wait_for_workers(1, timeout=parse_timedelta(dask.config.get("distributed.comm.timeouts.connect")))
+        except (OSError, TimeoutError):
+            client.close()
+            raise SchedulerUnreachable(
+                f"the Dask scheduler at {address} has no workers; start them with `dask worker {address}`"
+            ) from None
+        return cls(client)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def run(self, fn: Callable[[], R]) -> R:
+        from distributed import KilledWorker
+        from distributed.client import FutureCancelledError
+
+        try:
+            return self.client.submit(fn, pure=False).result()
+        except (KilledWorker, FutureCancelledError) as exc:
+            raise WorkerLost(f"the Dask worker running it was lost ({type(exc).__name__})") from None
+        except IngestSetupError:
+            raise
+        except (ImportError, RuntimeError) as exc:
+            # The scheduler unpickles the task too: one that can't import `app` says "deserialization".
+            if isinstance(exc, RuntimeError) and "deserializ" not in str(exc):
+                raise
+            reason = str(exc) if isinstance(exc, ImportError) else "the scheduler could not unpickle the task"
+            raise IngestSetupError(
+                f"the Dask cluster cannot run the app's tasks ({reason}); the scheduler and every worker "
+                "need the app importable (see the README, Tagging on a cluster)"
+            ) from None
+
+    def map_unordered(self, fn: Callable[[J], R], jobs: Sequence[J]) -> Iterator[tuple[J, R | Exception]]:
+        from distributed import KilledWorker, as_completed
+        from distributed.client import FutureCancelledError
+
+        futures = self.client.map(fn, list(jobs), pure=False)
+        by_key = {future.key: job for future, job in zip(futures, jobs, strict=True)}
+        for future in as_completed(futures, loop=self.client.loop):
+            job = by_key.pop(future.key)
+            try:
+                outcome: R | Exception = future.result()
+            except (KilledWorker, FutureCancelledError) as exc:
+                outcome = WorkerLost(f"the Dask worker running it was lost ({type(exc).__name__})")
+            except Exception as exc:
+                outcome = exc
+            future.release()  # the result lives on a worker until every reference is gone
+            yield job, outcome
+
+
+def scheduler_address(given: str | None = None) -> str | None:
+    """The Dask scheduler to analyse on: `given` (the --scheduler option), else
+    MOODTUNE_DASK_SCHEDULER, else None (this machine)."""
+    return given or os.environ.get(SCHEDULER_ENV) or None
+
+
+@contextmanager
+def cluster_executor(scheduler: str | None = None) -> Iterator[DaskExecutor | None]:
+    """The Dask cluster at `scheduler_address(scheduler)` for the block, or None when none is
+    set (the caller keeps the local default). Connects before the block runs, so an unreachable
+    scheduler raises SchedulerUnreachable before anything is read or imported."""
+    address = scheduler_address(scheduler)
+    if address is None:
+        yield None
+        return
+    executor = DaskExecutor.connect(address)
+    try:
+        yield executor
+    finally:
+        executor.close()
+
+
+@contextmanager
+def analysis_executor(workers: int, scheduler: str | None = None) -> Iterator[AnalysisExecutor]:
+    """Where analysis runs, the one choice: the Dask cluster when a scheduler address is given
+    (argument or MOODTUNE_DASK_SCHEDULER; it wins over `workers`), else this machine with
+    `workers` processes (`local_executor`)."""
+    with cluster_executor(scheduler) as cluster:
+        if cluster is not None:
+            yield cluster
+        else:
+            with local_executor(workers) as executor:
+                yield executor
+
+
 # ----------------------------------------------------------------------------- running a task over jobs
 
 
@@ -265,9 +401,10 @@ def analyse_all(
     tagger: Tagger | None = None,
     executor: AnalysisExecutor | None = None,
 ) -> Iterator[tuple[J, R | Exception]]:
-    """(job, outcome) for every job as it is done, `task(job)` run on `executor` (default: the
-    local pool with `workers` processes, or this process when 0 or when a tagger object is
-    given, since it lives here). The tagger is checked where the tasks run before any job, so a
+    """(job, outcome) for every job as it is done, `task(job)` run on `executor` (default:
+    `analysis_executor`, i.e. the Dask cluster named by MOODTUNE_DASK_SCHEDULER, else the local
+    pool with `workers` processes; this process when 0 or when a tagger object is given, since
+    it lives here). The tagger is checked where the tasks run before any job, so a
     model that can't load raises one IngestSetupError instead of failing every file.
 
     `task(job, tagger=None)` must be a module-level function; with a tagger it is bound in."""
@@ -280,7 +417,7 @@ def analyse_all(
     elif tagger is not None:
         context = nullcontext(InProcessExecutor())
     else:
-        context = local_executor(min(workers, len(jobs)))
+        context = analysis_executor(min(workers, len(jobs)))
     with context as chosen:
         try:
             chosen.run(check)

@@ -2,9 +2,10 @@
 
 For each file: size limit (from the file system, before reading) → content hash → duplicate
 check → real type from magic bytes (never the extension) → decode check and duration limit →
-title/artist/album from tags (mutagen) with a file-name fallback → mood from the music model →
-content-addressed copy into the media store → one database row. Any failure leaves no row, no
-media file and no temp file, and yields a result whose message names the problem or the limit.
+title/artist/album from tags (mutagen) with a file-name fallback → mood from the music model (tag,
+confidence and timeline) → content-addressed copy into the media store → one database row. Any
+failure leaves no row, no media file and no temp file, and yields a result whose message names the
+problem or the limit.
 
 Analysis (decode + mood model, `analyse_file`) runs on an analysis executor (`executor.py`):
 by default worker processes on both cores, so the app's own process never loads the mood
@@ -183,11 +184,8 @@ def _commit(analysis: _Analysis, store: MediaStore, database_url: str | None) ->
                 sha256=analysis.sha256,
                 media_path=rel,
                 format=analysis.ext,
-                quadrant=analysis.mood.quadrant,
-                valence=float(analysis.mood.valence),
-                arousal=float(analysis.mood.arousal),
-                probabilities={q: float(p) for q, p in analysis.mood.probabilities.items()},
                 tagged_by=analysis.tagged_by,
+                **repository.mood_fields(analysis.mood),  # quadrant, point, confidence, timeline
             )
             result = IngestResult(
                 source,
@@ -412,7 +410,8 @@ def ingest_files(
                 finish(i, IngestResult(source, "skipped", f"identical to {seen[sha]} earlier in this import"))
                 continue
             seen[sha] = source
-            index[AnalysisJob(path, source, hint, sha, settings.max_duration_s)] = i
+            # An absolute path: a worker elsewhere (a Dask cluster) has another working directory.
+            index[AnalysisJob(os.path.abspath(path), source, hint, sha, settings.max_duration_s)] = i
 
     jobs = list(index)
     for job, outcome in analyse_all(analyse_file, jobs, workers=workers, tagger=tagger, executor=executor):

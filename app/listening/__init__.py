@@ -1,7 +1,8 @@
 """The listener's domain, importable without Streamlit: mood readings and where they come from
 (`mood`), the session with what plays now, up next, history and liked (`session`), its snapshot
 that survives a reload (`persistence`), the player's reports turned into listening events
-(`playback`), the live camera's thread-safe hand-over (`live`) and `service`, the one module the
-Mood page calls for anything that touches the catalog (recommendations, listening and mood
+(`playback`), the live camera's thread-safe hand-over (`live`), how the mood moved while a
+track played and what that teaches the recommender (`response`), and `service`, the one module
+the Mood page calls for anything that touches the catalog (recommendations, listening and mood
 events, saving and resuming the session, forgetting it, whether the catalog is empty, media
 files)."""

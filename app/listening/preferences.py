@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.catalog.models import ListeningEvent, Track
@@ -55,6 +55,26 @@ SHRINK = 0.5
 def features(track: TrackSummary) -> tuple[float, ...]:
     """(valence, arousal, prob_q1..prob_q4): where the track sits and how it sounds."""
     return (track.valence, track.arousal, *(track.probabilities.get(q, 0.0) for q in QUADRANTS))
+
+
+# The catalog columns ``features`` is made of, in its order (for reads that skip the ORM).
+FEATURE_COLUMNS = (Track.valence, Track.arousal, Track.prob_q1, Track.prob_q2, Track.prob_q3, Track.prob_q4)
+
+
+def kernel_matrix(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]]) -> np.ndarray:
+    """``similarity`` of every row of ``a`` to every row of ``b`` (len(a) × len(b)), at once."""
+    f, g = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    # Summed one feature at a time: a reduction over a short last axis is many times slower.
+    plane = _squared_distances(f[:, :2], g[:, :2])
+    sound = _squared_distances(f[:, 2:], g[:, 2:])
+    return np.exp(-plane / (2 * SIGMA_PLANE**2) - sound / (2 * SIGMA_SOUND**2))
+
+
+def _squared_distances(f: np.ndarray, g: np.ndarray) -> np.ndarray:
+    total = np.zeros((len(f), len(g)))
+    for j in range(f.shape[1]):
+        total += (f[:, j, None] - g[None, :, j]) ** 2
+    return total
 
 
 def similarity(a: Sequence[float], b: Sequence[float]) -> float:
@@ -137,12 +157,8 @@ class SessionPreference:
         """``score`` of each track, in one array operation (candidates × evidence)."""
         if not self.evidence or not tracks:
             return [0.0] * len(tracks)
-        f = np.array([features(t) for t in tracks], dtype=float)
-        g = np.array([e for e, _ in self.evidence], dtype=float)
+        k = kernel_matrix([features(t) for t in tracks], [e for e, _ in self.evidence])
         w = np.array([w for _, w in self.evidence], dtype=float)
-        plane = ((f[:, None, :2] - g[None, :, :2]) ** 2).sum(-1)
-        sound = ((f[:, None, 2:] - g[None, :, 2:]) ** 2).sum(-1)
-        k = np.exp(-plane / (2 * SIGMA_PLANE**2) - sound / (2 * SIGMA_SOUND**2))
         return ((k @ w) / (SHRINK + k @ np.abs(w))).tolist()
 
     def liked_centre(self) -> tuple[float, float] | None:
@@ -161,23 +177,34 @@ class SessionPreference:
 EMPTY = SessionPreference()
 
 
+# Built once (every recommendation for a session runs them; parameters only change). The
+# session's events come with their tracks' features in one read: an event's track is in the
+# catalog (deleting a track deletes its events).
+_EVENTS = (
+    select(ListeningEvent.track_id, ListeningEvent.action, ListeningEvent.position_s)
+    .where(ListeningEvent.session_id == bindparam("session_id"))
+    .order_by(ListeningEvent.created_at.desc(), ListeningEvent.id.desc())
+    .limit(bindparam("limit", type_=Integer))
+)
+_EVENTS_WITH_FEATURES = (
+    select(ListeningEvent.track_id, ListeningEvent.action, ListeningEvent.position_s, *FEATURE_COLUMNS)
+    .join(Track, Track.id == ListeningEvent.track_id)
+    .where(ListeningEvent.session_id == bindparam("session_id"))
+    .order_by(ListeningEvent.created_at.desc(), ListeningEvent.id.desc())
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
 def session_events(session: Session, session_id: str, limit: int = EVIDENCE_LIMIT) -> list[Event]:
     """The session's latest listening events, newest first (uses the (session_id, created_at) index)."""
-    rows = session.execute(
-        select(ListeningEvent.track_id, ListeningEvent.action, ListeningEvent.position_s)
-        .where(ListeningEvent.session_id == session_id)
-        .order_by(ListeningEvent.created_at.desc(), ListeningEvent.id.desc())
-        .limit(limit)
-    )
+    rows = session.execute(_EVENTS, {"session_id": session_id, "limit": limit})
     return [Event(int(tid), action, None if pos is None else float(pos)) for tid, action, pos in rows]
 
 
 def load(session: Session, session_id: str) -> SessionPreference:
     """This session's preference, from its latest listening events."""
-    events = session_events(session, session_id)
-    if not events:
+    rows = session.execute(_EVENTS_WITH_FEATURES, {"session_id": session_id, "limit": EVIDENCE_LIMIT}).all()
+    if not rows:
         return EMPTY
-    ids = list(dict.fromkeys(e.track_id for e in events))
-    columns = (Track.valence, Track.arousal, Track.prob_q1, Track.prob_q2, Track.prob_q3, Track.prob_q4)
-    rows = session.execute(select(Track.id, *columns).where(Track.id.in_(ids)))
-    return SessionPreference.of(events, {int(r[0]): tuple(float(x) for x in r[1:]) for r in rows})
+    events = [Event(int(r[0]), r[1], None if r[2] is None else float(r[2])) for r in rows]
+    return SessionPreference.of(events, {int(r[0]): tuple(float(x) for x in r[3:]) for r in rows})

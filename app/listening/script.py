@@ -17,10 +17,15 @@ from app.catalog.db import session_scope
 from app.emotions import FACE_LABELS, STRATEGIES
 from app.listening import service
 from app.listening.mood import MoodReading, reading_from_distribution, reading_from_label, reading_from_point
+from app.listening.response import MoodTrace
 from app.listening.session import new_session_id
 
 FEEDBACK_ACTIONS = ("liked", "skipped", "completed", "played")
+# The feedback that says the listener moved on from the track: its camera readings, if any,
+# make its mood response (a like says nothing about where the track was left).
+FINISHING_ACTIONS = ("skipped", "completed", "played")
 MAX_N = 100
+MAX_READINGS = 10_000
 
 
 class ScriptError(ValueError):
@@ -47,6 +52,24 @@ def parse_mood(value: object) -> MoodReading:
         total = float(sum(value.values()))
         return reading_from_distribution({k: float(p) / total for k, p in value.items()}, source="camera")
     raise ScriptError('mood must be a label, {label: probability, …} or {"valence": v, "arousal": a}')
+
+
+def parse_camera(value: object, track_id: int, strategy: str) -> MoodTrace:
+    """A feedback's ``camera``: [{"at_s": seconds into the track, "mood": MOOD}, …], the live
+    camera's smoothed readings while the track played, in time order."""
+    if not isinstance(value, list) or len(value) > MAX_READINGS:
+        raise ScriptError(f'camera must be a list of at most {MAX_READINGS} {{"at_s": s, "mood": MOOD}} readings')
+    trace = MoodTrace(track_id, strategy)
+    last = 0.0
+    for item in value:
+        if not isinstance(item, Mapping) or set(item) != {"at_s", "mood"}:
+            raise ScriptError('each camera reading must be {"at_s": s, "mood": MOOD}')
+        at = item["at_s"]
+        if not (_finite(at) and at >= last):
+            raise ScriptError("camera readings' at_s must be seconds, 0 or more, in time order")
+        last = float(at)
+        trace.add(parse_mood(item["mood"]).point, last)
+    return trace
 
 
 def _finite(x: object) -> bool:
@@ -102,6 +125,10 @@ class ScriptedSession:
         if position is not None and not (_finite(position) and position >= 0):
             raise ScriptError("position_s must be a number of seconds, 0 or more")
         mood = parse_mood(command["mood"]) if command.get("mood") is not None else self.mood
+        camera = command.get("camera")
+        if camera is not None and action not in FINISHING_ACTIONS:
+            raise ScriptError(f"camera readings go with {', '.join(FINISHING_ACTIONS)}: the track's end")
+        trace = parse_camera(camera, track_id, self.strategy) if camera is not None else None
         with session_scope() as s:
             if not repository.track_summaries(s, [track_id]):
                 raise ScriptError(f"no track {track_id} in the catalog")
@@ -115,7 +142,12 @@ class ScriptedSession:
         )
         if action != "liked":
             self.heard.add(track_id)
-        return {"ok": True}
+        measured = trace.response(float(position) if position is not None else None) if trace else None
+        if measured is not None:
+            service.store_responses(self.session_id, [measured])
+        if trace is None:
+            return {"ok": True}
+        return {"ok": True, "mood_response": measured is not None}
 
 
 def run(lines: Iterable[str]) -> Iterator[dict[str, Any]]:

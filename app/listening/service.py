@@ -17,7 +17,9 @@ from app.catalog.db import session_scope
 from app.catalog.media import MediaPathError, MediaStore
 from app.emotions import MoodPoint
 from app.listening import persistence, playback
+from app.listening import response as mood_response
 from app.listening.mood import MoodReading
+from app.listening.response import Response
 from app.listening.session import ListenerSession, RecommendFn
 from app.listening.steering import QueuePlace, steering_path
 from app.recommend import Recommendation
@@ -155,6 +157,28 @@ def log_player_writes(
     return len(stored)
 
 
+def store_responses(session_id: str, responses: Iterable[Response]) -> int:
+    """Store measured mood responses (``app.listening.response``) in one transaction; returns
+    how many rows were written."""
+    responses = list(responses)
+    if not responses:
+        return 0
+    with session_scope() as s:
+        return mood_response.store(s, session_id, responses)
+
+
+def store_session_responses(session: ListenerSession) -> int:
+    """Store the responses the session measured since the last call (tracks it moved on from
+    while the camera read the listener). Call before refilling up next, so the next picks see
+    them. When the write fails they stay pending for the next call, and the error is raised."""
+    taken = session.take_responses()
+    try:
+        return store_responses(session.session_id, taken)
+    except Exception:
+        session.pending_responses = [*taken, *session.pending_responses]
+        raise
+
+
 def log_mood(session_id: str, mood: MoodReading) -> bool:
     """Store one mood reading: numbers only (distribution, label, point), never a frame.
     A bare point picked on the pad has no emotion distribution and is not stored."""
@@ -167,12 +191,14 @@ def log_mood(session_id: str, mood: MoodReading) -> bool:
 
 
 def forget_session(session_id: str) -> int:
-    """Delete every mood and listening event of this anonymous session, and its snapshot, in
-    one transaction; returns how many events (the snapshot is not counted)."""
+    """Delete every mood and listening event and mood response of this anonymous session, and
+    its snapshot, in one transaction; returns how many events and responses (the snapshot is
+    not counted)."""
     with session_scope() as s:
         listening, mood = repository.forget_session(s, session_id)
+        responses = mood_response.forget(s, session_id)
         persistence.delete(s, session_id)
-    return listening + mood
+    return listening + mood + responses
 
 
 # ----------------------------------------------------------------------------- resume

@@ -22,6 +22,7 @@ next (with fresh reasons) when the mood or strategy changed — then renders.
 from __future__ import annotations
 
 import math
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from app.catalog.models import OUTCOMES
 from app.catalog.summary import TrackSummary
 from app.emotions import STRATEGIES
 from app.listening.mood import MoodReading, MoodSource
+from app.listening.response import MoodTrace, Response
 from app.recommend import Recommendation
 
 QUEUE_LENGTH = 5
@@ -42,6 +44,10 @@ HISTORY_LIMIT = 200
 # on to one of them (before the page's rerun) can still be followed.
 RECENTLY_OFFERED = 2 * QUEUE_LENGTH
 REPLAY_REASON = "played again from your history"
+# A camera reading this recent when a track starts is the mood at its start.
+START_READING_S = 5.0
+# Measured responses waiting to be stored; a database outage longer than this loses the oldest.
+PENDING_RESPONSES = 20
 
 # What happened to a track the listener moved on from (the listening event's action, too).
 Outcome = Literal["played", "completed", "skipped"]
@@ -103,8 +109,16 @@ class ListenerSession:
     liked: set[int] = field(default_factory=set)
     queue_basis: tuple | None = None
     reason_seq: int = 0  # wording variants handed out so far (see recommend's variant_start)
+    # A like since up next was last ranked: the next refill re-ranks the tracks not liked, so
+    # the next tracks reflect it at once (a snapshot needn't keep it: a resume refills anyway).
+    rerank: bool = field(default=False, compare=False)
     # Not part of a snapshot: only bridges one rebuild and the player's next report.
     recently_offered: list[Recommendation] = field(default_factory=list, compare=False)
+    # Mood response (``app.listening.response``), not part of a snapshot either: the camera's
+    # readings while now_playing plays, and responses measured but not yet stored.
+    trace: MoodTrace | None = field(default=None, compare=False)
+    camera_at: float | None = field(default=None, compare=False)
+    pending_responses: list[Response] = field(default_factory=list, compare=False)
 
     # ---- mood -------------------------------------------------------------------------------
     def effective_mood(self) -> MoodReading | None:
@@ -125,6 +139,12 @@ class ListenerSession:
         is the source and the mood isn't locked."""
         if reading.source != "camera":
             raise ValueError(f"a {reading.source} reading is not the camera's; use apply_manual_reading")
+        # The page may hand the same smoothed reading twice (its fragment and a rerun): one reading.
+        if reading != self.camera_mood or self.camera_at is None:
+            now = time.monotonic()
+            self.camera_at = now
+            if self.trace is not None and self.now_playing is not None:
+                self.trace.add(reading.point, now)
         self.camera_mood = reading
         return self.mood_source == "camera" and not self.is_locked
 
@@ -193,7 +213,16 @@ class ListenerSession:
         return basis is not None and basis != self.queue_basis
 
     def needs_refill(self) -> bool:
-        return self.basis() is not None and (self.basis_changed() or len(self.queue) < QUEUE_LENGTH)
+        return self.basis() is not None and (self.basis_changed() or self.rerank or len(self.queue) < QUEUE_LENGTH)
+
+    def kept_by_refill(self) -> list[Recommendation]:
+        """What the next refill keeps of up next, in order: nothing when the mood or strategy
+        changed, the liked tracks after a like, else all of it (the fresh ones go after)."""
+        if self.basis_changed():
+            return []
+        if self.rerank:
+            return [item for item in self.queue if item.track_id in self.liked]
+        return list(self.queue)
 
     def excluded_ids(self) -> set[int]:
         """Tracks not to suggest again this session: playing, played, completed or skipped
@@ -206,23 +235,25 @@ class ListenerSession:
     def refill(self, recommend: RecommendFn, n: int = QUEUE_LENGTH) -> bool:
         """Bring up next to ``n`` tracks for the applied mood and strategy. When either changed,
         all of up next is chosen afresh (so every reason speaks of the new mood and strategy);
+        after a like, all but the liked tracks (so the next ones reflect it);
         ``now_playing`` is never touched. Returns True when up next changed. Asks ``recommend``
         nothing when there's no mood yet or up next is full and current."""
         mood, basis = self.effective_mood(), self.basis()
         if mood is None or not self.needs_refill():
             return False
         rebuild = basis != self.queue_basis
-        keep = [] if rebuild else list(self.queue)
+        keep = self.kept_by_refill()
         exclude = self.excluded_ids() | {item.track_id for item in keep}
         wanted = n - len(keep)
         fresh = list(recommend(mood, self.strategy, exclude, wanted, variant_start=self.reason_seq))
         fresh = [r for r in fresh if r.track_id not in exclude][:wanted]
         self.reason_seq += len(fresh)
-        if rebuild:
-            self._remember_offered(item for item in self.queue if item.track_id not in {r.track_id for r in fresh})
+        if rebuild or self.rerank:
+            staying = {r.track_id for r in (*keep, *fresh)}
+            self._remember_offered(item for item in self.queue if item.track_id not in staying)
         new_queue = keep + fresh
         changed = new_queue != self.queue
-        self.queue, self.queue_basis = new_queue, basis
+        self.queue, self.queue_basis, self.rerank = new_queue, basis, False
         return changed
 
     def _remember_offered(self, items: Iterable[Recommendation]) -> None:
@@ -298,10 +329,29 @@ class ListenerSession:
             raise ValueError(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}")
         position = _check_position(position_s)
         if self.now_playing is not None:
-            self._add_history(self.now_playing.track, outcome, self.position_s if position is None else position)
+            left_at = self.position_s if position is None else position
+            self._add_history(self.now_playing.track, outcome, left_at)
+            measured = self.trace.response(left_at or None) if self.trace is not None else None
+            if measured is not None:
+                self.pending_responses = [*self.pending_responses, measured][-PENDING_RESPONSES:]
+        self.trace = None
 
     def _start(self, item: Recommendation | None) -> None:
         self.now_playing, self.position_s = item, 0.0
+        if item is None:
+            return
+        # Every track is measured; only one the camera saw enough of gives a response. The
+        # camera's latest reading, if fresh, is the mood at its start.
+        self.trace = MoodTrace(item.track_id, self.strategy)
+        now = time.monotonic()
+        if self.camera_mood is not None and self.camera_at is not None and now - self.camera_at <= START_READING_S:
+            self.trace.add(self.camera_mood.point, now)
+
+    def take_responses(self) -> list[Response]:
+        """The mood responses measured since the last call (``service.store_responses`` writes
+        them), oldest first."""
+        taken, self.pending_responses = self.pending_responses, []
+        return taken
 
     def _add_history(self, track: TrackSummary, outcome: Outcome, position_s: float | None) -> None:
         self.history.append(HistoryEntry(track, outcome, position_s, _now()))
@@ -326,10 +376,12 @@ class ListenerSession:
 
     def like(self, track_id: int) -> bool:
         """Like a track that is playing, up next or in history. True when it is newly liked
-        (log it then); False when already liked or unknown to this session."""
+        (log it then, before the next refill re-ranks up next by it); False when already liked
+        or unknown to this session."""
         if track_id in self.liked or self.find(track_id) is None:
             return False
         self.liked.add(track_id)
+        self.rerank = True
         return True
 
     def liked_tracks(self) -> list[TrackSummary]:

@@ -104,12 +104,34 @@ def load_audio(
             if start:
                 f.seek(min(start, max(f.frames - 1, 0)))
             frames = -1 if duration_s is None else int(duration_s * native)
-            data = f.read(frames=frames, dtype="float32", always_2d=False)
+            y, read = _decode_blocks(f, frames, sr)
     except Exception as exc:
         raise AudioError(f"could not decode audio ({_short(exc)})") from None
-    y = to_mono(data)
-    if y.size < native * 0.5:
+    if read < native * 0.5:
         raise AudioError("decoded less than half a second of audio (file empty or truncated)")
     if not np.all(np.isfinite(y)):
         raise AudioError("decoded audio contains invalid samples")
-    return resample(y, native, sr)
+    return y
+
+
+# Frames decoded at a time (about 6 s at 44.1 kHz): a whole song is never held at its native
+# rate and channel count, only as the mono `sr` samples analysis needs.
+_BLOCK_FRAMES = 1 << 18
+
+
+def _decode_blocks(f, frames: int, sr: int) -> tuple[np.ndarray, int]:
+    """Mono float32 at `sr` of the next `frames` frames (-1: all) of the open SoundFile `f`, and
+    how many native frames were read. The same samples as decoding everything, downmixing and
+    `resample`: the downmix is per frame and soxr's stream resampler matches its one-shot one."""
+    import soxr
+
+    stream = None if f.samplerate == sr else soxr.ResampleStream(f.samplerate, sr, 1, dtype="float32", quality="HQ")
+    parts, read, last = [], 0, False
+    while not last:
+        want = _BLOCK_FRAMES if frames < 0 else min(_BLOCK_FRAMES, frames - read)
+        block = f.read(frames=want, dtype="float32", always_2d=True)
+        read += len(block)
+        last = len(block) < want or read == frames
+        mono = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
+        parts.append(mono if stream is None else stream.resample_chunk(mono, last=last))
+    return np.concatenate(parts).astype(np.float32, copy=False), read

@@ -11,7 +11,7 @@ The model is `models/musicnn_msd.tflite`, converted from the MSD_musicnn checkpo
 Tag order is `TAGS`.
 
 The cost grows with the number of 3 s patches the net runs on, so a long clip is capped at
-`max_patches` patches spread over it (all in one batched invoke); the log-mel and the resampling
+`max_patches` patches spread over it; the log-mel (NumPy, `app.music.dsp`) and the resampling
 cost little beside it. `python -m app bench` measures it.
 """
 
@@ -24,6 +24,7 @@ import numpy as np
 
 from app.config import MODELS_DIR, MUSICNN_MODEL_FILE
 from app.model_loading import load_once
+from app.music import dsp
 from app.music.audio import resample, to_mono
 from app.music.errors import EmbeddingModelError
 
@@ -36,6 +37,10 @@ FFT_SIZE = 512
 N_MELS = 96
 PATCH_FRAMES = 187  # 3 s: librosa.time_to_frames(3, sr=16000, n_fft=512, hop_length=256) + 1
 MAX_PATCHES = 10
+# Patches per LiteRT invoke. The interpreter keeps the tensors of its largest batch for good,
+# and a patch costs the same alone as in a batch, so patches go one at a time: the worker's
+# memory stays that of one patch however many it embeds.
+MAX_BATCH = 1
 
 # musicnn configuration.MSD_LABELS, in the model's output order (spelling kept as published).
 TAGS: tuple[str, ...] = (
@@ -53,16 +58,14 @@ EMBEDDING_DIM = 2 * N_TAGS + PENULTIMATE_DIM
 
 
 def log_mel(y16k: np.ndarray) -> np.ndarray:
-    """[frames, 96] log-compressed mel spectrogram of 16 kHz mono audio, as musicnn computes it.
+    """[frames, 96] log-compressed mel spectrogram of 16 kHz mono audio, as musicnn computes it
+    (librosa's melspectrogram: power of a centred Hann STFT, Slaney mel filters).
 
     musicnn rounds the mel power to float16 before the log; we keep that rounding but take the
     log in float32, because `10000 * x` in float16 overflows to inf for loud frames (x > 6.55).
     """
-    import librosa
-
-    mel = librosa.feature.melspectrogram(
-        y=np.ascontiguousarray(y16k, dtype=np.float32), sr=SR, hop_length=FFT_HOP, n_fft=FFT_SIZE, n_mels=N_MELS
-    ).T
+    power = dsp.stft_magnitude(np.ascontiguousarray(y16k, dtype=np.float32), FFT_SIZE, FFT_HOP) ** 2
+    mel = (dsp.mel_filterbank(float(SR), FFT_SIZE, N_MELS) @ power).T
     mel = mel.astype(np.float16).astype(np.float32)
     return np.log10(10000.0 * mel + 1.0).astype(np.float32)
 
@@ -75,8 +78,8 @@ def patches(spec: np.ndarray, max_patches: int = MAX_PATCHES) -> np.ndarray:
     n = spec.shape[0] // PATCH_FRAMES
     starts = np.arange(n) * PATCH_FRAMES
     if n > max_patches:
-        # Spread the patches over the whole clip rather than only its opening seconds.
-        starts = starts[np.linspace(0, n - 1, max_patches).round().astype(int)]
+        # Spread the patches evenly over the clip, away from its edges (one patch: the middle).
+        starts = starts[np.linspace(0, n - 1, max_patches + 2)[1:-1].round().astype(int)]
     return np.stack([spec[s : s + PATCH_FRAMES] for s in starts]).astype(np.float32)
 
 
@@ -95,7 +98,7 @@ class MusicnnEmbedder:
         if not model_path.is_file():
             raise EmbeddingModelError(f"music embedding model not found at {model_path}; build it with {REBUILD}")
         try:
-            # One thread: the app serves several sessions on a small box; batching is the speed-up.
+            # One thread: the app serves several sessions on a small box, and workers run side by side.
             self._interpreter = Interpreter(model_path=str(model_path), num_threads=1)
             self._runner = self._interpreter.get_signature_runner("serving_default")
             outputs = set(self._interpreter.get_signature_list()["serving_default"]["outputs"])
@@ -114,10 +117,15 @@ class MusicnnEmbedder:
         return cls(MODELS_DIR / MUSICNN_MODEL_FILE)
 
     def run_patches(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        """Raw model outputs for [n, 187, 96] log-mel patches (one batched invoke)."""
+        """Raw model outputs for [n, 187, 96] log-mel patches (invokes of at most MAX_BATCH)."""
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        parts: dict[str, list[np.ndarray]] = {}
         with self._lock:
-            out = self._runner(x=np.ascontiguousarray(batch, dtype=np.float32))
-            return {k: np.array(v) for k, v in out.items()}  # copy: buffers are reused next call
+            for start in range(0, len(batch), MAX_BATCH):
+                out = self._runner(x=batch[start : start + MAX_BATCH])
+                for key, value in out.items():
+                    parts.setdefault(key, []).append(np.array(value))  # copy: buffers are reused next call
+        return {key: np.concatenate(values) for key, values in parts.items()}
 
     def patch_outputs(self, y: np.ndarray, sr: int, max_patches: int = MAX_PATCHES) -> np.ndarray:
         """[patches, 50 tags + 200 penultimate] for at most `max_patches` 3 s patches spread over

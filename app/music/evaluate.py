@@ -1,9 +1,13 @@
-"""`python -m app eval-music DIR`: score the music model on `annotations.csv` + `audio/<Q>/<Song>.*`."""
+"""`python -m app eval-music DIR`: score the music model on `annotations.csv` + `audio/<Q>/<Song>.*`.
+
+Optional `Valence` and `Arousal` columns (in [-1, 1]) add the Spearman correlations of the tags'
+regressed valence/arousal with them (contract in DESIGN.md)."""
 
 from __future__ import annotations
 
 import argparse
 import csv
+import math
 from pathlib import Path
 
 from app.emotions import QUADRANTS
@@ -24,6 +28,7 @@ def evaluate_dir(root: Path) -> dict:
         raise SystemExit(f"{ann} not found")
     tagger = MoodTagger.load()
     truth, pred, missing = [], [], []
+    continuous: dict[str, list[tuple[float, float]]] = {"valence": [], "arousal": []}
     with ann.open(newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             song, quadrant = row.get("Song", "").strip(), row.get("Quadrant", "").strip()
@@ -37,9 +42,28 @@ def evaluate_dir(root: Path) -> dict:
             # Score the quadrant the app stores and shows for the track.
             tag = tagger.tag(path)
             pred.append(tag.quadrant)
+            for dim, column in (("valence", "Valence"), ("arousal", "Arousal")):
+                value = _number(row.get(column))
+                if value is not None:
+                    continuous[dim].append((value, getattr(tag, dim)))
     report = classification_report(truth, pred, QUADRANTS)
     report["missing"] = len(missing)
+    for dim, pairs in continuous.items():
+        if len(pairs) >= 3:
+            from scipy.stats import spearmanr
+
+            labels, predicted = zip(*pairs, strict=True)
+            report[f"{dim}_spearman"] = float(spearmanr(labels, predicted).statistic)
+            report[f"n_{dim}"] = len(pairs)
     return report
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        value = float(text) if text not in (None, "") else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) else None
 
 
 def eval_music_cli(args: argparse.Namespace) -> int:

@@ -52,4 +52,7 @@ def print_report(report: dict, as_json: bool) -> int:
     print(f"n={report['n']}  accuracy={report['accuracy']:.4f}  macro-F1={report['macro_f1']:.4f}")
     for label, recall in report["per_class"].items():
         print(f"  {label:10s} recall {recall:.3f}")
+    for dim in ("valence", "arousal"):
+        if f"{dim}_spearman" in report:
+            print(f"  {dim} Spearman {report[f'{dim}_spearman']:.3f} (n={report[f'n_{dim}']})")
     return 0

@@ -13,6 +13,7 @@ import json
 
 from app.config import FACE_MODEL_FILE, MODELS_DIR, MUSIC_MODEL_FILE, MUSICNN_MODEL_FILE
 from app.emotions import FACE_LABELS, QUADRANTS
+from app.music.tagger import REVIEW_BELOW
 
 TRAIN_FACE = "python -m app.vision.train --data ../shared/data/fer2013"
 
@@ -143,6 +144,13 @@ def _validation(m: dict) -> str:
     )
     if m.get("val_split"):
         return head + " The recall table and confusion matrix below are on that split too."
+    if clean.get("confusion"):
+        return (
+            head
+            + " The recall table and confusion matrix below are on that split too. The per-net and per-variant"
+            + " val accuracies above were measured at export on all PublicTest images, copies included: they"
+            + " rank the nets and variants against each other, and the figures here are the clean ones."
+        )
     return (
         head
         + " The recall table and confusion matrix below are on all PublicTest images"
@@ -153,7 +161,12 @@ def _validation(m: dict) -> str:
 def face_section(m: dict | None, bench: dict | None) -> str:
     if m is None:
         return "## Face expression model\n\nNot trained yet (`models/face_metrics.json` missing).\n"
-    rows = "".join(f"| {lab} | {m['per_class'][lab]:.3f} |\n" for lab in FACE_LABELS)
+    # The table and matrix on val without its training copies when measured (`app.vision.splits`).
+    clean = (m.get("val_dedup") or {}).get("without_duplicates", {})
+    per_class, confusion = (
+        (clean["per_class"], clean["confusion"]) if clean.get("confusion") else (m["per_class"], m["confusion"])
+    )
+    rows = "".join(f"| {lab} | {per_class[lab]:.3f} |\n" for lab in FACE_LABELS)
     members = m["members"]
     served_nets = (
         "one net"
@@ -165,9 +178,9 @@ def face_section(m: dict | None, bench: dict | None) -> str:
     if bench:
         speed = (
             f"\n**Latency** (`python -m app bench`, one thread, this machine): classifier "
-            f"{bench.get('classifier_ms_per_face')} ms per face (with flip averaging); full frame "
+            f"{bench.get('classifier_ms_per_face')} ms per face (with flip averaging); a live frame "
             f"(640×480 astronaut photo: detect + classify + overlay, detecting on every frame) median "
-            f"{bench.get('frame_ms_p50_detect_every_frame')} ms.\n"
+            f"{bench.get('frame_ms_p50_detect_every_frame')} ms (the face detector section says how).\n"
         )
     return f"""## Face expression model — `{FACE_MODEL_FILE}`
 
@@ -196,7 +209,7 @@ def face_section(m: dict | None, bench: dict | None) -> str:
 {rows}
 Confusion matrix (rows: true label):
 
-{_confusion_table(list(FACE_LABELS), m["confusion"])}{speed}
+{_confusion_table(list(FACE_LABELS), confusion)}{speed}
 **Limits**: FER2013 faces are mostly frontal, low-resolution web images; accuracy drops for
 profile views, strong lighting and faces under ~40 px. Disgust and fear are the weakest classes.
 Expression is not emotion: the app treats it as a hint for music, never as a judgement.
@@ -214,31 +227,183 @@ DETECTOR_NAMES = {
 }
 
 
+_HEIGHT_BINS = ("0-60", "60-100", "100-160", "160+")
+
+
+def _bins(by_height: dict) -> str:
+    return " | ".join(f"{by_height[b]:.3f}" if by_height.get(b) is not None else "–" for b in _HEIGHT_BINS)
+
+
+def _tracking(t: dict | None) -> str:
+    if not t:
+        return ""
+    rows = "".join(
+        f"| {name} | {r['recall']:.3f} | {r['precision']:.3f} | {_bins(r['by_height'])} "
+        f"| {r['ms_per_frame_p50']} | {r['ms_per_frame_p95']} |\n"
+        for name, r in (
+            ("whole frame, every frame", t["full_frame_search"]),
+            (f"live stream (around each face; whole frame every {t['full_frame_every']})", t["live_stream"]),
+        )
+    )
+    from app.vision.analyzer import MAX_FOLLOWED
+    from app.vision.detector import TRACK_CONTEXT, TRACK_FACE_PX
+
+    p = t["path"]
+    return f"""
+**Following faces between frames** (`python -m app.vision.evaluate_track`): each of the {t["n_clips"]}
+photos becomes a {t["frames_per_clip"]}-frame clip that moves up to {p["shift_px"][0]:.0f} px across,
+{p["shift_px"][1]:.0f} px up and down, ±{p["scale"] * 100:.0f} % in size and ±{p["turn_deg"]:.0f}°, its labelled boxes
+moved along ({t["n_faces_per_frame_total"]:,} faces over all frames). Both detect on every frame:
+
+| search | recall | precision | recall 0-60 px | 60-100 | 100-160 | 160+ | ms / frame p50 | p95 |
+|---|---|---|---|---|---|---|---|---|
+{rows}
+Between full-frame searches the live stream runs YuNet only on a square {TRACK_CONTEXT:g} times the size of
+each face it has, scaled so that the face is {TRACK_FACE_PX} px tall for the CNN; it searches the whole
+frame again when a face is lost, when more than {MAX_FOLLOWED} are in view, and every {t["full_frame_every"]}
+frames (so a newcomer waits at most that long). Scaling each face to the detector's best size is
+why it finds more of the small faces it has once found, and searching less of the frame is why it
+makes fewer false detections; a face missed by one full-frame search waits for the next, which is
+what it gives up on the largest faces. The times are wall-clock on the shared machine during this
+run: compare the two rows with each other; `bench` below gives the app's figures.
+"""
+
+
+def _agreement_rows(agree: dict) -> str:
+    names = {
+        "served_vs_haar": "YuNet crop (eyes levelled) vs Haar-box crop",
+        "served_vs_labelled_box": "YuNet crop vs labelled-box crop",
+        "haar_vs_labelled_box": "Haar-box crop vs labelled-box crop",
+        "followed_vs_served": "live stream's followed box vs full-frame YuNet box",
+        "served_1px_shifted_vs_served": "noise floor: YuNet on the photo moved by 1 px vs YuNet",
+    }
+
+    def cells(r: dict) -> str:
+        if not r.get("n_faces"):
+            return "– | – | –"
+        return f"{r['n_faces']} | {r['label_agreement'] * 100:.1f} % | {r['mean_total_variation']}"
+
+    return "".join(
+        f"| {label} | {cells(agree[key])} | {cells(agree[key].get('faces_100px_plus', {}))} |\n"
+        for key, label in names.items()
+        if agree.get(key, {}).get("n_faces")
+    )
+
+
+def _expression_agreement(agree: dict | None) -> str:
+    if not agree:
+        return ""
+    ratio = agree.get("served_box_height_over_labelled")
+    ratio_text = (
+        f" YuNet's boxes are {ratio:.2f} times as tall as the WIDER labels (median), so the labelled-box crops are"
+        " framed a little differently."
+        if ratio
+        else ""
+    )
+    return f"""
+**Does a face's expression depend on which detector found it?** (`compare_detectors`,
+`expression_agreement`): the labelled faces, each cropped as the app crops it from different boxes
+and read by the served classifier; agreement is the share of faces given the same label, TV the
+mean total-variation distance between the two distributions.{ratio_text}
+
+| crops compared | faces | same label | TV | faces ≥ 100 px | same label | TV |
+|---|---|---|---|---|---|---|
+{_agreement_rows(agree)}
+Moving a photo by one pixel already changes the label of about
+{(1 - agree.get("served_1px_shifted_vs_served", {}).get("label_agreement", float("nan"))) * 100:.0f} % of these
+faces: on real photos many faces sit near a boundary between two expressions. The other pairs
+should be read against that floor; the app's smoother averages readings over about a second.
+"""
+
+
+def _crop_check(c: dict | None) -> str:
+    if not c:
+        return ""
+    by_scale = ", ".join(f"{float(s):.1f}: {acc:.4f}" for s, acc in c["accuracy_recropped_by_scale"].items())
+    b = c["box_in_fer_crop_px_median"]
+    unlevelled = f"{c['accuracy_recropped_unlevelled']:.4f}" if "accuracy_recropped_unlevelled" in c else "not measured"
+    return f"""
+**Are the crops the ones the classifier expects?** (`crop_check`): the {c["n_images"]} images of
+{c["data"]}, each enlarged 3× with a replicated border, go through YuNet and the app's crop; YuNet
+finds {c["n_found"]}. On FER2013's own 48×48 crops its box is {b["w"]:.0f}×{b["h"]:.0f} px, centred at
+({b["centre_x"]:.0f}, {b["centre_y"]:.0f}): the crop is about as tall as YuNet's box and centred on it, which is
+how the app crops (a square of the box's longer side, about its centre, eyes levelled). Accuracy on
+those faces: {c["accuracy_as_given"]:.4f} on the crops as given, and on the app's re-crops by crop
+scale {by_scale} (served: {c["served_scale"]}), and {unlevelled} without levelling the eyes; the
+served re-crop gives the same label as the original for {c["recropped_vs_given"]["label_agreement"] * 100:.1f} % of
+them. A square 10 % smaller or larger reads no better, and levelling makes no measurable difference
+on these upright faces (it is for tilted ones, which the tilted-face test covers): what the re-crop
+loses comes from the enlarging, resampling and box jitter rather than from the framing.
+"""
+
+
+def _misses(served: dict, cond: dict | None) -> str:
+    text = (
+        f"**What it still misses**: on this set, about {(1 - served['by_height']['0-60']) * 100:.0f} % of faces under"
+        f" 60 px tall and {(1 - served['by_height']['60-100']) * 100:.0f} % of those 60-100 px (a listener far from"
+        f" the camera, or people in a crowd), {(1 - served['by_height']['100-160']) * 100:.0f} % of those 100-160 px"
+        f" and {(1 - served['by_height']['160+']) * 100:.0f} % of those taller."
+    )
+    if not cond:
+        return text + " The set's labels don't say which faces are turned, occluded or dim.\n"
+    rows = ""
+    for scope, label in (("all", "all faces"), ("100px+", "faces ≥ 100 px")):
+        c = cond[scope]
+        cells = " | ".join(
+            " / ".join(f"{c[k][t]['recall']:.2f}" for t in c[k])
+            for k in ("sharpness", "brightness", "width_over_height")
+        )
+        rows += f"| {label} ({c['n_faces']}) | {cells} |\n"
+    return (
+        text
+        + """ The WIDER labels here carry no blur, occlusion or pose flags, so recall is split by
+measured proxies instead (`misses_by_condition`), each in thirds of the faces: sharpness
+(variance of the Laplacian of the face box, resized to 64 px), brightness (mean grey) and shape
+(width / height; a turned face is narrower). Recall per third:
+
+| faces | blurriest / middle / sharpest | darkest / middle / brightest | narrowest / middle / widest |
+|---|---|---|---|
+"""
+        + rows
+        + """
+Over all faces, sharpness is mixed up with size (a small face enlarged to 64 px looks blurred);
+the row of faces 100 px and taller separates them. Among those, light and blur cost little; the
+faces it misses most are the widest boxes (a tilted or lying head, a face cut by a hand or by the
+photo's edge: what makes them wide is not labelled). Precision counts any unlabelled face it finds
+as a false detection.
+"""
+    )
+
+
 def detector_section(m: dict | None, bench: dict | None) -> str:
     if m is None:
         return "## Face detector\n\nNot compared yet (`models/detector_metrics.json` missing).\n"
     rows = ""
     for name, r in m["candidates"].items():
-        bins = " | ".join(f"{r['by_height'][b]:.3f}" for b in ("0-60", "60-100", "100-160", "160+"))
         mark = " **(served)**" if name == m["served"] else ""
         rows += (
-            f"| {DETECTOR_NAMES.get(name, name)}{mark} | {r['recall']:.3f} | {r['precision']:.3f} | {bins} "
-            f"| {r['ms_640x480_p50']} | {r['memory_mb']} |\n"
+            f"| {DETECTOR_NAMES.get(name, name)}{mark} | {r['recall']:.3f} | {r['precision']:.3f} | "
+            f"{_bins(r['by_height'])} | {r['ms_640x480_p50']} | {r['memory_mb']} |\n"
         )
     served = m["candidates"][m["served"]]
     n = served["n_by_height"]
-    agree = m.get("expression_agreement_with_haar", {})
     speed = ""
     if bench:
         speed = (
-            f"In the app (`bench`, 640×480, one thread) detection takes {bench.get('detect_ms_p50')} ms and "
-            f"detect + classify + overlay on every frame {bench.get('frame_ms_p50_detect_every_frame')} ms (median).\n"
+            f"\n**Speed in the app** (`python -m app bench`, 640×480 astronaut photo moving along the clip path,"
+            f" one thread, on a machine shared with other jobs): detect + classify + overlay on every frame"
+            f" **{bench.get('frame_ms_p50_detect_every_frame')} ms** median (p95 {bench.get('frame_ms_p95')} ms, the"
+            f" frames with a full-frame search); with the whole frame searched on every frame"
+            f" {bench.get('frame_ms_p50_full_frame_detect')} ms. Detection alone: whole frame"
+            f" {bench.get('detect_ms_p50')} ms, around one face {bench.get('follow_detect_ms_p50')} ms; classifier"
+            f" {bench.get('classifier_ms_per_face')} ms per face.\n"
         )
     return f"""## Face detector — YuNet (`yuface` wheel)
 
 The live page detects on every frame with libfacedetection's YuNet (BSD-3; the `yuface` wheel has
-the weights compiled in, nothing is downloaded), on the frame downscaled to 320 px wide. Its five
-landmarks level the eyes before the 48×48 crop (one affine warp). Chosen from this comparison
+the weights compiled in, nothing is downloaded): over the whole frame downscaled to 320 px wide,
+and, between full-frame searches, around each face already found (below). Its landmarks level the
+eyes before the 48×48 crop (one affine warp). Chosen from this comparison
 (`python -m app.vision.compare_detectors`, on `{m["data"]}`: {served["n_images"]} WIDER FACE
 photos 640 px wide, {served["n_faces"]} faces; {n["0-60"]} / {n["60-100"]} / {n["100-160"]} / {n["160+"]} in the
 height bins below; one thread; memory is the process's growth from loading and running it):
@@ -247,69 +412,102 @@ height bins below; one thread; memory is the process's growth from loading and r
 |---|---|---|---|---|---|---|---|---|
 {rows}
 Recall and precision at IoU ≥ 0.5, greedy matching (`python -m app eval-detect DIR` scores the
-served detector the same way). YuNet at 320 px finds the faces a webcam listener shows (100 px and
-taller) far more often than Haar did, and costs less than Haar's multi-scale scan; at 240 px it is
-faster but loses faces 100-160 px tall, and at full resolution it adds small faces only, at
-several times the cost. BlazeFace short-range is the fastest but, tuned for faces near a phone
-camera, it loses most faces under 100 px; the full-range model trails YuNet at 320 px in every
-size bin. Times are the lowest of five block medians on a shared machine, so compare them with
-each other rather than across machines. {speed}
-**Expression agreement**: on the {agree.get("n_faces")} faces both Haar and YuNet find, the label
-read from YuNet's aligned crop equals the one read from Haar's crop for
-{agree.get("label_agreement", float("nan")) * 100:.1f} % of faces (mean total-variation distance between
-the two distributions {agree.get("mean_total_variation")}).
+served detector the same way, on whole frames). YuNet at 320 px finds the faces a webcam listener
+shows (100 px and taller) far more often than Haar did, and costs less than Haar's multi-scale
+scan; at 240 px it is faster but loses faces 100-160 px tall, and at full resolution it adds small
+faces only, at several times the cost. BlazeFace short-range is the fastest but, tuned for faces
+near a phone camera, it loses most faces under 100 px; the full-range model trails YuNet at 320 px
+in every size bin. Times are the lowest of five block medians on a shared machine, so compare them
+with each other rather than across machines.
+{_tracking(m.get("tracking"))}{speed}{_expression_agreement(m.get("expression_agreement"))}\
+{_crop_check(m.get("crop_check"))}
+{_misses(served, m.get("misses_by_condition"))}"""
 
-**What it still misses**: on this set, about {(1 - served["by_height"]["0-60"]) * 100:.0f} % of faces under
-60 px tall and {(1 - served["by_height"]["60-100"]) * 100:.0f} % of those 60-100 px (a listener far from the
-camera, or people in a crowd), and {(1 - served["by_height"]["100-160"]) * 100:.0f} % of those 100-160 px.
-The set's labels don't say which faces are turned, occluded or dim, so how much each of those
-costs is not measured here; precision counts any unlabelled face it finds as a false detection.
-"""
+
+def _set_row(name: str, r: dict) -> str:
+    return (
+        f"| {name} | {r['n']} | {r['macro_f1']:.4f} | {r['accuracy']:.4f} | {r['va_quadrant_agreement']:.4f} "
+        f"| {r['valence_spearman']:.3f} | {r['arousal_spearman']:.3f} | {r['needs_review_share'] * 100:.0f} % "
+        f"| {r['accuracy_confident']:.4f} |\n"
+    )
 
 
 def music_section(m: dict | None, bench: dict | None) -> str:
-    if m is None:
-        return "## Music mood model\n\nNot trained yet (`models/music_metrics.json` missing).\n"
+    if m is None or "4q" not in next(iter(m.get("results", {}).values()), {}):
+        return "## Music mood model\n\nNot trained yet (`models/music_metrics.json` missing or old).\n"
     best = m["results"][m["selected"]]
-    table = "".join(
-        f"| {name} | {r['macro_f1']:.4f} | {r['accuracy']:.4f} |\n"
-        for name, r in sorted(m["results"].items(), key=lambda kv: -kv[1]["macro_f1"])
+    header = (
+        "| set | clips | macro-F1 | quadrant agreement | point's quadrant agreement | valence Spearman "
+        "| arousal Spearman | needs review | agreement when confident |\n|---|---|---|---|---|---|---|---|---|\n"
     )
-    rec = "".join(f"| {q} | {best['per_class'][q]:.3f} |\n" for q in QUADRANTS)
+    sets = _set_row("4Q (artist-grouped, aliases merged)", best["4q"]) + _set_row("Emotify", best["emotify"])
+    genres = "".join(_set_row(f"Emotify: {g}", r) for g, r in best.get("emotify_by_genre", {}).items())
+    rec = "".join(f"| {q} | {best['4q']['per_class'][q]:.3f} |\n" for q in QUADRANTS)
+    table = "".join(
+        f"| {name} | {r['4q']['macro_f1']:.4f} | {r['emotify']['accuracy']:.4f} "
+        f"| {r['emotify']['valence_spearman']:.3f} | {r['emotify']['arousal_spearman']:.3f} |\n"
+        for name, r in sorted(m["results"].items(), key=lambda kv: -kv[1]["4q"]["macro_f1"])
+    )
+    merged = m.get("alias_merge", {})
+    aliases = "; ".join(" / ".join(names) for names in merged.get("merged", {}).values())
     speed = ""
     if bench:
         speed = (
             f"\n**Latency** (`python -m app bench`, one thread): {bench.get('music_tag_s_30s')} s for a 30 s clip, "
-            f"{bench.get('music_tag_s_5min')} s for a 5-minute song (three 10 s windows).\n"
+            f"{bench.get('music_tag_s_5min')} s for a 5-minute song analysed whole; analysis worker "
+            f"{bench.get('analysis_worker_rss_mb')} MB RSS.\n"
+        )
+    parity = _load("dsp_parity.json")
+    if parity:
+        speed += (
+            f"\n**Features without librosa**: the analysis computes its features with numpy (`app/music/dsp.py`), so "
+            f"the worker never loads librosa's numba JIT. `python -m app.music.parity` checks them against librosa "
+            f"on {parity['clips']} training clips ({parity['segments']} segments): tolerance {parity['tolerance']}; "
+            f"features outside it: {len(parity['features_outside_tolerance'])}; largest difference "
+            f"{parity['max_rel_continuous']:.4f} of a feature's spread (`models/dsp_parity.json`).\n"
         )
     return f"""## Music mood model — `{MUSIC_MODEL_FILE}` (version `{m["version"]}`)
 
-- **Task**: Russell quadrant (Q1 happy/energetic, Q2 tense/angry, Q3 sad, Q4 calm/tender) with
-  probabilities; valence = P(Q1)+P(Q4)−P(Q2)−P(Q3), arousal = P(Q1)+P(Q2)−P(Q3)−P(Q4), and the
-  tag's quadrant is the one holding that point, so the two always agree.
-- **Data**: 4Q audio emotion dataset (Panda et al. 2018) development split, {m["n_4q"]} clips of
-  30 s; Emotify (Aljanaki et al. 2016) as optional extra training data, {m["n_emotify_used"]} clips
-  used in the selected model (GEMS → quadrant mapping in `app/music/train.py`).
-- **Features** ({m["n_features"]} dims): {m.get("features", "hand-made audio descriptors")}.
-- **Validation**: {m["cv"]}. Emotify clips only ever join training folds.
-- **Selected**: `{m["selected"]}`.
+- **Task**: for a whole track, its Russell quadrant (Q1 happy/energetic, Q2 tense/angry, Q3 sad,
+  Q4 calm/tender) with probabilities, a valence and an arousal in [-1, 1], a confidence, and a
+  mood timeline (valence/arousal per ~{m["segment_s"]:.0f} s segment).
+- **How**: the track is cut into consecutive ~{m["segment_s"]:.0f} s segments covering all of it; each segment's row
+  ({m["n_features"]} dims: {m["features"]}) goes through one standardisation into two linear heads — a
+  multinomial logistic-regression quadrant classifier and a ridge valence/arousal regressor. The
+  track's tag is a 10 %-trimmed mean over its segments. The quadrant is the classifier's; valence
+  and arousal are regressed, not derived from the quadrant, so they may disagree: then the
+  confidence (the classifier's probability for its quadrant) is halved, and tags under
+  {REVIEW_BELOW} are listed as "needs review" on Curate.
+- **Data**: 4Q (Panda et al. 2018) development split, {m["n_4q"]} clips of 30 s; Emotify (Aljanaki et
+  al. 2016), {m["n_emotify"]} one-minute clips. Targets: {m["targets"]}. 4Q clips have on average
+  {m.get("lexicon_words_per_clip_mean", float("nan")):.1f} mood words covered by the Warriner norms.
+- **Validation**: {m["cv"]}. Artist aliases merged: {merged.get("artists")} credits → {merged.get("groups")}
+  groups ({aliases or "none"}).
+- **Selected**: `{m["selected"]}` ({m["objective"]}).
 
-**Grouped CV on 4Q**: macro-F1 **{best["macro_f1"]:.4f}**, accuracy **{best["accuracy"]:.4f}**
-— scored on the quadrant the app stores (the one holding the tag's valence/arousal point);
-the plain argmax of the probabilities scores macro-F1 {best.get("macro_f1_argmax", float("nan")):.4f}.
+**Cross-validated figures** (out-of-fold tags, tagged as the app tags):
+
+{header}{sets}{genres}
+"Quadrant agreement" is the tag's quadrant against the label (4Q) or the listeners' GEMS profile
+(Emotify); "point's quadrant" is the quadrant holding the regressed valence/arousal point.
+Spearman correlations are with the continuous targets (4Q: mood-word norms; Emotify: GEMS).
+
+4Q recall per quadrant:
 
 | quadrant | recall |
 |---|---|
 {rec}
-{_confusion_table(list(QUADRANTS), best["confusion"])}
+{_confusion_table(list(QUADRANTS), best["4q"]["confusion"])}
 All candidates (same folds):
 
-| candidate | macro-F1 | accuracy |
-|---|---|---|
+| candidate | 4Q macro-F1 | Emotify agreement | Emotify valence ρ | Emotify arousal ρ |
+|---|---|---|---|---|
 {table}{speed}
-**Limits**: trained on 30 s excerpts of mostly Western popular music; synthetic or very unusual
-audio falls outside what it has seen, and its probabilities there are less reliable. Curators
-can override any tag.
+**Known weaknesses**: valence is harder than arousal (the audio carries energy more plainly than
+pleasantness); Emotify's labels are induced emotions with modest listener agreement; both sets
+are excerpts of mostly Western music, so genres far from them (game and film scores, for
+example) are less reliable — the confidence and the "needs review" list are where to look.
+Curators can override any tag.
 """
 
 

@@ -118,6 +118,173 @@ def rates_figure(feedback: pd.DataFrame, key: str) -> go.Figure:
     return rate_axis(fig)
 
 
+CHANGE_COLOURS = {"Δ valence": "#2a9d8f", "Δ arousal": "#e9c46a"}
+# Track labels on a chart are cut to this many characters (the table beside has them whole), so
+# the bars keep most of a phone's width.
+LABEL_CHARS = 24
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.2f}"
+
+
+def change_text(mean: float, lo: float, hi: float, n: int) -> str:
+    """A mean change with its 95 % interval, or the minimum rule's note."""
+    if pd.isna(mean):
+        return f"not enough data yet (n={n})"
+    return f"{_signed(mean)} [{_signed(lo)}, {_signed(hi)}]"
+
+
+def changes(frame: pd.DataFrame, axis: str) -> list[str]:
+    """``change_text`` for each group of a ``analytics.mood_response_by_*`` frame, on one axis."""
+    columns = (frame[f"d{axis}"], frame[f"d{axis}_lo"], frame[f"d{axis}_hi"], frame["n"])
+    return [change_text(m, lo, hi, n) for m, lo, hi, n in zip(*columns, strict=True)]
+
+
+def response_table(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+    """What the page shows per group: (for a strategy, the verdict first: on a phone the
+    columns past the second are off-screen) the count, each mean change with its interval."""
+    table = pd.DataFrame({key: frame[key]})
+    if "verdict" in frame:
+        table["did it work?"] = frame["verdict"]
+    table["responses"] = frame["n"]
+    for axis in analytics.MOOD_AXES:
+        table[f"Δ {axis} (95 % CI)"] = changes(frame, axis)
+    return table
+
+
+def _change_range(frame: pd.DataFrame, columns: list[str]) -> list[float]:
+    """A range symmetric about 0 that holds every interval (0 = no change sits in the middle)."""
+    values = frame[columns].abs().to_numpy(dtype=float).ravel() if not frame.empty else []
+    top = max([0.1, *(v for v in values if not pd.isna(v))])
+    return [-top * 1.15, top * 1.15]
+
+
+def response_figure(by_strategy: pd.DataFrame) -> go.Figure:
+    """Mean change of valence and arousal per strategy with 95 % intervals as error bars;
+    strategies under the minimum get a "not enough data" note instead of bars."""
+    labels = [f"{k} (n={n})" for k, n in zip(by_strategy["strategy"], by_strategy["n"], strict=True)]
+    rows = []
+    for label, (_, row) in zip(labels, by_strategy.iterrows(), strict=True):
+        for axis in analytics.MOOD_AXES:
+            mean, lo, hi = row[f"d{axis}"], row[f"d{axis}_lo"], row[f"d{axis}_hi"]
+            rows.append(
+                {
+                    "strategy": label,
+                    "change": f"Δ {axis}",
+                    "mean": mean,
+                    "above": hi - mean,
+                    "below": mean - lo,
+                    "interval": change_text(mean, lo, hi, row["n"]),
+                }
+            )
+    long = pd.DataFrame(rows)
+    fig = px.bar(
+        long,
+        x="strategy",
+        y="mean",
+        color="change",
+        barmode="group",
+        error_y="above",
+        error_y_minus="below",
+        color_discrete_map=CHANGE_COLOURS,
+        custom_data=["interval"],
+        category_orders={"strategy": labels},
+    )
+    fig.update_traces(hovertemplate="%{x}<br>%{fullData.name}: %{customdata[0]}<extra></extra>")
+    for label, enough in zip(labels, by_strategy["enough_data"], strict=True):
+        if not enough:
+            fig.add_annotation(x=label, y=0, text="not enough<br>data yet", showarrow=False, font={"size": 11})
+    bounds = [f"d{a}_{x}" for a in analytics.MOOD_AXES for x in ("lo", "hi")]
+    fig.update_yaxes(range=_change_range(by_strategy, bounds), title="mean change", zeroline=True)
+    fig.update_xaxes(type="category", title=None)
+    return fig
+
+
+def track_label(rank: int, title: str, artist: str) -> str:
+    """ "3. Title — Artist", cut to LABEL_CHARS (the rank keeps two cut labels apart)."""
+    text = f"{rank}. {title} — {artist}"
+    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
+
+
+def tracks_figure(tracks: pd.DataFrame, colour: str) -> go.Figure:
+    """Mean Δvalence per track with its 95 % interval, one horizontal bar each, in the list's order."""
+    frame = tracks.assign(
+        label=[
+            track_label(rank, title, artist)
+            for rank, (title, artist) in enumerate(zip(tracks["title"], tracks["artist"], strict=True), start=1)
+        ],
+        above=tracks["dvalence_hi"] - tracks["dvalence"],
+        below=tracks["dvalence"] - tracks["dvalence_lo"],
+        interval=changes(tracks, "valence"),
+    )
+    fig = px.bar(
+        plot_safe(frame, ["label", "title", "artist"]),  # titles as typed, never markup
+        x="dvalence",
+        y="label",
+        orientation="h",
+        error_x="above",
+        error_x_minus="below",
+        custom_data=["title", "artist", "n", "interval"],
+    )
+    fig.update_traces(
+        marker_color=colour,
+        hovertemplate="%{customdata[0]} — %{customdata[1]}<br>Δ valence %{customdata[3]} (n=%{customdata[2]})"
+        "<extra></extra>",
+    )
+    fig.update_yaxes(autorange="reversed", title=None, type="category")
+    fig.update_xaxes(range=_change_range(frame, ["dvalence_lo", "dvalence_hi"]), title="mean Δ valence")
+    return fig
+
+
+def _tracks(tracks: pd.DataFrame, heading: str, empty: str, colour: str, key: str) -> None:
+    st.subheader(heading)
+    if tracks.empty:
+        st.info(empty)
+    else:
+        _chart(tracks_figure(tracks, colour), f"chart_{key}", height=90 + 34 * len(tracks))
+        table = response_table(
+            tracks.assign(track=[f"{t} — {a}" for t, a in zip(tracks["title"], tracks["artist"], strict=True)]), "track"
+        )
+        st.dataframe(table, hide_index=True, width="stretch")
+    _csv(tracks, key)
+
+
+def _did_it_work(view: analytics.Dashboard) -> None:
+    by_strategy, minimum = view.response_by_strategy, analytics.MIN_RESPONSES
+    st.header("Did it work?")
+    st.caption(
+        "How the listener's mood, read by the camera, moved from a track's start to its end (Δ = end − start, "
+        "on the −1…1 scales). Lift aims to raise valence, calm to lower arousal, match to follow the mood. "
+        f"Means with 95 % confidence intervals; a mean needs at least {minimum} mood responses."
+    )
+    st.subheader("Mood change by strategy")
+    if not by_strategy["n"].any():
+        st.info("No mood responses in this date range: one is recorded when a track plays with the camera on.")
+    else:
+        if not by_strategy["enough_data"].any():
+            st.info(f"Not enough data yet: a mean needs at least {minimum} mood responses per strategy.")
+        _chart(response_figure(by_strategy), "chart_mood_response")
+        st.dataframe(response_table(by_strategy, "strategy"), hide_index=True, width="stretch")
+    _csv(by_strategy, "mood_response_by_strategy")
+    # One under the other, full width: each table has four columns to show whole.
+    lifted, lowered = view.response_by_track
+    _tracks(
+        lifted,
+        "Tracks that lifted the mood most",
+        f"No track lifted the mood on average yet (among tracks with at least {minimum} mood responses).",
+        CHANGE_COLOURS["Δ valence"],
+        "tracks_lifting",
+    )
+    _tracks(
+        lowered,
+        "Tracks that lowered the mood",
+        f"No track lowered the mood on average (among tracks with at least {minimum} mood responses).",
+        "#e76f51",
+        "tracks_lowering",
+    )
+
+
 def _date_range() -> tuple[date | None, date | None]:
     bounds = analytics.recorded_range()
     today = date.today()
@@ -260,3 +427,5 @@ def render() -> None:
     else:
         st.dataframe(liked, hide_index=True)
     _csv(liked, "most_liked")
+
+    _did_it_work(view)

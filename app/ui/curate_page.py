@@ -8,16 +8,19 @@ import logging
 import math
 
 import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 from sqlalchemy.engine import make_url
 
 from app.config import get_settings
-from app.emotions import QUADRANT_NAMES, QUADRANTS
+from app.emotions import QUADRANT_COLOURS, QUADRANT_NAMES, QUADRANTS
 from app.escaping import csv_bytes
 from app.library import curation
 from app.library.curation import IngestResult
 from app.library.formats import UPLOAD_EXTENSIONS, mime_type
 from app.ui import state_keys as keys
+from app.ui.analytics_page import PLOT_CONFIG
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +133,7 @@ REVIEW_COLUMNS = [
     "title",
     "artist",
     "quadrant",
+    "certainty",
     "hint",
     "tagged",
     "album",
@@ -220,6 +224,12 @@ def _render_delete_confirmation() -> bool:
 def _render_review() -> None:
     c1, c2, c3 = st.columns([3, 1, 1])
     query = c1.text_input("Search title, artist or album", key="review_query")
+    review = st.checkbox(
+        "Needs review",
+        key="review_needs_review",
+        help=f"Only the model's tags below {curation.REVIEW_BELOW:.0%} confidence, least sure first: "
+        "where checking by ear helps most.",
+    )
     quadrant = c2.selectbox(
         "Mood",
         [None, *QUADRANTS],
@@ -231,13 +241,18 @@ def _render_review() -> None:
     )
     _render_save_feedback()
     try:
-        original = curation.find_tracks(query, quadrant, tagged_by)
+        original = curation.find_tracks(query, quadrant, tagged_by, needs_review=review)
     except curation.OUTAGE_ERRORS:
         log.warning("review table unavailable: database unavailable", exc_info=True)
         st.warning(_outage_text())
         return
     if original.empty:
-        st.info("No tracks match." if query or quadrant or tagged_by else "The catalog is empty: upload some music.")
+        if review:
+            st.info("No model tag needs review: the model is fairly sure of every track that matches.")
+        elif query or quadrant or tagged_by:
+            st.info("No tracks match.")
+        else:
+            st.info("The catalog is empty: upload some music.")
         return
     st.caption(
         f"{len(original)} track(s) shown (at most {curation.PAGE_SIZE}). Edit title, artist, album or mood; "
@@ -263,6 +278,9 @@ def _render_review() -> None:
             ),
             "hint": st.column_config.TextColumn("hint", help="The file had no tags: its title is the file name"),
             "tagged": st.column_config.TextColumn("tagged by"),
+            "certainty": st.column_config.TextColumn(
+                "confidence", help="How sure the model is of its tag (empty: a curator set it)"
+            ),
             "valence": st.column_config.NumberColumn("valence", min_value=-1.0, max_value=1.0, step=0.01),
             "arousal": st.column_config.NumberColumn("arousal", min_value=-1.0, max_value=1.0, step=0.01),
             "duration_s": st.column_config.NumberColumn("duration (s)"),
@@ -295,6 +313,82 @@ def _render_inline_player(tracks) -> None:
         st.warning("This track's audio file is missing from the media store.")
     else:
         st.audio(path.read_bytes(), format=mime_type(path))
+    _render_timeline(int(track_id), tracks[tracks["id"] == track_id].iloc[0])
+
+
+# Light on the app's dark theme, apart from the quadrant shading; arousal also dashed.
+LINE_COLOURS = {"valence": "#48cae4", "arousal": "#e0aaff"}
+
+
+def _clock(seconds: pd.Series) -> pd.Series:
+    """Seconds as timestamps from zero, so a date axis can label them m:ss."""
+    return pd.to_datetime(seconds, unit="s")
+
+
+def timeline_figure(timeline: pd.DataFrame) -> go.Figure:
+    """Valence and arousal over the track (one point per segment, at its middle) on [-1, 1] with
+    the zero line; the background of each stretch shaded by its quadrant and labelled once."""
+    frame = timeline.assign(time=_clock((timeline["start_s"] + timeline["end_s"]) / 2))
+    fig = px.line(
+        frame, x="time", y=["valence", "arousal"], markers=True, color_discrete_map=LINE_COLOURS, range_y=[-1.1, 1.1]
+    )
+    fig.update_traces(hovertemplate="%{fullData.name} %{y:+.2f}<extra></extra>")
+    fig.update_traces(line_dash="dash", selector={"name": "arousal"})
+    # One shaded band per run of segments in the same quadrant (not one per segment).
+    runs: list[list] = []
+    for start, end, quadrant in zip(timeline["start_s"], timeline["end_s"], timeline["quadrant"], strict=True):
+        if runs and runs[-1][2] == quadrant:
+            runs[-1][1] = end
+        else:
+            runs.append([start, end, quadrant])
+    total = float(timeline["end_s"].iloc[-1] - timeline["start_s"].iloc[0]) or 1.0
+    for start, end, quadrant in runs:
+        x0, x1 = _clock(pd.Series([start, end]))
+        colour = QUADRANT_COLOURS[quadrant]
+        fig.add_vrect(x0=x0, x1=x1, fillcolor=colour, opacity=0.2, line_width=0, layer="below")
+        share = (end - start) / total
+        if share >= 0.12:  # a label only where it fits, with the mood's name where there is room
+            text = f"{quadrant} {QUADRANT_NAMES[quadrant].split(' / ')[0]}" if share >= 0.25 else quadrant
+            fig.add_annotation(
+                x=x0 + (x1 - x0) / 2,
+                y=1,
+                yref="paper",
+                yanchor="top",
+                text=text,
+                showarrow=False,
+                font={"size": 11, "color": colour},
+            )
+    fig.add_hline(y=0, line={"color": "#999", "width": 1})
+    fig.update_xaxes(title=None, tickformat="%-M:%S", hoverformat="%-M:%S")
+    fig.update_yaxes(title=None, tickvals=[-1, 0, 1], zeroline=False)
+    fig.update_layout(
+        height=230,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "title": None},
+        hovermode="x unified",
+    )
+    return fig
+
+
+def _render_timeline(track_id: int, row: pd.Series) -> None:
+    """The selected track's mood over time, as the model heard it."""
+    try:
+        timeline = curation.track_timeline(track_id)
+    except curation.OUTAGE_ERRORS:
+        st.warning(_outage_text())
+        return
+    sure = f" · the model is {row['certainty']}" if row["certainty"] else ""
+    if timeline.empty:
+        st.caption(
+            f"No mood timeline for this track{sure}: it was tagged before timelines were kept"
+            + ("; re-tag to add one." if row["tagged_by"] != "curator" else ".")
+        )
+        return
+    st.caption(
+        f"**Mood over time**{sure}. Valence (+1 pleasant) and arousal (+1 energetic) segment by segment, "
+        "shaded by quadrant."
+    )
+    st.plotly_chart(timeline_figure(timeline), key="review_timeline", config=PLOT_CONFIG, width="stretch")
 
 
 def _render_retag() -> None:

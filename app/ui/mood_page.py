@@ -13,6 +13,7 @@ when the mood the music follows changed enough to rebuild up next (the bar survi
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from typing import Any
@@ -70,6 +71,8 @@ EMPTY_CATALOG = "The catalog is empty — curators can add music on the Curate p
 HEARD_EVERYTHING = (
     "You've heard everything for this mood — try another strategy or mood, or replay something from History."
 )
+LIKE_FAILED = "Couldn't save this like; it's kept on this page only."
+log = logging.getLogger(__name__)
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
 
 
@@ -130,7 +133,7 @@ def _take_reports() -> None:
     """Store and follow the bar's new reports. Runs as the bar's callback (before the rerun a
     report causes) and at the top of every run (reports a stopped run left behind).
     Everything read from session state is read before `take` (see PlayerLog)."""
-    raw, session, log = reports_of(BAR_KEY), listener(), _player_log()
+    raw, session, player_log = reports_of(BAR_KEY), listener(), _player_log()
     failed: list[Exception] = []
 
     def store(events: list[playback.PlayerEvent]) -> None:
@@ -142,8 +145,9 @@ def _take_reports() -> None:
             failed.append(exc)
         playback.follow_player(session, events)
 
-    log.take(raw, known_ids=session.known_track_ids(), store=store)
+    player_log.take(raw, known_ids=session.known_track_ids(), store=store)
     if failed:
+        log.warning("storing the player's reports failed", exc_info=failed[0])
         st.session_state[keys.STORE_ERROR] = True
 
 
@@ -158,17 +162,22 @@ def _log_applied_mood(session: ListenerSession) -> None:
     try:
         service.log_mood(session.session_id, mood)
     except Exception:
+        log.warning("storing a mood reading failed", exc_info=True)
         st.session_state[keys.STORE_ERROR] = True
 
 
-def _log(track_id: int, action: str, position_s: float | None = None) -> None:
+def _log(track_id: int, action: str, position_s: float | None = None) -> bool:
+    """Store one listening event; False (logged on the server, and a toast) when it couldn't."""
     session = listener()
     try:
         service.log_listening(
             session.session_id, track_id, action, session.strategy, session.effective_mood(), position_s=position_s
         )
     except Exception:
+        log.warning("storing a %r event for track %d failed", action, track_id, exc_info=True)
         st.session_state[keys.STORE_ERROR] = True
+        return False
+    return True
 
 
 def _adopt_manual(reading: MoodReading) -> None:
@@ -190,8 +199,9 @@ def _leave_current(change) -> None:
 
 
 def _on_like(track_id: int) -> None:
-    if listener().like(track_id):
-        _log(track_id, "liked")
+    st.session_state.pop(keys.LIKE_ERROR, None)
+    if listener().like(track_id) and not _log(track_id, "liked"):
+        st.session_state[keys.LIKE_ERROR] = track_id  # said beside its button, not only in a toast
 
 
 def _on_remove(track_id: int) -> None:
@@ -508,13 +518,15 @@ def _render_now_playing(session: ListenerSession) -> None:
         liked = current.track_id in session.liked
         st.button(
             "Liked" if liked else "Like",
-            icon=":material/favorite:" if liked else ":material/favorite_border:",
+            icon=":material/heart_check:" if liked else ":material/favorite_border:",
             key="like_playing",
             on_click=_on_like,
             args=(current.track_id,),
             disabled=liked,
             help="Like the track that is playing",
         )
+    if st.session_state.get(keys.LIKE_ERROR) == current.track_id:
+        st.caption(f":red[{LIKE_FAILED}]", width="stretch")
 
 
 def _row(item: Recommendation, session: ListenerSession) -> None:
@@ -523,6 +535,8 @@ def _row(item: Recommendation, session: ListenerSession) -> None:
         with st.container(gap=None, width="stretch"):
             st.markdown(_track_text(item.title, item.artist, item.quadrant))
             st.caption(item.reason)
+            if st.session_state.get(keys.LIKE_ERROR) == track_id:
+                st.caption(f":red[{LIKE_FAILED}]")
         # Icon buttons (Streamlit's bundled Material font): three fit beside the text on a phone.
         st.button(
             "",
@@ -535,7 +549,7 @@ def _row(item: Recommendation, session: ListenerSession) -> None:
         )
         st.button(
             "",
-            icon=":material/favorite:" if liked else ":material/favorite_border:",
+            icon=":material/heart_check:" if liked else ":material/favorite_border:",
             key=f"upnext_like_{track_id}",
             on_click=_on_like,
             args=(track_id,),
@@ -695,7 +709,17 @@ def _save(session: ListenerSession) -> None:
     try:
         st.session_state[keys.SAVED_STATE] = service.save_session(session, st.session_state.get(keys.SAVED_STATE))
     except Exception:
+        log.warning("saving the listener session's snapshot failed", exc_info=True)
         st.session_state[keys.STORE_ERROR] = True
+
+
+def _store_responses(session: ListenerSession) -> None:
+    """Store the mood responses of tracks the listener moved on from (before up next is
+    refilled, so the next picks learn from them)."""
+    try:
+        service.store_session_responses(session)
+    except Exception:
+        log.warning("storing mood responses failed (kept for the next run)", exc_info=True)
 
 
 def render(live_camera: bool = True) -> None:
@@ -718,6 +742,7 @@ def render(live_camera: bool = True) -> None:
         live = reading_from_smoothed(_holder().snapshot().mood)
         if live is not None and session.apply_camera_reading(live):
             _log_applied_mood(session)
+    _store_responses(session)
     queue_error = _refresh_queue(session) if session.effective_mood() is not None else None
 
     with bar_slot:
@@ -738,4 +763,5 @@ def render(live_camera: bool = True) -> None:
             _render_mood_panel(session, None)
     if st.session_state.pop(keys.STORE_ERROR, False):
         st.toast("Couldn't save that; the music goes on.")
+    st.session_state.pop(keys.LIKE_ERROR, None)  # said once, beside its button
     _save(session)

@@ -17,6 +17,7 @@ LAST_IMAGE = PREFIX + "last_image_id"  # the snapshot/photo already analysed
 SOURCE_HINT = PREFIX + "source_hint"  # why the mood-source switch was refused, shown once
 STORE_ERROR = PREFIX + "store_error"  # a listening or mood event couldn't be stored, shown once
 FORGET_ERROR = PREFIX + "forget_error"
+LIKE_ERROR = PREFIX + "like_error"  # the track whose Like couldn't be stored: said next to its button
 FORGOT = PREFIX + "forgot"  # how many events "Forget this session" deleted
 
 # Start-up

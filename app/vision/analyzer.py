@@ -1,8 +1,9 @@
 """Live face-expression pipeline: detect faces → crop like FER2013 → classify in one batch.
 
 Speed choices (`python -m app bench` measures them):
-- detection (YuNet, app.vision.detector) runs on every frame, downscaled to 320 px wide;
-  `eval-detect` and the model card give its recall by face size and why it was picked;
+- detection (YuNet, app.vision.detector) runs on every frame: on the whole frame downscaled to
+  320 px wide (what `eval-detect` scores; the model card says why this detector), and in a live
+  stream, between full-frame searches, only around the faces already found (LiveAnalyzer);
 - the crop is one affine warp per face that also levels the eyes;
 - the classifier is the trained Keras model exported to TFLite and run with LiteRT's
   interpreter (XNNPACK), one invoke for all faces of a frame; TensorFlow is never imported here.
@@ -19,12 +20,16 @@ import numpy as np
 from app.config import FACE_MODEL_FILE, MODELS_DIR
 from app.emotions import FACE_LABELS
 from app.model_loading import load_once
-from app.vision.detector import Detection, DetectorError, Point
+from app.vision.detector import Detection, DetectorError, Point, box_iou
 from app.vision.detector import YuNetDetector as FaceDetector
 
 INPUT_SIZE = 48
-# The crop square's side as a share of the detector box's longer side: of the scales tried, the
-# one whose crops the classifier reads most like the Haar-box crops it was tuned with.
+# The live stream's full-frame search cadence and how many faces it follows between (see LiveAnalyzer).
+FULL_FRAME_EVERY = 10
+MAX_FOLLOWED = 3
+# The crop square's side as a share of the detector box's longer side. On FER2013's own crops
+# YuNet's box is about as tall as the crop and centred in it, and re-cropping them through the
+# detector reads best at this scale (`python -m app.vision.compare_detectors`, `crop_check`).
 CROP_SCALE = 1.0
 
 
@@ -89,13 +94,18 @@ class ExpressionClassifier:
         return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-9)
 
 
-def crop_face(gray: np.ndarray, box: tuple[int, int, int, int], eyes: tuple[Point, Point] | None = None) -> np.ndarray:
+def crop_face(
+    gray: np.ndarray,
+    box: tuple[int, int, int, int],
+    eyes: tuple[Point, Point] | None = None,
+    scale: float = CROP_SCALE,
+) -> np.ndarray:
     """The 48×48 crop as FER2013 made them: a square about the face box, roughly brows to chin,
     turned so the eyes are level when the detector gives them (FER2013's faces are upright)."""
     import cv2
 
     x, y, w, h = box
-    side = CROP_SCALE * max(w, h)
+    side = scale * max(w, h)
     cx, cy = x + w / 2, y + h / 2
     angle = 0.0
     if eyes is not None:
@@ -105,23 +115,35 @@ def crop_face(gray: np.ndarray, box: tuple[int, int, int, int], eyes: tuple[Poin
     m = cv2.getRotationMatrix2D((cx, cy), angle, INPUT_SIZE / side)
     m[:, 2] += (INPUT_SIZE / 2 - cx, INPUT_SIZE / 2 - cy)
     # INTER_AREA is not available to warpAffine; a big face is shrunk by resizing first so
-    # bilinear sampling doesn't alias.
+    # bilinear sampling doesn't alias. Only the part the turned square covers is resized, not
+    # the whole frame.
     shrink = side / INPUT_SIZE
     if shrink > 2:
-        f = 2 / shrink
-        gray = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-        m[:, :2] /= f
+        reach = 0.75 * side + 2  # ≥ half the square's diagonal, whatever the angle
+        x0, y0 = max(0, int(cx - reach)), max(0, int(cy - reach))
+        x1, y1 = min(gray.shape[1], int(cx + reach) + 1), min(gray.shape[0], int(cy + reach) + 1)
+        if x1 - x0 >= 2 and y1 - y0 >= 2:
+            f = 2 / shrink
+            part = gray[y0:y1, x0:x1]
+            size = (max(1, round(part.shape[1] * f)), max(1, round(part.shape[0] * f)))
+            m[:, 2] += m[:, :2] @ (x0, y0)
+            m[:, :2] *= (part.shape[1] / size[0], part.shape[0] / size[1])
+            gray = cv2.resize(part, size, interpolation=cv2.INTER_AREA)
     return cv2.warpAffine(gray, m, (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _check_frame(frame_bgr: np.ndarray) -> None:
+    if frame_bgr is None or frame_bgr.ndim not in (2, 3) or frame_bgr.size == 0:
+        raise ValueError("expected a non-empty BGR image")
 
 
 class FaceAnalyzer:
     """Detect + classify every face of a BGR frame. One instance per process (`load()`; tests
     stand in for it with `FaceAnalyzer.load.override(stub)`, see app.model_loading)."""
 
-    def __init__(self, classifier: ExpressionClassifier, detector: FaceDetector, detect_every: int = 1):
+    def __init__(self, classifier: ExpressionClassifier, detector: FaceDetector):
         self.classifier = classifier
         self.detector = detector
-        self.detect_every = detect_every
 
     @load_once
     def load(cls) -> FaceAnalyzer:
@@ -133,9 +155,8 @@ class FaceAnalyzer:
         return cls(ExpressionClassifier(MODELS_DIR / FACE_MODEL_FILE), detector)
 
     def detect(self, frame_bgr: np.ndarray) -> list[Detection]:
-        """The detector as every live frame runs it (also what `eval-detect` scores)."""
-        if frame_bgr is None or frame_bgr.ndim not in (2, 3) or frame_bgr.size == 0:
-            raise ValueError("expected a non-empty BGR image")
+        """The detector over the whole frame (what `eval-detect` scores; a live stream's first frame)."""
+        _check_frame(frame_bgr)
         return self.detector.detect(frame_bgr)
 
     def classify_crops(self, crops: np.ndarray) -> list[dict[str, float]]:
@@ -148,8 +169,7 @@ class FaceAnalyzer:
         """Faces in the frame, largest first. Pass `boxes` (or earlier `Detection`s) to skip detection."""
         import cv2
 
-        if frame_bgr is None or frame_bgr.ndim not in (2, 3) or frame_bgr.size == 0:
-            raise ValueError("expected a non-empty BGR image")
+        _check_frame(frame_bgr)
         dets = (
             self.detect(frame_bgr)
             if boxes is None
@@ -162,21 +182,55 @@ class FaceAnalyzer:
         return [Face(d.box, max(p, key=p.get), p) for d, p in zip(dets, self.classify_crops(crops), strict=True)]
 
     def stream(self) -> LiveAnalyzer:
-        """A per-connection analyzer (detects every `detect_every` frames, reusing detections between)."""
+        """A per-connection analyzer that follows faces from frame to frame (see LiveAnalyzer)."""
         return LiveAnalyzer(self)
 
 
-class LiveAnalyzer:
-    """Per video stream state: detection cadence and the last detections. Not shared across streams."""
+def _centre_distance(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    return float(np.hypot(a[0] + a[2] / 2 - b[0] - b[2] / 2, a[1] + a[3] / 2 - b[1] - b[3] / 2))
 
-    def __init__(self, analyzer: FaceAnalyzer):
+
+class LiveAnalyzer:
+    """Per video stream state: the faces being followed. Not shared across streams.
+
+    Detection runs on every frame. While faces are in view it searches only around each of them
+    (`detect_near`, a small region scaled to the detector's best face size); the whole frame is
+    searched when a followed face is lost, when two of them land on one face, when more than
+    MAX_FOLLOWED are in view, and every FULL_FRAME_EVERY frames, so that a face that comes into
+    view is found within that many frames."""
+
+    def __init__(self, analyzer: FaceAnalyzer, full_frame_every: int = FULL_FRAME_EVERY):
         self.analyzer = analyzer
-        self._frame_no = 0
+        self.full_frame_every = full_frame_every
+        self._since_full = 0
         self._dets: list[Detection] = []
 
+    def detect(self, frame_bgr: np.ndarray) -> list[Detection]:
+        _check_frame(frame_bgr)
+        dets = self._follow(frame_bgr) if self._since_full < self.full_frame_every else None
+        if dets is None:
+            dets = self.analyzer.detect(frame_bgr)
+            self._since_full = 0
+        self._since_full += 1
+        self._dets = dets
+        return dets
+
     def analyze(self, frame_bgr: np.ndarray) -> list[Face]:
-        detect = self._frame_no % self.analyzer.detect_every == 0 or not self._dets
-        self._frame_no += 1
-        if detect:
-            self._dets = self.analyzer.detect(frame_bgr)
-        return self.analyzer.analyze(frame_bgr, boxes=self._dets) if self._dets else []
+        dets = self.detect(frame_bgr)
+        return self.analyzer.analyze(frame_bgr, boxes=dets) if dets else []
+
+    def _follow(self, frame_bgr: np.ndarray) -> list[Detection] | None:
+        """Each followed face found again near where it was, or None when the frame needs a full search."""
+        near = getattr(self.analyzer.detector, "detect_near", None)
+        if near is None or not self._dets or len(self._dets) > MAX_FOLLOWED:
+            return None
+        found: list[Detection] = []
+        for prev in self._dets:
+            candidates = near(frame_bgr, prev.box)
+            if not candidates:
+                return None
+            best = min(candidates, key=lambda d: _centre_distance(d.box, prev.box))
+            if found and box_iou(np.asarray(best.box, np.float64), np.asarray([d.box for d in found])).max() > 0.5:
+                return None
+            found.append(best)
+        return sorted(found, key=lambda d: -d.box[2] * d.box[3])

@@ -45,6 +45,21 @@ def _clip_box(xywh, width: int, height: int) -> Box | None:
     return int(round(x0)), int(round(y0)), int(round(x1 - x0)), int(round(y1 - y0))
 
 
+# Tracking (`YuNetDetector.detect_near`): the region searched around a face already found, as a
+# multiple of its box's longer side, and the height that face is scaled to for the CNN. Libface-
+# detection's anchors cover faces of this size well, and a region that small costs a fraction of
+# the downscaled full frame; the region leaves room for half a face of movement between frames.
+TRACK_CONTEXT = 2.0
+TRACK_FACE_PX = 64
+TRACK_MAX_UPSCALE = 2.0
+
+
+def _as_bgr(frame: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame
+
+
 class YuNetDetector:
     """YuNet via `yuface`. The frame is downscaled to `detect_width` first: the CNN's cost grows
     with the pixel count, and faces a listener shows a webcam stay well above its smallest size."""
@@ -63,29 +78,48 @@ class YuNetDetector:
         self._lock = threading.Lock()
 
     def detect(self, frame_bgr: np.ndarray) -> list[Detection]:
+        frame_bgr = _as_bgr(frame_bgr)
+        h_img, w_img = frame_bgr.shape[:2]
+        return self._detect_in(frame_bgr, (0, 0, w_img, h_img), min(1.0, self.detect_width / w_img))
+
+    def detect_near(self, frame_bgr: np.ndarray, box: Box) -> list[Detection]:
+        """Faces in the square about `box` (TRACK_CONTEXT times its longer side), scaled so that a
+        face of `box`'s size is TRACK_FACE_PX tall: the live stream's cheap per-frame search."""
+        frame_bgr = _as_bgr(frame_bgr)
+        h_img, w_img = frame_bgr.shape[:2]
+        x, y, w, h = box
+        face = max(w, h, 1)
+        side = TRACK_CONTEXT * face
+        region = _clip_box((x + w / 2 - side / 2, y + h / 2 - side / 2, side, side), w_img, h_img)
+        if region is None:
+            return []
+        return self._detect_in(frame_bgr, region, min(TRACK_MAX_UPSCALE, TRACK_FACE_PX / face))
+
+    def _detect_in(self, frame_bgr: np.ndarray, region: Box, scale: float) -> list[Detection]:
         import cv2
 
-        if frame_bgr.ndim == 2:
-            frame_bgr = cv2.cvtColor(frame_bgr, cv2.COLOR_GRAY2BGR)
-        h_img, w_img = frame_bgr.shape[:2]
-        scale = min(1.0, self.detect_width / w_img)
-        small = (
-            cv2.resize(frame_bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else frame_bgr
-        )
+        rx, ry, rw, rh = region
+        view = frame_bgr[ry : ry + rh, rx : rx + rw]
+        size = (max(1, round(rw * scale)), max(1, round(rh * scale)))
+        if size != (rw, rh):
+            view = cv2.resize(view, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         with self._lock:
-            rows = np.asarray(self._detect(np.ascontiguousarray(small)), dtype=np.float64).reshape(-1, 16)
+            rows = np.asarray(self._detect(np.ascontiguousarray(view)), dtype=np.float64).reshape(-1, 16)
+        h_img, w_img = frame_bgr.shape[:2]
+        # Exact per-axis factors back to frame pixels (the resize rounds the region's size).
+        fx, fy = rw / size[0], rh / size[1]
         out = []
         for row in rows:
             score = row[0] / 100.0
             if score < self.min_score:
                 continue
-            box = _clip_box(row[1:5] / scale, w_img, h_img)
+            box = _clip_box((row[1] * fx + rx, row[2] * fy + ry, row[3] * fx, row[4] * fy), w_img, h_img)
             if box is None:
                 continue
-            lm = row[5:15] / scale  # right eye, left eye, nose, mouth right, mouth left (image sides)
-            # libfacedetection lists the eye on the image's left first, i.e. the person's right.
-            eyes = ((float(lm[0]), float(lm[1])), (float(lm[2]), float(lm[3])))
-            out.append(Detection(box, float(score), eyes))
+            # Landmarks 1 and 2 are the eyes; libfacedetection lists the one on the image's left
+            # first, i.e. the person's right.
+            (ax, ay), (bx, by) = row[5:9].reshape(2, 2) * (fx, fy) + (rx, ry)
+            out.append(Detection(box, float(score), ((float(ax), float(ay)), (float(bx), float(by)))))
         return _sorted(out)
 
 

@@ -1,6 +1,7 @@
 """The Analytics page in a real browser: an empty range (a fresh catalog) says there is nothing
-yet and draws no broken axes; a populated one draws rates with their counts. Screenshots at a
-desktop and a phone width go to $MOODTUNE_SHOTS_DIR when it is set (for a person to look at)."""
+yet and draws no broken axes; a populated one draws rates with their counts, and "Did it work?"
+the mood change per strategy and per track with its intervals. Screenshots at a desktop and a
+phone width go to $MOODTUNE_SHOTS_DIR when it is set (for a person to look at)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from app.analytics import MIN_RESPONSES
 from app.catalog.db import dispose_engines, init_db, session_scope
-from app.catalog.models import ListeningEvent, MoodEvent, Track
+from app.catalog.models import ListeningEvent, MoodEvent, MoodResponse, Track
 from tests.e2e.conftest import ADMIN_PASSWORD, run_server
 
 WIDTHS = {"desktop": 1280, "phone": 390}
@@ -49,7 +51,7 @@ def _open(browser, url: str, width: int) -> Page:
     page.get_by_label("Admin password").fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="Unlock").click()
     expect(page.get_by_role("heading", name=re.compile("Analytics"))).to_be_visible()
-    expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=30_000)  # a busy machine is slow
     page.wait_for_timeout(1500)  # let every chart draw
     return page
 
@@ -78,6 +80,9 @@ def test_an_empty_range_says_so_and_draws_no_broken_axes(browser, e2e_dir):
         for width in WIDTHS.values():
             page = _open(browser, server.url, width)
             expect(page.get_by_text("No mood readings in this date range.")).to_be_visible()
+            expect(page.get_by_role("heading", name="Did it work?")).to_be_visible()
+            expect(page.get_by_text(re.compile("No mood responses in this date range"))).to_be_visible()
+            expect(page.get_by_text(re.compile("No track lifted the mood on average yet"))).to_be_visible()
             expect(page.get_by_text(re.compile("Not enough data yet")).first).to_be_visible()
             axes = page.evaluate(AXES_JS)
             assert axes, "no chart drawn"
@@ -123,7 +128,33 @@ def _populate(database_url: str, today: datetime) -> None:
                         created_at=when,
                     )
                 )
+        # Mood responses: lift raised valence on the first track, the second track lowered it
+        # (under match), calm has too few to show a mean.
+        lifter, lowerer = tracks[0][0], tracks[1][0]
+        for i in range(MIN_RESPONSES + 5):
+            _response(s, lifter, "lift", 0.2 + 0.02 * (i % 5), 0.0, when=today)
+        for i in range(MIN_RESPONSES):
+            _response(s, lowerer, "match", -0.25 + 0.02 * (i % 3), 0.05, when=today)
+        for _ in range(3):
+            _response(s, lifter, "calm", 0.0, -0.3, when=today)
     dispose_engines()
+
+
+def _response(s, track_id: int, strategy: str, dv: float, da: float, *, when: datetime) -> None:
+    s.add(
+        MoodResponse(
+            session_id="listener-0-0",
+            track_id=track_id,
+            strategy=strategy,
+            valence_start=-0.3,
+            arousal_start=0.2,
+            valence_end=-0.3 + dv,
+            arousal_end=0.2 + da,
+            readings=40,
+            listened_s=150.0,
+            created_at=when,
+        )
+    )
 
 
 def test_a_populated_range_shows_rates_with_their_counts(browser, e2e_dir):
@@ -138,6 +169,18 @@ def test_a_populated_range_shows_rates_with_their_counts(browser, e2e_dir):
             assert emotions["xType"] == "category" and emotions["y"] == [0, 1]
             days = {(today - timedelta(days=d)).date().isoformat() for d in range(3)}
             assert set(emotions["xTicks"]) == days  # dates, not "23:59:59.9996"
+            # Did it work? Per strategy with counts, the verdict and the minimum rule; per track.
+            heading = page.get_by_role("heading", name="Did it work?")
+            heading.scroll_into_view_if_needed()  # the tables draw their cells once on screen
+            expect(heading).to_be_visible()
+            response = axes["st-key-chart_mood_response"]
+            assert response["xTicks"] == ["match (n=10)", "lift (n=15)", "calm (n=3)"], response
+            assert response["y"][0] < 0 < response["y"][1]  # no change sits inside the axis
+            expect(page.get_by_text("worked: mood lifted")).to_be_attached()  # a grid cell, on a phone too
+            expect(page.get_by_text("not enough data yet (n=3)").first).to_be_attached()
+            if width > 640:  # a phone scrolls the table to the intervals
+                expect(page.get_by_text(re.compile(r"^\+0\.2\d \[\+0\.\d\d, \+0\.\d\d\]$")).first).to_be_attached()
+            assert "st-key-chart_tracks_lifting" in axes and "st-key-chart_tracks_lowering" in axes
             assert _metric_columns(page) == (4 if width > 640 else 2)
             _assert_fits(page, width)
             _shot(page, f"populated_{width}")

@@ -17,7 +17,7 @@ from app.config import MODELS_DIR
 from tests.e2e.conftest import ADMIN_PASSWORD, Server, astronaut_frame, require
 
 FACE_MODEL = MODELS_DIR / "face_expression.tflite"
-MUSIC_MODEL = MODELS_DIR / "music_mood.joblib"
+MUSIC_MODEL = MODELS_DIR / "music_mood.npz"
 
 
 def _near(image_rgb: np.ndarray, colour_rgb: tuple[int, int, int], tolerance: int = 40) -> int:

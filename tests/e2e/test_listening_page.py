@@ -102,7 +102,7 @@ def open_page(autoplay_browser, listening_server: Server):
         page = context.new_page()
         page.set_default_timeout(30_000)
         page.goto(listening_server.url)
-        expect(page.get_by_test_id("stMetric").first).to_be_visible()
+        expect(page.get_by_test_id("stMetric").first).to_be_visible(timeout=30_000)  # a first run on a busy machine
         return page
 
     yield open_at
@@ -254,3 +254,52 @@ def test_a_pick_wins_over_the_camera_and_a_reload_resumes_on_a_phone(open_page, 
     expect(page.get_by_role("radio", name="Me", exact=True)).to_have_attribute("aria-checked", "true")
     assert all(sum(a["playing"] for a in s) <= 1 for _, s in listener.samples)
     assert page.evaluate(AUDIO_PROBE) is not None
+
+
+UP_NEXT_ROWS = """() => [...document.querySelectorAll('[class*="st-key-row_"]')].map((row) => ({
+  title: row.querySelector('[data-testid=stMarkdownContainer] strong').innerText,
+  reason: row.querySelector('[data-testid=stCaptionContainer]').innerText,
+}))"""
+
+
+def _quadrant(title: str) -> str:
+    return re.search(r"Q[1-4]", title).group(0)
+
+
+def _sibling_rank(titles: list[str], liked: str) -> int | None:
+    """Where the other track of the liked one's quadrant stands among the rest of up next."""
+    others = [t for t in titles if t != liked]
+    return next((i for i, t in enumerate(others) if _quadrant(t) == _quadrant(liked)), None)
+
+
+@pytest.mark.parametrize("width,height", [(1280, 900), (390, 844)])
+def test_a_like_changes_up_next_within_one_click(open_page, width, height):
+    """A picked mood (no camera), the music paused so nothing moves on by itself: one click on
+    Like for a track down up next, and the track like it (the other clip of its quadrant)
+    moves up at once, saying why."""
+    page = open_page(width, height)
+    page.get_by_role("tab", name=re.compile("Pick")).click()
+    page.get_by_test_id("stButtonGroup").get_by_text(re.compile(r"\bsad\b")).click()
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text("sad")
+    listener = Listener(page)
+    listener.until(_playing, 30, "the music to start")
+    page.locator("button.play").click()  # pause: a 3-second clip would otherwise move up next on
+    listener.until(lambda a: not _bar_audio(a)["playing"], 5, "the pause")
+    rows = page.locator('[class*="st-key-row_"]')
+    expect(rows).to_have_count(5)
+    time.sleep(1.0)  # the pause's report has been taken; up next stays put from here
+    before = [r["title"] for r in page.evaluate(UP_NEXT_ROWS)]
+    # The lowest track whose look-alike is up next too, behind at least one other track.
+    liked = [t for t in before if (_sibling_rank(before, t) or 0) > 0][-1]
+
+    rows.filter(has_text=liked).locator('[class*="st-key-upnext_like_"] button:visible').first.click()
+    # One click: the liked track stays up next (now first), and its look-alike moves up, saying why.
+    expect(rows.first.locator("strong")).to_have_text(liked)
+    expect(rows).to_have_count(5)  # the rerun has drawn every row, not only the first ones
+    after = page.evaluate(UP_NEXT_ROWS)
+    titles = [r["title"] for r in after]
+    assert len(titles) == 5 and _sibling_rank(titles, liked) < _sibling_rank(before, liked), (before, titles)
+    sibling = next(r for r in after if r["title"] != liked and _quadrant(r["title"]) == _quadrant(liked))
+    assert "like what you liked this session" in sibling["reason"], after
+    page.evaluate(SCROLL_TO_TOP)
+    _shot(page, f"mood_like_{width}.png")

@@ -1,0 +1,106 @@
+"""What an import and a re-tag keep of the model's tag besides the quadrant: its confidence and
+the track's mood timeline, on SQLite and MariaDB, in an old database as in a new one; and how a
+track ends (TrackSummary.end_mood), which the recommender reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from sqlalchemy import create_engine, inspect, text
+
+from app.catalog import repository
+from app.catalog.db import dispose_engines, init_db, session_scope
+from app.catalog.models import Track
+from app.catalog.summary import TrackSummary
+from app.library import ingest_files
+from app.library.retag import retag_catalog
+from app.tools.samples import tone
+from tests.pages_support import StubTagger
+
+SR = 8000
+
+
+def two_moods(path: Path) -> Path:
+    """30 s: 15 s of a quiet low tone (sad to the stub), then 15 s of a loud high one (energetic)."""
+    y = np.concatenate([tone(15, SR, 150, amplitude=0.1), tone(15, SR, 680, amplitude=0.9)])
+    sf.write(path, y, SR, subtype="PCM_16")
+    return path
+
+
+def stored(track_id: int) -> TrackSummary:
+    with session_scope() as s:
+        return repository.track_summaries(s, [track_id])[0]
+
+
+def test_an_import_stores_the_tags_confidence_and_the_mood_of_every_segment(db_url, tmp_path):
+    song = two_moods(tmp_path / "Two Moods.wav")
+    said = StubTagger().tag(song)  # what the model says of this file
+    assert len(said.timeline) == 3 and said.timeline[0].valence < 0 < said.timeline[-1].valence
+
+    summary = ingest_files([song], tagger=StubTagger())
+    assert summary.imported == 1
+    track = stored(summary.results[0].track_id)
+
+    assert track.confidence == pytest.approx(said.confidence)
+    assert np.allclose(track.timeline, [(p.start_s, p.end_s, p.valence, p.arousal) for p in said.timeline])
+    # Both halves are there: it starts low and quiet and ends high and loud.
+    start, end = track.timeline[0], track.timeline[-1]
+    assert (start[0], end[1]) == (0.0, pytest.approx(30.0))
+    assert start[2] < 0 and start[3] < 0 and end[2] > 0 and end[3] > 0
+    assert track.end_mood(10.0) == pytest.approx((end[2], end[3]))
+    assert track.end_mood()[0] > 0 > track.start_mood()[0]
+
+
+def test_a_retag_replaces_an_old_tag_with_one_that_has_a_confidence_and_a_timeline(db_url, tmp_path):
+    summary = ingest_files([two_moods(tmp_path / "Song.wav")], tagger=StubTagger())
+    track_id = summary.results[0].track_id
+    with session_scope() as s:  # as a track tagged before confidences and timelines were kept
+        track = s.get(Track, track_id)
+        track.confidence, track.mood_timeline = None, None
+    assert stored(track_id).confidence is None and stored(track_id).timeline == ()
+
+    result = retag_catalog(tagger=StubTagger())
+    assert not result.failed
+    track = stored(track_id)
+    assert track.confidence is not None and 0 < track.confidence <= 1
+    assert len(track.timeline) == 3 and track.timeline[-1][2] > 0
+
+
+def test_an_old_database_gets_the_new_columns_and_imports_into_them(db_url, tmp_path):
+    dispose_engines()
+    engine = create_engine(db_url)
+    with engine.begin() as conn:  # the tracks table as it was before confidences and timelines
+        conn.execute(text("DROP INDEX ix_tracks_confidence" + (" ON tracks" if engine.dialect.name == "mysql" else "")))
+        for column in ("confidence", "mood_timeline"):
+            conn.execute(text(f"ALTER TABLE tracks DROP COLUMN {column}"))
+        # ... and mood_responses without a covering index a later version added.
+        for index in ("ix_mood_response_strategy_stats",):  # (MariaDB keeps the track one for its foreign key)
+            conn.execute(text(f"DROP INDEX {index}" + (" ON mood_responses" if engine.dialect.name == "mysql" else "")))
+    assert not {"confidence", "mood_timeline"} & {c["name"] for c in inspect(engine).get_columns("tracks")}
+    engine.dispose()
+
+    init_db(db_url)
+    engine = create_engine(db_url)
+    assert {"confidence", "mood_timeline"} <= {c["name"] for c in inspect(engine).get_columns("tracks")}
+    # The indexes come back too (the needs-review list and the mood-response reads need them).
+    assert "ix_tracks_confidence" in {ix["name"] for ix in inspect(engine).get_indexes("tracks")}
+    assert {"ix_mood_response_track_stats", "ix_mood_response_strategy_stats"} <= {
+        ix["name"] for ix in inspect(engine).get_indexes("mood_responses")
+    }
+    engine.dispose()
+    summary = ingest_files([two_moods(tmp_path / "After.wav")], tagger=StubTagger())
+    assert len(stored(summary.results[0].track_id).timeline) == 3
+
+
+def test_a_track_ends_where_its_last_twenty_seconds_are():
+    timeline = ((0.0, 60.0, -0.8, -0.8), (60.0, 170.0, 0.0, 0.0), (170.0, 180.0, 0.6, 0.4), (180.0, 190.0, 0.8, 0.6))
+    track = TrackSummary(1, "t", "a", None, "Q4", 0.1, -0.2, 190.0, "x.wav", "wav", "model:test", {}, 0.8, timeline)
+    assert track.end_mood() == pytest.approx((0.7, 0.5))  # the last two 10 s segments, equally
+    assert track.end_mood(5.0) == pytest.approx((0.8, 0.6))
+    assert track.start_mood() == pytest.approx((-0.8, -0.8))
+    # Without a timeline (a tag from before timelines), the track's own point.
+    bare = TrackSummary(2, "t", "a", None, "Q4", 0.1, -0.2, 190.0, "x.wav", "wav", "model:test", {})
+    assert bare.end_mood() == bare.start_mood() == (0.1, -0.2)
