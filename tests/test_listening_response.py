@@ -316,3 +316,40 @@ def test_how_a_track_ends_counts_toward_being_like_one_that_lifted(db_url):
     )
     picks = service.recommender_for(listener)(camera(-0.6, 0.1), "lift", {heard}, 2)
     assert [p.track_id for p in picks] == [rising, flat]
+
+
+# ----------------------------------------------------------------------------- the evidence itself
+
+
+def _effect(track_id: int, session_id: str | None) -> response.Effect:
+    from app.catalog import repository
+
+    with session_scope() as s:
+        tracks = {t.track_id: t for t in repository.track_summaries(s, [track_id])}
+        evidence = response.ResponseEvidence.load(s, tracks, session_id)
+    return evidence.effects("lift", MoodPoint(-0.6, 0.1), list(tracks.values()))[track_id]
+
+
+def test_the_listeners_own_response_counts_more_than_a_strangers(db_url):
+    with session_scope() as s:
+        tid = add(s, "T", -0.3, 0.15).id
+    lifted = [Response(tid, "lift", MoodPoint(-0.6, 0.1), MoodPoint(-0.4, 0.1), 60, 60.0)]
+    service.store_responses("me", lifted)
+    mine, strangers = _effect(tid, "me"), _effect(tid, "someone-else")
+    # The same row: as this listener's own it weighs SESSION_WEIGHT strangers' (surer, further
+    # from the prior), and it is not "other listeners" evidence for the reason text.
+    assert mine.sd < strangers.sd and mine.mean > strangers.mean > 0
+    assert mine.pooled == 0 and strangers.pooled > 0
+
+
+def test_only_each_tracks_newest_responses_count(db_url, monkeypatch):
+    monkeypatch.setattr(response, "TRACK_LIMIT", 8)
+    with session_scope() as s:
+        tid = add(s, "T", -0.3, 0.15).id
+        twin = add(s, "Twin", -0.3, 0.15).id
+    _pooled(tid, dv=-0.5, n=5)  # long ago it lowered moods ...
+    _pooled(tid, dv=+0.25, n=8)  # ... lately it lifts them
+    _pooled(twin, dv=+0.25, n=8)  # only ever lifted them
+    # The old responses fell out of the window: the track reads exactly like its twin.
+    lately, always = _effect(tid, None), _effect(twin, None)
+    assert always.mean > 0 and lately.mean == pytest.approx(always.mean, rel=1e-12)
