@@ -56,3 +56,17 @@ def print_report(report: dict, as_json: bool) -> int:
         if f"{dim}_spearman" in report:
             print(f"  {dim} Spearman {report[f'{dim}_spearman']:.3f} (n={report[f'n_{dim}']})")
     return 0
+
+
+def update_metrics(name: str, **entries: object) -> dict:
+    """Write `entries` into the JSON object `models/<name>`, keeping its other keys (each
+    evaluation owns its entries; the model card reads them all). Returns the whole object."""
+    import json
+
+    from app.config import MODELS_DIR
+
+    path = MODELS_DIR / name
+    metrics = json.loads(path.read_text()) if path.is_file() else {}
+    metrics.update(entries)
+    path.write_text(json.dumps(metrics, indent=1))
+    return metrics

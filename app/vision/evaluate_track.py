@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.config import MODELS_DIR
+from app.tools.evaluation import update_metrics
 from app.vision.detector import Box
 from app.vision.evaluate_detect import HEIGHT_BINS, height_bin, load_boxes, match
 
@@ -126,10 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     cv2.setNumThreads(1)
     with threadpool_limits(1):
         report = evaluate_tracking(Path(args.data), args.frames)
-    path = MODELS_DIR / "detector_metrics.json"
-    metrics = json.loads(path.read_text()) if path.is_file() else {}
-    metrics["tracking"] = report
-    path.write_text(json.dumps(metrics, indent=1))
+    update_metrics("detector_metrics.json", tracking=report)
     print(json.dumps(report, indent=1))
 
 

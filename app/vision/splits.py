@@ -13,7 +13,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from app.config import MODELS_DIR
+from app.tools.evaluation import update_metrics
 from app.vision.evaluate import evaluate_dir, image_files
 
 
@@ -53,10 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", default="../shared/data/fer2013", help="folder with train/ and val/")
     args = parser.parse_args(argv)
     report = val_dedup_report(Path(args.data))
-    path = MODELS_DIR / "face_metrics.json"
-    metrics = json.loads(path.read_text()) if path.is_file() else {}
-    metrics["val_dedup"] = report
-    path.write_text(json.dumps(metrics, indent=1))
+    update_metrics("face_metrics.json", val_dedup=report)
     print(json.dumps(report, indent=1))
 
 
