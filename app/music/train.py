@@ -194,12 +194,11 @@ def load_4q(root: Path, lexicon: dict, work: Path) -> tuple[ClipSet, dict]:
     ann = pd.read_csv(root / "4q" / "annotations.csv")
     paths = [root / "4q" / "audio" / q / f"{s}.opus" for s, q in zip(ann.Song, ann.Quadrant, strict=True)]
     clips = clip_segments(paths, work, "4q")
-    va = np.array([mood_words_va(m, lexicon)[:2] for m in ann.MoodsStrSplit.fillna("")])
-    covered = ~np.isnan(va).any(axis=1)
-    if not covered.all():
-        raise SystemExit(f"{(~covered).sum()} 4Q clips have no mood word in the lexicon")
+    words = np.array([mood_words_va(m, lexicon) for m in ann.MoodsStrSplit.fillna("")])
+    va, n_words = words[:, :2], words[:, 2]
+    if (n_words == 0).any():
+        raise SystemExit(f"{int((n_words == 0).sum())} 4Q clips have no mood word in the lexicon")
     groups, alias = artist_groups(ann.Artist.fillna("?").tolist())
-    n_words = [mood_words_va(m, lexicon)[2] for m in ann.MoodsStrSplit.fillna("")]
     stats = {"alias_merge": alias, "lexicon_words_per_clip_mean": float(np.mean(n_words))}
     genre = ann.GenresStr.fillna("?").str.split(";").str[0].str.strip().to_numpy()
     quadrant = np.array([QUADRANTS.index(q) for q in ann.Quadrant])
