@@ -54,8 +54,8 @@ JITTER = 0.03  # seeded tie-breaking/variety, small against the score difference
 # smaller catalog only doubles it a couple more times, each one cheap indexed query.
 START_HALF_WIDTH = 0.0125
 MAX_CANDIDATES = 500
-LIKED_CANDIDATES = 50  # also searched around what the session liked
-PATH_CANDIDATES = 25  # at least, around each point of a steering path (each gets about one pick)
+LIKED_CANDIDATES = 30  # also searched around what the session liked
+PATH_CANDIDATES = 15  # at least, around each point of a steering path (each gets about one pick)
 # The session's own preference (in [-1, 1]) is added to the score (at most about 1): a clear
 # taste outweighs a moderate difference in closeness, never a far miss of the mood.
 PREFERENCE_WEIGHT = 0.5
@@ -299,32 +299,55 @@ def nearest_track_ids(
 
 
 def nearest_for_targets(
-    session: Session, wanted: Mapping[MoodPoint, int], exclude: Collection[int] = ()
+    session: Session,
+    wanted: Mapping[MoodPoint, int],
+    exclude: Collection[int] = (),
+    *,
+    excluded_points: Mapping[int, tuple[float, float]] | None = None,
 ) -> dict[MoodPoint, list[tuple[int, float]]]:
     """`nearest_track_ids` for several targets (target -> k) at once: each round of the widening
     search is one query for all the targets still searching (a steering path has several points,
-    and a round trip to the database costs more than the indexed read)."""
+    and a round trip to the database costs more than the indexed read).
+
+    `excluded_points` says where some of the excluded tracks lie (a session's history knows its
+    tracks' points): only those inside a box can hide rows of it, so its query asks for fewer."""
     # The exclusions are dropped here rather than in SQL (a few hundred ids rendered into every
-    # query of the search would cost more than the read): each target's query asks for k plus a
-    # few more, and only when the excluded ones among those leave fewer than k, and the box had
-    # more, for k + |exclude|, which surely hold the k nearest that are not excluded.
+    # query of the search would cost more than the read): each target's query asks for k plus
+    # the excluded tracks that may lie in its box (at most k of them at first), and only when the
+    # excluded ones among those leave fewer than k, and the box had more, for all of them: then
+    # the rows surely hold the k nearest that are not excluded.
     excluded = exclude if isinstance(exclude, set | frozenset) else set(exclude)
+    placed = {tid: p for tid, p in (excluded_points or {}).items() if tid in excluded}
+    unplaced = len(excluded) - len(placed)
+    placed_v = np.array([p[0] for p in placed.values()], dtype=float)
+    placed_a = np.array([p[1] for p in placed.values()], dtype=float)
+
+    def excluded_in_box(t: MoodPoint, h: float) -> int:
+        h += 1e-6  # the database's single-precision columns: count a hair wider, never fewer
+        inside = (np.abs(placed_v - t.valence) <= h) & (np.abs(placed_a - t.arousal) <= h)
+        return unplaced + int(inside.sum())
+
     half = dict.fromkeys(wanted, START_HALF_WIDTH)
-    extra = {t: min(len(excluded), k) for t, k in wanted.items()}
+    all_excluded = dict.fromkeys(wanted, False)  # asked for every excluded one the box may hold
     found: dict[MoodPoint, list[tuple[int, float]]] = {}
     while half:
         boxed = [t for t, h in half.items() if h < 2.0]
         rows: dict[MoodPoint, list[tuple[int, float]]] = {}
+        asked: dict[MoodPoint, int] = {}
         if boxed:
             params: dict[str, object] = {}
             for i, t in enumerate(boxed):
                 h = half[t]
                 v_lo, v_hi, a_lo, a_hi = t.valence - h, t.valence + h, t.arousal - h, t.arousal + h
+                hidden = excluded_in_box(t, h)
+                extra = hidden if all_excluded[t] else min(hidden, wanted[t])
+                asked[t] = wanted[t] + extra
+                all_excluded[t] = extra == hidden
                 params.update(
                     {
                         f"tv{i}": t.valence,
                         f"ta{i}": t.arousal,
-                        f"k{i}": wanted[t] + extra[t],
+                        f"k{i}": asked[t],
                         f"cells{i}": _cells_in_box(v_lo, v_hi, a_lo, a_hi),
                         f"v_lo{i}": v_lo,
                         f"v_hi{i}": v_hi,
@@ -337,14 +360,16 @@ def nearest_for_targets(
                 by_arm[int(arm)].append((int(tid), float(d2)))
             rows = {t: by_arm[i] for i, t in enumerate(boxed)}
         for t in half.keys() - set(boxed):  # the box covers the plane: every track is a candidate
-            params = {"tv0": t.valence, "ta0": t.arousal, "k0": wanted[t] + len(excluded)}
+            asked[t] = wanted[t] + len(excluded)
+            all_excluded[t] = True
+            params = {"tv0": t.valence, "ta0": t.arousal, "k0": asked[t]}
             rows[t] = [(int(tid), float(d2)) for tid, d2, _ in session.execute(_plane_statement(), params)]
         for t, found_rows in rows.items():
             k = wanted[t]
             found_rows.sort(key=lambda hit: (hit[1], hit[0]))  # a union doesn't keep its parts' order
             hits = [hit for hit in found_rows if hit[0] not in excluded][:k]
-            if len(hits) < k and len(found_rows) == k + extra[t] and extra[t] < len(excluded):
-                extra[t] = len(excluded)  # the excluded hid some of the box: again, asking for all
+            if len(hits) < k and len(found_rows) == asked[t] and not all_excluded[t]:
+                all_excluded[t] = True  # the excluded hid some of the box: again, asking for all
             elif half[t] >= 2.0 or (len(hits) >= k and hits[-1][1] <= half[t] * half[t]):
                 found[t] = [(tid, math.sqrt(max(0.0, d2))) for tid, d2 in hits]
                 del half[t]
@@ -434,9 +459,12 @@ def recommend(
         targets = [target_for_strategy(point, strategy)] * n
     excluded = set(exclude_track_ids)
     preference = preferences.EMPTY
+    heard_points: dict[int, tuple[float, float]] = {}
     if session_id:
-        excluded.update(repository.session_track_ids(session, session_id))
-        preference = preferences.load(session, session_id)
+        history = preferences.load_history(session, session_id)
+        excluded.update(history.heard)
+        preference = history.preference
+        heard_points = {tid: (f[0], f[1]) for tid, f in history.features.items()}
 
     # Candidates: the nearest tracks to each point the queue aims at, and to what this session
     # liked (so a taste can pull in tracks the mood alone would not reach). Each is one bounded
@@ -449,7 +477,8 @@ def recommend(
     if centre is not None:
         liked = MoodPoint(*centre)  # the k nearest to a point hold its fewer nearest
         wanted[liked] = max(wanted.get(liked, 0), LIKED_CANDIDATES)
-    candidates = {tid: None for hits in nearest_for_targets(session, wanted, excluded).values() for tid, _ in hits}
+    found = nearest_for_targets(session, wanted, excluded, excluded_points=heard_points)
+    candidates = {tid: None for hits in found.values() for tid, _ in hits}
     if not candidates:
         return []
     ids = list(candidates)

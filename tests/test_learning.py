@@ -117,3 +117,64 @@ def _summaries(s, ids):
     from app.catalog import repository
 
     return repository.track_summaries(s, ids)
+
+
+def test_a_sessions_history_follows_every_change_to_its_events(db_url):
+    """The history a recommendation reads is kept between calls; whatever happens to the
+    session's events in between (another tab's like, a forgotten session, an event written with
+    an older time) the next read says what the database says."""
+    from datetime import timedelta
+
+    from app.catalog import repository
+    from app.catalog.models import ListeningEvent, utcnow
+
+    calm, tense = _calm_and_tense()
+    mood = reading_from_point(0, 0)
+
+    def history():
+        with session_scope() as s:
+            return preferences.load_history(s, "tabbed")
+
+    assert history().events == () and history().preference is preferences.EMPTY
+    service.log_listening("tabbed", calm[0], "completed", "match", mood, position_s=30.0)
+    first = history()
+    assert first.heard == (calm[0],) and history() is first  # unchanged: the same read
+
+    service.log_listening("tabbed", calm[1], "liked", "match", mood)  # e.g. from another tab
+    service.log_listening("tabbed", tense[0], "skipped", "match", mood, position_s=2.0)
+    grown = history()
+    assert [e.action for e in grown.events] == ["skipped", "liked", "completed"]
+    assert grown.heard == (tense[0], calm[0])  # a like alone is not a hearing
+    assert grown.preference.weights[calm[1]] == preferences.LIKE
+    assert grown.preference.weights[tense[0]] < 0
+    assert set(grown.features) == {calm[0], calm[1], tense[0]}
+
+    with session_scope() as s:  # written late with the time it happened: it sorts behind the rest
+        s.add(
+            ListeningEvent(
+                session_id="tabbed", track_id=tense[1], action="played", created_at=utcnow() - timedelta(days=1)
+            )
+        )
+    backdated = history()
+    assert [e.track_id for e in backdated.events] == [tense[0], calm[1], calm[0], tense[1]]
+
+    with session_scope() as s:
+        repository.forget_session(s, "tabbed")
+    assert history().events == () and history().heard == ()
+    service.log_listening("tabbed", tense[2], "completed", "match", mood, position_s=30.0)
+    assert history().heard == (tense[2],)  # nothing of the forgotten events comes back
+
+
+def test_a_long_session_keeps_only_its_newest_history(db_url, monkeypatch):
+    """Bounded however long the session: the newest HISTORY_LIMIT events, also when they arrive
+    a few at a time."""
+    calm, tense = _calm_and_tense()
+    monkeypatch.setattr(preferences, "HISTORY_LIMIT", 3)
+    mood = reading_from_point(0, 0)
+    seen = []
+    for tid in calm + tense:
+        service.log_listening("long", tid, "completed", "match", mood, position_s=30.0)
+        with session_scope() as s:
+            seen.append(preferences.load_history(s, "long").heard)
+    assert seen[-1] == tuple(reversed((calm + tense)[-3:]))
+    assert all(len(h) <= 3 for h in seen)

@@ -212,6 +212,33 @@ def test_grid_search_finds_exactly_the_nearest_tracks(db_url):
             assert [d for _, d in found] == pytest.approx(expected, abs=1e-6)
 
 
+def test_the_search_finds_the_nearest_tracks_a_session_has_not_heard_however_many_it_has(db_url):
+    """A listener who stayed in one mood has heard the tracks nearest to it: the search still
+    returns exactly the nearest others, whether it knows where the heard tracks lie or not."""
+    from sqlalchemy import select
+
+    from app.catalog.models import Track
+    from app.recommend import nearest_for_targets
+
+    with session_scope(db_url) as s:
+        populate(s, 5000, 0, seed=5)
+        everything = s.execute(select(Track.id, Track.valence, Track.arousal)).all()
+        targets = {MoodPoint(-0.55, -0.33): 25, MoodPoint(0.2, 0.1): 40, MoodPoint(0.98, 0.98): 10}
+
+        def by_distance(target):
+            return sorted(
+                everything, key=lambda r: ((r.valence - target.valence) ** 2 + (r.arousal - target.arousal) ** 2, r.id)
+            )
+
+        heard = {r.id for t in targets for r in by_distance(t)[:120]}  # far more than each k
+        placed = {r.id: (r.valence, r.arousal) for r in everything if r.id in heard and r.id % 2}  # half known
+        for points in (None, placed):
+            found = nearest_for_targets(s, targets, heard, excluded_points=points)
+            for target, k in targets.items():
+                expected = [r.id for r in by_distance(target) if r.id not in heard][:k]
+                assert [tid for tid, _ in found[target]] == expected
+
+
 def test_an_empty_catalog_gives_no_recommendations_and_bad_input_is_refused(db_url):
     with session_scope(db_url) as s:
         assert recommend(s, "happy", n=5) == []

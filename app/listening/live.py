@@ -20,9 +20,13 @@ import numpy as np
 if TYPE_CHECKING:
     from app.vision import Face, SmoothedMood
 
-# Analysing every frame would eat both cores; the smoother averages over ~1 s anyway, so a few
-# analyses a second are enough. Frames in between reuse the last faces for the overlay.
-ANALYSIS_INTERVAL_S = 0.2
+# Face analysis may take at most this share of one core: each analysis waits its own cost over
+# this share after the previous one began. Where a frame's analysis is cheap next to the camera's
+# frame interval, every frame is analysed (the overlay follows the face, the tracker sees small
+# steps); on a slow or busy machine analyses space out instead of falling behind the stream, and
+# frames in between reuse the last faces for the overlay. The smoother is time-based, so the
+# mood means the same at any rate.
+ANALYSIS_CPU_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ def make_frame_processor(
     draw_overlay: Callable[..., np.ndarray],
     *,
     clock: Callable[[], float] = time.monotonic,
-    interval_s: float = ANALYSIS_INTERVAL_S,
+    cpu_share: float = ANALYSIS_CPU_SHARE,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """BGR frame in → BGR frame with overlay out; feeds ``holder`` as a side effect.
 
@@ -80,14 +84,13 @@ def make_frame_processor(
     LiveAnalyzer), ``smoother`` is an app.vision.MoodSmoother. Separate from the av.VideoFrame
     wrapper so it can be tested with plain arrays.
     """
-    state: dict[str, Any] = {"faces": [], "label": None, "last": float("-inf")}
+    state: dict[str, Any] = {"faces": [], "label": None, "next": float("-inf")}
     lock = threading.Lock()  # the worker may call us from more than one thread
 
     def process(image_bgr: np.ndarray) -> np.ndarray:
         now = clock()
         with lock:
-            if now - state["last"] >= interval_s:
-                state["last"] = now
+            if now >= state["next"]:
                 try:
                     faces = analyzer.analyze(image_bgr)
                 except Exception as exc:  # keep the stream alive; the page shows the problem
@@ -99,6 +102,7 @@ def make_frame_processor(
                     holder.put(mood, now)
                     state["label"] = mood.label if mood is not None else None
                 state["faces"] = faces
+                state["next"] = now + (clock() - now) / cpu_share
             faces, label = state["faces"], state["label"]
         if not faces:
             return image_bgr

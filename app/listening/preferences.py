@@ -19,19 +19,26 @@ scripted ``session`` command both write through ``app.listening.service``: one p
 from __future__ import annotations
 
 import math
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
 
 import numpy as np
-from sqlalchemy import Integer, bindparam, select
+from sqlalchemy import Engine, Integer, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from app.catalog.models import ListeningEvent, Track
+from app.catalog.models import HEARD, ListeningEvent, Track
 from app.catalog.summary import TrackSummary
 from app.emotions import QUADRANTS
 
 # Events read per session (newest first): bounded, so the cost doesn't grow with a long session.
+# The newest EVIDENCE_LIMIT make its preference; HISTORY_LIMIT say what it has already heard.
 EVIDENCE_LIMIT = 150
+HISTORY_LIMIT = 500
 
 LIKE = 1.0
 COMPLETE = 0.5
@@ -179,32 +186,116 @@ EMPTY = SessionPreference()
 
 # Built once (every recommendation for a session runs them; parameters only change). The
 # session's events come with their tracks' features in one read: an event's track is in the
-# catalog (deleting a track deletes its events).
-_EVENTS = (
-    select(ListeningEvent.track_id, ListeningEvent.action, ListeningEvent.position_s)
-    .where(ListeningEvent.session_id == bindparam("session_id"))
-    .order_by(ListeningEvent.created_at.desc(), ListeningEvent.id.desc())
-    .limit(bindparam("limit", type_=Integer))
+# catalog (deleting a track deletes its events). Both use the (session_id, created_at) index.
+_VERSION = select(func.count(), func.max(ListeningEvent.id), func.max(ListeningEvent.created_at)).where(
+    ListeningEvent.session_id == bindparam("session_id")
 )
 _EVENTS_WITH_FEATURES = (
-    select(ListeningEvent.track_id, ListeningEvent.action, ListeningEvent.position_s, *FEATURE_COLUMNS)
+    select(
+        ListeningEvent.created_at,
+        ListeningEvent.track_id,
+        ListeningEvent.action,
+        ListeningEvent.position_s,
+        *FEATURE_COLUMNS,
+    )
     .join(Track, Track.id == ListeningEvent.track_id)
-    .where(ListeningEvent.session_id == bindparam("session_id"))
+    .where(ListeningEvent.session_id == bindparam("session_id"), ListeningEvent.id > bindparam("after"))
     .order_by(ListeningEvent.created_at.desc(), ListeningEvent.id.desc())
     .limit(bindparam("limit", type_=Integer))
 )
 
 
-def session_events(session: Session, session_id: str, limit: int = EVIDENCE_LIMIT) -> list[Event]:
-    """The session's latest listening events, newest first (uses the (session_id, created_at) index)."""
-    rows = session.execute(_EVENTS, {"session_id": session_id, "limit": limit})
-    return [Event(int(tid), action, None if pos is None else float(pos)) for tid, action, pos in rows]
+@dataclass(frozen=True)
+class SessionHistory:
+    """A session's newest listening events (newest first, at most ``HISTORY_LIMIT``) with their
+    tracks' ``features``: what it has heard and, from the newest ``EVIDENCE_LIMIT``, what it likes."""
+
+    events: tuple[Event, ...] = ()
+    features: Mapping[int, tuple[float, ...]] = field(default_factory=dict)
+    # What the database said of the session when this was read: (events, newest id, newest time).
+    version: tuple[int, int, datetime | None] = (0, 0, None)
+
+    @cached_property
+    def preference(self) -> SessionPreference:
+        return SessionPreference.of(self.events[:EVIDENCE_LIMIT], self.features) if self.events else EMPTY
+
+    @cached_property
+    def heard(self) -> tuple[int, ...]:
+        """Tracks it started, played, completed or skipped, most recent first."""
+        return tuple(dict.fromkeys(e.track_id for e in self.events if e.action in HEARD))
+
+
+# One process keeps the history of this many sessions per database (least recently used go):
+# a listener's every recommendation needs it, and it only grows by the few events since the last.
+CACHED_SESSIONS = 256
+_cache: weakref.WeakKeyDictionary[Engine, OrderedDict[str, SessionHistory]] = weakref.WeakKeyDictionary()
+_cache_lock = threading.Lock()
+
+
+def load_history(session: Session, session_id: str) -> SessionHistory:
+    """The session's ``SessionHistory``, as a fresh read would give it.
+
+    The process keeps each session's last read (per database engine, so entries go with it) and
+    checks it against the database on every call, with one indexed count: unchanged, it is used
+    as it is; grown only by newer events (what a listener does), only those are read and put in
+    front. Anything else (events deleted, one written back-dated, another database behind the same
+    engine) reads the whole history again. A track retagged since keeps its old features here
+    until its session's history is read whole again."""
+    count, last_id, newest_at = session.execute(_VERSION, {"session_id": session_id}).one()
+    version = (int(count or 0), int(last_id or 0), newest_at)
+    if not version[0]:
+        return SessionHistory()
+    bind = session.get_bind()
+    engine: Engine = getattr(bind, "engine", bind)
+    with _cache_lock:
+        sessions = _cache.setdefault(engine, OrderedDict())
+        cached = sessions.get(session_id)
+    if cached is not None and cached.version == version:
+        history = cached
+    else:
+        history = None
+        if cached is not None and version[0] > cached.version[0] and version[1] > cached.version[1]:
+            history = _grown(session, session_id, cached, version)
+        if history is None:
+            events, features = _read_events(session, session_id, after=0)
+            history = SessionHistory(tuple(events), features, version)
+    with _cache_lock:
+        sessions[session_id] = history
+        sessions.move_to_end(session_id)
+        while len(sessions) > CACHED_SESSIONS:
+            sessions.popitem(last=False)
+    return history
+
+
+def _read_events(
+    session: Session, session_id: str, *, after: int, newer_than: datetime | None = None
+) -> tuple[list[Event], dict[int, tuple[float, ...]]] | tuple[None, None]:
+    """The session's newest events with ids above `after` and their tracks' features; (None,
+    None) when `newer_than` is given and one of them is not at least that new."""
+    rows = session.execute(
+        _EVENTS_WITH_FEATURES, {"session_id": session_id, "after": after, "limit": HISTORY_LIMIT}
+    ).all()
+    if newer_than is not None and any(r[0] < newer_than for r in rows):
+        return None, None
+    events = [Event(int(r[1]), r[2], None if r[3] is None else float(r[3])) for r in rows]
+    return events, {int(r[1]): tuple(float(x) for x in r[4:]) for r in rows}
+
+
+def _grown(
+    session: Session, session_id: str, cached: SessionHistory, version: tuple[int, int, datetime | None]
+) -> SessionHistory | None:
+    """`cached` with the events written since in front, or None unless those account for all the
+    difference and all sort after it."""
+    events, features = _read_events(session, session_id, after=cached.version[1], newer_than=cached.version[2])
+    if events is None or features is None or len(events) != version[0] - cached.version[0]:
+        return None
+    kept = (tuple(events) + cached.events)[:HISTORY_LIMIT]
+    ids = {e.track_id for e in kept}
+    merged = {tid: f for tid, f in cached.features.items() if tid in ids}
+    merged.update(features)
+    return SessionHistory(kept, merged, version)
 
 
 def load(session: Session, session_id: str) -> SessionPreference:
     """This session's preference, from its latest listening events."""
-    rows = session.execute(_EVENTS_WITH_FEATURES, {"session_id": session_id, "limit": EVIDENCE_LIMIT}).all()
-    if not rows:
-        return EMPTY
-    events = [Event(int(r[0]), r[1], None if r[2] is None else float(r[2])) for r in rows]
-    return SessionPreference.of(events, {int(r[0]): tuple(float(x) for x in r[3:]) for r in rows})
+    return load_history(session, session_id).preference

@@ -133,6 +133,7 @@ REALISTIC_UNIFORM_SHARE = 0.5
 # (the page excludes them all, and learns from them).
 BENCH_SESSION = "bench-listener"
 BENCH_SESSION_TRACKS = 200
+SESSION_GROWTH = 50  # tracks the bench's listener hears on top of those before it starts afresh
 # One mood response (the camera was on while a track played) per this many listening events.
 EVENTS_PER_RESPONSE = 10
 
@@ -297,8 +298,12 @@ def bench_recommend_realistic(url: str, queries: int = 300) -> dict:
     """Recommendation latency for queries like the Mood page's, on the realistic catalog at `url`
     (`ensure_catalog(..., uniform_share=REALISTIC_UNIFORM_SHARE)`): a mood anywhere on the plane,
     a strategy with its steering path, a queue's worth of tracks for `BENCH_SESSION` (its heard
-    tracks excluded, its events read for its preference) minus the queue on screen."""
-    from app.catalog import db
+    tracks excluded, its events read for its preference) minus the queue on screen. Between two
+    queries the listener hears the first pick (started, then completed, skipped or liked, as the
+    page records it), so each query sees a session that has just grown; those events are rolled
+    back every `SESSION_GROWTH` queries (an evening's listening) and at the end, so the catalog
+    stays as built."""
+    from app.catalog import db, repository
     from app.emotions import STRATEGIES, MoodPoint
     from app.listening.session import QUEUE_LENGTH
     from app.listening.steering import steering_path
@@ -325,6 +330,15 @@ def bench_recommend_realistic(url: str, queries: int = 300) -> dict:
             samples.append(time.perf_counter() - t0)
             assert recs, "the realistic catalog gave no recommendation"
             on_screen = {r.track_id for r in recs}
+            heard = recs[0].track_id
+            repository.record_listening(s, BENCH_SESSION, heard, "started", strategy=strategy)
+            outcome = ("completed", "skipped", "completed", "liked")[i % 4]
+            repository.record_listening(
+                s, BENCH_SESSION, heard, outcome, strategy=strategy, position_s=20.0 if outcome == "skipped" else None
+            )
+            if (i + 1) % SESSION_GROWTH == 0:
+                s.rollback()
+        s.rollback()
     p50, p95 = _ms(samples)
     return {"recommend_realistic_ms_p50": round(p50, 2), "recommend_realistic_ms_p95": round(p95, 2)}
 
