@@ -24,9 +24,11 @@ def main() -> None:
 
     st.set_page_config(page_title="Moodtune", page_icon="🎧", layout="wide")
 
-    mood_page = st.Page("app_pages/mood.py", title="Mood", icon="🎧", url_path="mood", default=True)
-    curate_page = st.Page("app_pages/curate.py", title="Curate", icon="🎚️", url_path="curate")
-    analytics_page = st.Page("app_pages/analytics.py", title="Analytics", icon="📊", url_path="analytics")
+    mood_page = st.Page("app_pages/mood.py", title="Mood", icon=":material/headphones:", url_path="mood", default=True)
+    curate_page = st.Page("app_pages/curate.py", title="Curate", icon=":material/tune:", url_path="curate")
+    analytics_page = st.Page(
+        "app_pages/analytics.py", title="Analytics", icon=":material/monitoring:", url_path="analytics"
+    )
     admin_pages = {curate_page.url_path, analytics_page.url_path}
 
     current = st.navigation({"Listen": [mood_page], "Curators": [curate_page, analytics_page]})

@@ -335,7 +335,7 @@ def _feedback(feedback: pd.DataFrame, key: str, group: str, chart_key: str, csv_
 
 
 def render() -> None:
-    st.title("📊 Analytics")
+    st.title(":material/monitoring: Analytics")
     start, end = _date_range()
     granularity = st.radio("Emotions per", ["day", "hour"], horizontal=True, key="analytics_granularity")
     view = analytics.dashboard(start, end, granularity)

@@ -174,7 +174,7 @@ def _render_save_feedback() -> None:
             names = ", ".join(f"“{t}”" for t in list(outcome.titles.values())[:3])
             text = f"Saved: {len(outcome.updated)} updated, {len(outcome.deleted)} deleted ({names})."
             st.success(text)
-            st.toast(text, icon="✅")
+            st.toast(text, icon=":material/check_circle:")
         for error in outcome.errors:
             st.error(error)
     undo_done = st.session_state.pop(keys.UNDO_DONE, None)
@@ -183,11 +183,11 @@ def _render_save_feedback() -> None:
             st.error(problem)
         if not undo_done:
             st.success("Undone: the tracks are back as they were.")
-            st.toast("Undone", icon="↩️")
+            st.toast("Undone", icon=":material/undo:")
     pending = st.session_state.get(keys.EDIT_UNDO)
     if pending is not None:
         st.button(
-            f"↩️ Undo the last save ({len(pending.updated)} updated, {len(pending.deleted)} deleted)",
+            f"Undo the last save ({len(pending.updated)} updated, {len(pending.deleted)} deleted)",
             key="review_undo",
             on_click=_on_undo,
             help="Puts every changed or deleted track back (a deleted one with its audio file). "
@@ -210,7 +210,7 @@ def _render_delete_confirmation() -> bool:
             + " You can undo right after."
         )
         yes, no = st.columns(2)
-        if yes.button("🗑️ Yes, delete", key="review_confirm_delete", type="primary"):
+        if yes.button("Yes, delete", key="review_confirm_delete", type="primary", icon=":material/delete:"):
             st.session_state.pop(keys.EDIT_PENDING, None)
             _save(original, edited)
             st.rerun()
@@ -268,7 +268,7 @@ def _render_review() -> None:
         column_order=REVIEW_COLUMNS,
         disabled=[c for c in original.columns if c not in curation.EDITABLE_COLUMNS],
         column_config={
-            "delete": st.column_config.CheckboxColumn("🗑️", help="Delete the track and its file", width="small"),
+            "delete": st.column_config.CheckboxColumn("Delete", help="Delete the track and its file", width="small"),
             "title": st.column_config.TextColumn("title", width="medium"),
             "quadrant": st.column_config.SelectboxColumn(
                 "mood",
@@ -398,7 +398,9 @@ def _render_retag() -> None:
         st.warning(_outage_text())
         return
     st.write(f"{n} model-tagged track(s). Curator-tagged tracks are never changed.")
-    if st.button(f"🔁 Re-tag {n} track(s) with the current model", key="retag_go", disabled=n == 0):
+    if st.button(
+        f"Re-tag {n} track(s) with the current model", key="retag_go", icon=":material/sync:", disabled=n == 0
+    ):
         results, _ = _run_with_progress(f"Re-tagging {n} track(s)…", curation.retag, _retag_done)
         st.session_state[keys.RETAG_RESULTS] = curation.result_rows(results)
     table = st.session_state.get(keys.RETAG_RESULTS)
@@ -416,7 +418,7 @@ def _render_folder_import() -> None:
         return
     st.caption(f"Folders inside the import root `{settings.import_root}` only.")
     relative = st.text_input("Folder (relative to the import root)", key="import_folder")
-    if st.button("📂 Import folder", key="import_go"):
+    if st.button("Import folder", key="import_go", icon=":material/folder_open:"):
         try:
             folder = curation.resolve_import_folder(settings.import_root, relative)
         except (PermissionError, FileNotFoundError) as exc:
@@ -434,7 +436,7 @@ def _render_folder_import() -> None:
 
 
 def render() -> None:
-    st.title("🎚️ Curate")
+    st.title(":material/tune: Curate")
     try:
         counts = curation.quadrant_counts()
     except curation.OUTAGE_ERRORS:
@@ -444,7 +446,15 @@ def render() -> None:
         # One wrapping line, not five metrics: on a phone the counts stay off most of the first screen.
         parts = " · ".join(f"{q} {QUADRANT_NAMES[q].split(' / ')[0]} **{counts[q]}**" for q in QUADRANTS)
         st.markdown(f"**{sum(counts.values())} tracks** · {parts}")
-    upload, review, retag, folder = st.tabs(["⬆️ Upload", "📝 Review & edit", "🔁 Re-tag", "📂 Server folder"])
+    # Material icons rather than emoji: those need a colour-emoji font the curator's machine may lack.
+    upload, review, retag, folder = st.tabs(
+        [
+            ":material/upload: Upload",
+            ":material/edit_note: Review & edit",
+            ":material/sync: Re-tag",
+            ":material/folder_open: Server folder",
+        ]
+    )
     with upload:
         _render_upload()
     with review:

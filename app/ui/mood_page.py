@@ -658,7 +658,7 @@ def render_privacy_sidebar() -> None:
     with st.sidebar:
         st.subheader("Privacy")
         st.markdown(PRIVACY_TEXT)
-        st.button("🗑️ Forget this session", key="forget_session", on_click=_on_forget)
+        st.button("Forget this session", key="forget_session", icon=":material/delete:", on_click=_on_forget)
         if st.session_state.pop(keys.FORGET_ERROR, False):
             st.error("The database is unreachable; nothing was deleted. Try again.")
         removed = st.session_state.pop(keys.FORGOT, None)
