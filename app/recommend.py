@@ -482,7 +482,7 @@ def recommend(
     if not candidates:
         return []
     ids = list(candidates)
-    tracks = {t.track_id: t for t in repository.track_summaries(session, ids)}
+    tracks = {t.track_id: t for t in repository.track_summaries(session, ids, timeline=False)}
     feedback = repository.track_feedback(session, ids)
     no_feedback = repository.Feedback()
     rng = random.Random(seed) if seed is not None else None

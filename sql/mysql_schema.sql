@@ -22,6 +22,8 @@ CREATE TABLE IF NOT EXISTS tracks (
     tagged_by VARCHAR(64) NOT NULL,       -- 'model:<version>' or 'curator'
     confidence FLOAT,                     -- the model's confidence in its tag; NULL for a curator's
     mood_timeline JSON,                   -- [[start_s, end_s, valence, arousal], ...] over the whole track
+    end_valence FLOAT,                    -- the timeline's mood over the track's last seconds (NULL without one)
+    end_arousal FLOAT,
     va_cell INTEGER NOT NULL,             -- cell of (valence, arousal) on a 20x20 grid: recommendation pre-filter
     created_at DATETIME NOT NULL,
     PRIMARY KEY (id),

@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 from sqlalchemy import create_engine, inspect, text
 
-from app.catalog import repository
+from app.catalog import repository, timeline
 from app.catalog.db import dispose_engines, init_db, session_scope
 from app.catalog.models import Track
 from app.catalog.summary import TrackSummary
@@ -50,8 +50,11 @@ def test_an_import_stores_the_tags_confidence_and_the_mood_of_every_segment(db_u
     start, end = track.timeline[0], track.timeline[-1]
     assert (start[0], end[1]) == (0.0, pytest.approx(30.0))
     assert start[2] < 0 and start[3] < 0 and end[2] > 0 and end[3] > 0
-    assert track.end_mood(10.0) == pytest.approx((end[2], end[3]))
-    assert track.end_mood()[0] > 0 > track.start_mood()[0]
+    assert timeline.end_mood(track.timeline, 10.0) == pytest.approx((end[2], end[3]))
+    assert timeline.end_mood(track.timeline)[0] > 0 > timeline.start_mood(track.timeline)[0]
+    # How it ends is stored with it: a ranking reads that without the timeline.
+    [ranked] = _ranking_read(track.track_id)
+    assert ranked.timeline == () and ranked.end_mood() == pytest.approx(timeline.end_mood(track.timeline), abs=1e-5)
 
 
 def test_a_retag_replaces_an_old_tag_with_one_that_has_a_confidence_and_a_timeline(db_url, tmp_path):
@@ -96,11 +99,36 @@ def test_an_old_database_gets_the_new_columns_and_imports_into_them(db_url, tmp_
 
 
 def test_a_track_ends_where_its_last_twenty_seconds_are():
-    timeline = ((0.0, 60.0, -0.8, -0.8), (60.0, 170.0, 0.0, 0.0), (170.0, 180.0, 0.6, 0.4), (180.0, 190.0, 0.8, 0.6))
-    track = TrackSummary(1, "t", "a", None, "Q4", 0.1, -0.2, 190.0, "x.wav", "wav", "model:test", {}, 0.8, timeline)
-    assert track.end_mood() == pytest.approx((0.7, 0.5))  # the last two 10 s segments, equally
-    assert track.end_mood(5.0) == pytest.approx((0.8, 0.6))
-    assert track.start_mood() == pytest.approx((-0.8, -0.8))
+    points = ((0.0, 60.0, -0.8, -0.8), (60.0, 170.0, 0.0, 0.0), (170.0, 180.0, 0.6, 0.4), (180.0, 190.0, 0.8, 0.6))
+    assert timeline.end_mood(points) == pytest.approx((0.7, 0.5))  # the last two 10 s segments, equally
+    assert timeline.end_mood(points, 5.0) == pytest.approx((0.8, 0.6))
+    assert timeline.start_mood(points) == pytest.approx((-0.8, -0.8))
+    track = TrackSummary(1, "t", "a", None, "Q4", 0.1, -0.2, 190.0, "x.wav", "wav", "model:test", {}, 0.8, points)
+    assert track.end_mood() == pytest.approx((0.7, 0.5))
     # Without a timeline (a tag from before timelines), the track's own point.
     bare = TrackSummary(2, "t", "a", None, "Q4", 0.1, -0.2, 190.0, "x.wav", "wav", "model:test", {})
-    assert bare.end_mood() == bare.start_mood() == (0.1, -0.2)
+    assert bare.end_mood() == (0.1, -0.2)
+
+
+def test_a_database_from_before_stored_endings_gets_them_from_its_timelines(db_url, tmp_path):
+    """An older catalog (timelines, no end columns) is brought up to date when it is opened:
+    each track's ending is worked out from its timeline once, and the ranking reads it."""
+    summary = ingest_files([two_moods(tmp_path / "Rises.wav")], tagger=StubTagger())
+    track_id = summary.results[0].track_id
+    points = stored(track_id).timeline
+    dispose_engines()
+    engine = create_engine(db_url)
+    with engine.begin() as conn:  # the tracks table as the previous version left it
+        for column in ("end_valence", "end_arousal"):
+            conn.execute(text(f"ALTER TABLE tracks DROP COLUMN {column}"))
+    engine.dispose()
+
+    init_db(db_url)
+    [ranked] = _ranking_read(track_id)
+    assert ranked.timeline == () and ranked.end_mood() == pytest.approx(timeline.end_mood(points), abs=1e-5)
+    assert ranked.end_mood()[0] > 0  # it ends high, where its timeline ends, not at its own point
+
+
+def _ranking_read(track_id: int) -> list[TrackSummary]:
+    with session_scope() as s:
+        return repository.track_summaries(s, [track_id], timeline=False)

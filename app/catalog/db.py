@@ -195,6 +195,8 @@ _ADDED_LISTENING_COLUMNS = {
 _ADDED_TRACK_COLUMNS = {
     "confidence": "ALTER TABLE tracks ADD COLUMN confidence FLOAT",
     "mood_timeline": "ALTER TABLE tracks ADD COLUMN mood_timeline JSON",
+    "end_valence": "ALTER TABLE tracks ADD COLUMN end_valence FLOAT",
+    "end_arousal": "ALTER TABLE tracks ADD COLUMN end_arousal FLOAT",
 }
 
 
@@ -216,6 +218,8 @@ def _upgrade(engine: Engine, existing_tables: set[str]) -> None:
         for name, ddl in _ADDED_TRACK_COLUMNS.items():
             if name not in track_columns:
                 session.execute(text(ddl))
+        if "end_valence" not in track_columns:
+            _store_track_endings(session)
         if "quadrant" not in columns:
             session.execute(text("ALTER TABLE listening_events ADD COLUMN quadrant VARCHAR(2)"))
             session.execute(
@@ -231,6 +235,21 @@ def _upgrade(engine: Engine, existing_tables: set[str]) -> None:
                 session.execute(text(ddl))
         if ListeningDaily.__tablename__ not in existing_tables:
             rollups.rebuild(session)
+
+
+def _store_track_endings(session: Session) -> None:
+    """Where each track with a timeline ends, for a database from before that had its own columns
+    (once, when they are added)."""
+    from sqlalchemy import select, update
+
+    from app.catalog.models import Track
+    from app.catalog.timeline import end_mood
+
+    rows = session.execute(select(Track.id, Track.mood_timeline).where(Track.mood_timeline.is_not(None))).all()
+    for track_id, points in rows:
+        if points:
+            end_v, end_a = end_mood(points)
+            session.execute(update(Track).where(Track.id == track_id).values(end_valence=end_v, end_arousal=end_a))
 
 
 def _create_missing_indexes(engine: Engine, existing_tables: set[str]) -> None:

@@ -27,6 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql import false
 
+from app.catalog import timeline as timeline_mood
+
 # The valence–arousal plane [-1, 1]² is cut into GRID x GRID cells; `Track.va_cell` stores the
 # cell so the recommender can pre-filter candidates with an index range instead of a full scan.
 GRID = 20
@@ -109,6 +111,10 @@ class Track(Base):
     # [[start_s, end_s, valence, arousal], ...] (NULL when not computed from audio).
     confidence: Mapped[float | None] = mapped_column(Float)
     mood_timeline: Mapped[list[list[float]] | None] = mapped_column(JSON)
+    # Where the track leaves the listener: its timeline's mood over the last EDGE_S seconds (NULL
+    # without a timeline), kept beside it so that ranking needn't read and parse the timeline.
+    end_valence: Mapped[float | None] = mapped_column(Float)
+    end_arousal: Mapped[float | None] = mapped_column(Float)
     va_cell: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -133,8 +139,9 @@ class Track(Base):
         """Set the mood fields together so the grid cell always matches valence/arousal.
 
         `confidence` belongs to the tag: None (NULL) when a person set it. `timeline` belongs to
-        the audio, [(start_s, end_s, valence, arousal), ...]: None keeps the stored one, so a
-        curator's override leaves it as the model heard it (an empty one is stored as NULL)."""
+        the audio, [(start_s, end_s, valence, arousal), ...], and with it where the track ends:
+        None keeps the stored ones, so a curator's override leaves them as the model heard them
+        (an empty one is stored as NULL)."""
         self.quadrant = quadrant
         self.valence = float(valence)
         self.arousal = float(arousal)
@@ -144,7 +151,9 @@ class Track(Base):
         self.va_cell = va_cell_of(self.valence, self.arousal)
         self.confidence = None if confidence is None else float(confidence)
         if timeline is not None:
-            self.mood_timeline = [[float(x) for x in point] for point in timeline] or None
+            points = [[float(x) for x in point] for point in timeline]
+            self.mood_timeline = points or None
+            self.end_valence, self.end_arousal = timeline_mood.end_mood(points) if points else (None, None)
 
     def __repr__(self) -> str:
         return f"Track(id={self.id!r}, title={self.title!r}, artist={self.artist!r}, quadrant={self.quadrant!r})"

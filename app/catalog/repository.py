@@ -111,14 +111,23 @@ _SUMMARY_COLUMNS = (
     Track.prob_q3,
     Track.prob_q4,
     Track.confidence,
+    Track.end_valence,
+    Track.end_arousal,
     Track.mood_timeline,
 )
 _SUMMARIES = select(*_SUMMARY_COLUMNS).where(Track.id.in_(bindparam("ids", expanding=True)))
+# A ranking reads every candidate's summary but no timeline: parsing each one's JSON would cost
+# more than the rest of its row (its end, which ranking uses, has columns of its own).
+_RANKING_SUMMARIES = select(*_SUMMARY_COLUMNS[:-1]).where(Track.id.in_(bindparam("ids", expanding=True)))
 
 
 def _summary_of_row(row: Any) -> TrackSummary:
-    """`TrackSummary.of` for a row of `_SUMMARY_COLUMNS` (the same fields, without the ORM)."""
-    tid, title, artist, album, quadrant, v, a, duration, media, fmt, tagged, q1, q2, q3, q4, conf, timeline = row
+    """`TrackSummary.of` for a row of `_SUMMARY_COLUMNS` (the same fields, without the ORM; the
+    timeline empty when the row stops before it)."""
+    tid, title, artist, album, quadrant, v, a, duration, media, fmt, tagged, q1, q2, q3, q4, conf, end_v, end_a = row[
+        :18
+    ]
+    timeline = row[18] if len(row) > 18 else None
     return TrackSummary(
         track_id=int(tid),
         title=title,
@@ -134,14 +143,18 @@ def _summary_of_row(row: Any) -> TrackSummary:
         probabilities={"Q1": float(q1), "Q2": float(q2), "Q3": float(q3), "Q4": float(q4)},
         confidence=None if conf is None else float(conf),
         timeline=tuple((float(s), float(e), float(pv), float(pa)) for s, e, pv, pa in (timeline or ())),
+        ending=None if end_v is None else (float(end_v), float(end_a)),
     )
 
 
-def track_summaries(session: Session, track_ids: Sequence[int]) -> list[TrackSummary]:
-    """Summaries in the order of `track_ids` (missing ids are dropped)."""
+def track_summaries(session: Session, track_ids: Sequence[int], *, timeline: bool = True) -> list[TrackSummary]:
+    """Summaries in the order of `track_ids` (missing ids are dropped). `timeline=False` leaves
+    their timelines out (reads that only rank tracks: `TrackSummary.ending` still says how each
+    ends)."""
     if not track_ids:
         return []
-    by_id = {int(r[0]): r for r in session.execute(_SUMMARIES, {"ids": list(track_ids)})}
+    statement = _SUMMARIES if timeline else _RANKING_SUMMARIES
+    by_id = {int(r[0]): r for r in session.execute(statement, {"ids": list(track_ids)})}
     return [_summary_of_row(by_id[i]) for i in track_ids if i in by_id]
 
 

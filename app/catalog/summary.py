@@ -7,16 +7,10 @@ every consumer sees it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 from app.catalog.models import Track
-
-# One point of a track's mood timeline as the catalog stores it: (start_s, end_s, valence, arousal),
-# the mood of that segment (app.music.tagger.MoodPoint's fields, kept free of the music package).
-TimelinePoint = tuple[float, float, float, float]
-# How much of a track's end (or start) counts as "how it ends": a couple of timeline segments.
-EDGE_S = 20.0
+from app.catalog.timeline import TimelinePoint, end_mood
 
 
 @dataclass(frozen=True)
@@ -36,8 +30,12 @@ class TrackSummary:
     # The model's confidence in the tag, 0..1; None when a curator set the mood (or the tag
     # predates stored confidences).
     confidence: float | None = None
-    # The mood segment by segment over the whole track, in time order; empty when not stored.
+    # The mood segment by segment over the whole track, in time order; empty when not stored, and
+    # in the summaries a ranking reads (`repository.track_summaries(..., timeline=False)`).
     timeline: tuple[TimelinePoint, ...] = ()
+    # Where it leaves the listener (`app.catalog.timeline.end_mood` of the timeline, stored at
+    # tagging time); None without a timeline.
+    ending: tuple[float, float] | None = None
 
     @classmethod
     def of(cls, track: Track) -> TrackSummary:
@@ -56,32 +54,15 @@ class TrackSummary:
             probabilities={q: float(p) for q, p in track.probabilities.items()},
             confidence=None if track.confidence is None else float(track.confidence),
             timeline=tuple((float(a), float(b), float(v), float(r)) for a, b, v, r in (track.mood_timeline or ())),
+            ending=None if track.end_valence is None else (float(track.end_valence), float(track.end_arousal)),
         )
 
-    def end_mood(self, seconds: float = EDGE_S) -> tuple[float, float]:
-        """(valence, arousal) over the track's last `seconds`, where it leaves the listener; the
-        track's own point when it has no timeline."""
-        if not self.timeline:
-            return self.valence, self.arousal
-        return self._mean_over(self.timeline[-1][1] - seconds, math.inf, self.timeline[-1])
-
-    def start_mood(self, seconds: float = EDGE_S) -> tuple[float, float]:
-        """(valence, arousal) over the track's first `seconds`; its own point without a timeline."""
-        if not self.timeline:
-            return self.valence, self.arousal
-        return self._mean_over(-math.inf, self.timeline[0][0] + seconds, self.timeline[0])
-
-    def _mean_over(self, lo: float, hi: float, edge: TimelinePoint) -> tuple[float, float]:
-        """The timeline's mean over [lo, hi], each segment weighted by how much of it lies inside
-        (`edge`, the segment at that end, for an empty window)."""
-        weights = [max(0.0, min(b, hi) - max(a, lo)) for a, b, _, _ in self.timeline]
-        total = sum(weights)
-        if total <= 0:
-            return edge[2], edge[3]
-        return (
-            sum(w * p[2] for w, p in zip(weights, self.timeline, strict=True)) / total,
-            sum(w * p[3] for w, p in zip(weights, self.timeline, strict=True)) / total,
-        )
+    def end_mood(self) -> tuple[float, float]:
+        """(valence, arousal) where the track leaves the listener: its last seconds by its
+        timeline, or its own point when it has none."""
+        if self.ending is not None:
+            return self.ending
+        return end_mood(self.timeline) if self.timeline else (self.valence, self.arousal)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -262,7 +262,7 @@ class ResponseEvidence:
         own: list[tuple[tuple[float, ...], tuple[float, float]]] = []
         if mine:
             missing = list({int(r[1]) for r in mine} - set(tracks))
-            known = {**tracks, **{t.track_id: t for t in repository.track_summaries(session, missing)}}
+            known = {**tracks, **{t.track_id: t for t in repository.track_summaries(session, missing, timeline=False)}}
             for _rid, t, vs, as_, ve, ae in mine:
                 if int(t) in known:
                     own.append((features(known[int(t)]), (ve - vs, ae - as_)))
