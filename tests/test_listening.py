@@ -5,6 +5,7 @@ next, history and liked, and the session snapshot that survives a reload (SQLite
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from catalog_helpers import add
@@ -46,9 +47,9 @@ def _stream_one_second(process, clock: list[float], fps: int = 30):
     import numpy as np
 
     frame = np.full((480, 640, 3), 90, np.uint8)
-    out = frame
+    out, start = frame, math.ceil(clock[0])
     for i in range(fps):
-        clock[0] = max(clock[0], i / fps)  # a frame arrives no earlier than the camera sends it
+        clock[0] = max(clock[0], start + i / fps)  # a frame arrives no earlier than the camera sends it
         out = process(frame)
     return frame, out
 
@@ -57,12 +58,14 @@ def test_frame_processor_feeds_the_holder_and_draws_the_overlay_on_every_frame()
     """The WebRTC callback's work, with the real smoother and overlay: the holder gets a smoothed
     mood, the frame comes back with the overlay, and a cheap analysis runs on every frame of a
     30 fps stream (the overlay follows the face instead of trailing it)."""
-    from app.listening.live import MoodHolder, make_frame_processor
+    from app.listening.live import AnalysisBudget, MoodHolder, make_frame_processor
     from app.vision import MoodSmoother, draw_overlay
 
     now = [0.0]
     analyzer, holder = _happy_face_analyzer(0.005, now), MoodHolder()
-    process = make_frame_processor(analyzer, holder, MoodSmoother(), draw_overlay, clock=lambda: now[0])
+    process = make_frame_processor(
+        analyzer, holder, MoodSmoother(), draw_overlay, clock=lambda: now[0], budget=AnalysisBudget()
+    )
     assert holder.snapshot().frames_seen == 0
     frame, out = _stream_one_second(process, now)
     snap = holder.snapshot()
@@ -75,16 +78,57 @@ def test_frame_processor_feeds_the_holder_and_draws_the_overlay_on_every_frame()
 def test_a_slow_analysis_spaces_out_instead_of_eating_the_cpu():
     """Where one analysis costs more than the camera's frame interval allows, analyses space out
     so they take about ANALYSIS_CPU_SHARE of a core, and the frames between still get the overlay."""
-    from app.listening.live import ANALYSIS_CPU_SHARE, MoodHolder, make_frame_processor
+    from app.listening.live import ANALYSIS_CPU_SHARE, AnalysisBudget, MoodHolder, make_frame_processor
     from app.vision import MoodSmoother, draw_overlay
 
     now, cost = [0.0], 0.06
     analyzer, holder = _happy_face_analyzer(cost, now), MoodHolder()
-    process = make_frame_processor(analyzer, holder, MoodSmoother(), draw_overlay, clock=lambda: now[0])
+    process = make_frame_processor(
+        analyzer, holder, MoodSmoother(), draw_overlay, clock=lambda: now[0], budget=AnalysisBudget()
+    )
+    for _ in range(3):  # three seconds: past the first analyses, whose cost isn't known yet
+        frame, out = _stream_one_second(process, now)
+    second_calls = analyzer.calls
     frame, out = _stream_one_second(process, now)
-    assert analyzer.calls * cost <= ANALYSIS_CPU_SHARE + cost  # the budget, give or take one analysis
-    assert analyzer.calls >= 4  # still several readings a second
+    per_second = analyzer.calls - second_calls
+    assert per_second * cost <= ANALYSIS_CPU_SHARE + cost  # the budget, give or take one analysis
+    assert per_second >= 4  # still several readings a second
     assert (out != frame).any(axis=2).sum() > 2000  # a frame between analyses keeps its overlay
+
+
+def test_many_listeners_share_one_budget_and_each_still_gets_several_readings_a_second():
+    """Ten live streams in one server process: together their analyses stay near the budget
+    (each stream alone would analyse every frame), and every listener's mood still updates."""
+    from app.listening.live import (
+        ANALYSIS_CPU_SHARE,
+        MAX_ANALYSIS_GAP_S,
+        AnalysisBudget,
+        MoodHolder,
+        make_frame_processor,
+    )
+    from app.vision import MoodSmoother, draw_overlay
+
+    now, cost, budget = [0.0], 0.005, AnalysisBudget()
+    streams = []
+    for _ in range(10):
+        analyzer = _happy_face_analyzer(cost, now)
+        process = make_frame_processor(
+            analyzer, MoodHolder(), MoodSmoother(), draw_overlay, clock=lambda: now[0], budget=budget
+        )
+        streams.append((analyzer, process))
+    import numpy as np
+
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    for second in range(2):
+        before = [a.calls for a, _ in streams]
+        for i in range(30):
+            for _, process in streams:
+                now[0] = max(now[0], second + i / 30)
+                process(frame)
+        calls = [a.calls - b for (a, _), b in zip(streams, before, strict=True)]
+    assert sum(calls) * cost <= ANALYSIS_CPU_SHARE + len(streams) * cost  # not ten times one stream's
+    assert sum(calls) < 10 * 30 / 2
+    assert min(calls) >= int(1 / MAX_ANALYSIS_GAP_S) - 1  # and nobody's mood stalls
 
 
 def test_frame_processor_survives_a_failing_model_and_reports_it():

@@ -20,13 +20,43 @@ import numpy as np
 if TYPE_CHECKING:
     from app.vision import Face, SmoothedMood
 
-# Face analysis may take at most this share of one core: each analysis waits its own cost over
-# this share after the previous one began. Where a frame's analysis is cheap next to the camera's
-# frame interval, every frame is analysed (the overlay follows the face, the tracker sees small
-# steps); on a slow or busy machine analyses space out instead of falling behind the stream, and
-# frames in between reuse the last faces for the overlay. The smoother is time-based, so the
-# mood means the same at any rate.
-ANALYSIS_CPU_SHARE = 0.3
+# The face analyses of all live streams of the process together may take about this share of
+# one core. After a stream's analysis begins, its next waits the recent cost of one (a moving
+# average, so a stream's slow first analysis or an occasional whole-frame search doesn't stall
+# it) times the streams analysing now, over this share; never longer than MAX_ANALYSIS_GAP_S.
+# For one listener on a machine where an analysis is cheap next to the camera's frame interval,
+# every frame is analysed (the overlay follows the face, the tracker sees small steps); with
+# many listeners, or on a slow or busy machine, analyses space out instead of falling behind the
+# streams, and frames in between reuse the last faces for the overlay. The smoother is
+# time-based, so the mood means the same at any rate.
+ANALYSIS_CPU_SHARE = 0.4
+MAX_ANALYSIS_GAP_S = 0.2
+COST_SMOOTHING = 0.2  # weight of the newest analysis in the moving average of their cost
+ACTIVE_WITHIN_S = 1.0  # a stream that analysed this recently counts as analysing
+
+
+class AnalysisBudget:
+    """The CPU share the live streams' face analyses may take together (one per process:
+    ``LIVE_BUDGET``); each stream asks it how long to wait before its next analysis."""
+
+    def __init__(self, share: float = ANALYSIS_CPU_SHARE) -> None:
+        self.share = share
+        self._lock = threading.Lock()
+        self._last: dict[int, float] = {}  # stream -> when it last analysed
+
+    def gap(self, stream: int, cost_s: float, now: float) -> float:
+        """Seconds `stream` waits after an analysis that began at `now`, analyses costing it
+        `cost_s` lately."""
+        with self._lock:
+            self._last[stream] = now
+            for other, at in list(self._last.items()):
+                if now - at > ACTIVE_WITHIN_S:
+                    del self._last[other]
+            active = len(self._last)
+        return min(MAX_ANALYSIS_GAP_S, cost_s * active / self.share)
+
+
+LIVE_BUDGET = AnalysisBudget()
 
 
 @dataclass(frozen=True)
@@ -76,7 +106,7 @@ def make_frame_processor(
     draw_overlay: Callable[..., np.ndarray],
     *,
     clock: Callable[[], float] = time.monotonic,
-    cpu_share: float = ANALYSIS_CPU_SHARE,
+    budget: AnalysisBudget = LIVE_BUDGET,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """BGR frame in → BGR frame with overlay out; feeds ``holder`` as a side effect.
 
@@ -84,7 +114,7 @@ def make_frame_processor(
     LiveAnalyzer), ``smoother`` is an app.vision.MoodSmoother. Separate from the av.VideoFrame
     wrapper so it can be tested with plain arrays.
     """
-    state: dict[str, Any] = {"faces": [], "label": None, "next": float("-inf")}
+    state: dict[str, Any] = {"faces": [], "label": None, "next": float("-inf"), "cost": 0.0}
     lock = threading.Lock()  # the worker may call us from more than one thread
 
     def process(image_bgr: np.ndarray) -> np.ndarray:
@@ -102,7 +132,8 @@ def make_frame_processor(
                     holder.put(mood, now)
                     state["label"] = mood.label if mood is not None else None
                 state["faces"] = faces
-                state["next"] = now + (clock() - now) / cpu_share
+                state["cost"] += COST_SMOOTHING * (clock() - now - state["cost"])
+                state["next"] = now + budget.gap(id(state), state["cost"], now)
             faces, label = state["faces"], state["label"]
         if not faces:
             return image_bgr
