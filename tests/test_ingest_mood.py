@@ -9,15 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect
 
 from app.catalog import repository, timeline
-from app.catalog.db import dispose_engines, init_db, session_scope
+from app.catalog.db import init_db, session_scope
 from app.catalog.models import Track
 from app.catalog.summary import TrackSummary
 from app.library import ingest_files
 from app.library.retag import retag_catalog
 from app.tools.samples import tone
+from tests.catalog_helpers import as_an_older_version
 from tests.pages_support import StubTagger
 
 SR = 8000
@@ -73,15 +74,14 @@ def test_a_retag_replaces_an_old_tag_with_one_that_has_a_confidence_and_a_timeli
 
 
 def test_an_old_database_gets_the_new_columns_and_imports_into_them(db_url, tmp_path):
-    dispose_engines()
+    # The tracks table as it was before confidences and timelines, and mood_responses without a
+    # covering index a later version added (MariaDB keeps the track one for its foreign key).
+    as_an_older_version(
+        db_url,
+        indexes={"tracks": ["ix_tracks_confidence"], "mood_responses": ["ix_mood_response_strategy_stats"]},
+        columns={"tracks": ["confidence", "mood_timeline"]},
+    )
     engine = create_engine(db_url)
-    with engine.begin() as conn:  # the tracks table as it was before confidences and timelines
-        conn.execute(text("DROP INDEX ix_tracks_confidence" + (" ON tracks" if engine.dialect.name == "mysql" else "")))
-        for column in ("confidence", "mood_timeline"):
-            conn.execute(text(f"ALTER TABLE tracks DROP COLUMN {column}"))
-        # ... and mood_responses without a covering index a later version added.
-        for index in ("ix_mood_response_strategy_stats",):  # (MariaDB keeps the track one for its foreign key)
-            conn.execute(text(f"DROP INDEX {index}" + (" ON mood_responses" if engine.dialect.name == "mysql" else "")))
     assert not {"confidence", "mood_timeline"} & {c["name"] for c in inspect(engine).get_columns("tracks")}
     engine.dispose()
 
@@ -116,12 +116,7 @@ def test_a_database_from_before_stored_endings_gets_them_from_its_timelines(db_u
     summary = ingest_files([two_moods(tmp_path / "Rises.wav")], tagger=StubTagger())
     track_id = summary.results[0].track_id
     points = stored(track_id).timeline
-    dispose_engines()
-    engine = create_engine(db_url)
-    with engine.begin() as conn:  # the tracks table as the previous version left it
-        for column in ("end_valence", "end_arousal"):
-            conn.execute(text(f"ALTER TABLE tracks DROP COLUMN {column}"))
-    engine.dispose()
+    as_an_older_version(db_url, columns={"tracks": ["end_valence", "end_arousal"]})
 
     init_db(db_url)
     [ranked] = _ranking_read(track_id)

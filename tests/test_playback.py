@@ -11,15 +11,15 @@ import time
 from datetime import datetime
 
 import pytest
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import create_engine, inspect, select
 
 from app import analytics
 from app.catalog import repository
-from app.catalog.db import dispose_engines, init_db, session_scope
+from app.catalog.db import init_db, session_scope
 from app.catalog.models import ListeningDaily, ListeningEvent
 from app.emotions import QUADRANT_VA
 from app.listening.playback import ListeningWrite, PlayerEvent, PlayerLog, record, writes_for
-from tests.catalog_helpers import add
+from tests.catalog_helpers import add, as_an_older_version
 
 
 def _report(*events: dict, page: str = "page-1") -> dict:
@@ -234,12 +234,7 @@ def test_a_database_from_before_the_player_gets_position_and_completed_on_start(
                     session_id="old", track_id=two_tracks[0], action=action, strategy="calm", created_at=when
                 )
             )
-    dispose_engines()
-    engine = create_engine(db_url)
-    with engine.begin() as conn:  # make it look like the schema before the player
-        for column in ("position_s", "completed"):
-            conn.execute(text(f"ALTER TABLE listening_events DROP COLUMN {column}"))
-    engine.dispose()
+    as_an_older_version(db_url, columns={"listening_events": ["position_s", "completed"]})  # before the player
 
     init_db(db_url)
     engine = create_engine(db_url)

@@ -8,15 +8,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from app import analytics
 from app.catalog import repository
-from app.catalog.db import dispose_engines, init_db, session_scope
+from app.catalog.db import init_db, session_scope
 from app.catalog.models import ListeningDaily, ListeningEvent, ListeningSessionDay, MoodEvent, MoodHourly, Track
 from app.catalog.synthetic import populate
 from app.emotions import QUADRANT_VA, QUADRANTS
-from tests.catalog_helpers import add
+from tests.catalog_helpers import add, as_an_older_version
 
 
 def _raw_listening(s) -> dict:
@@ -190,13 +190,11 @@ def test_a_database_from_before_the_rollups_is_upgraded_on_start(db_url, tracks)
                 session_id="old", distribution={"fear": 1.0}, label="fear", valence=-0.5, arousal=0.6, created_at=when
             )
         )
-    dispose_engines()
-    engine = create_engine(db_url)
-    with engine.begin() as conn:  # make it look like the earlier schema
-        for table in ("listening_daily", "listening_session_days", "mood_hourly"):
-            conn.execute(text(f"DROP TABLE {table}"))
-        conn.execute(text("ALTER TABLE listening_events DROP COLUMN quadrant"))
-    engine.dispose()
+    as_an_older_version(  # the schema before the rollups
+        db_url,
+        tables=("listening_daily", "listening_session_days", "mood_hourly"),
+        columns={"listening_events": ["quadrant"]},
+    )
 
     init_db(db_url)
     _assert_rollups_match(db_url)
