@@ -396,7 +396,10 @@ def detector_section(m: dict | None, bench: dict | None) -> str:
             f" frames with a full-frame search); with the whole frame searched on every frame"
             f" {bench.get('frame_ms_p50_full_frame_detect')} ms. Detection alone: whole frame"
             f" {bench.get('detect_ms_p50')} ms, around one face {bench.get('follow_detect_ms_p50')} ms; classifier"
-            f" {bench.get('classifier_ms_per_face')} ms per face.\n"
+            f" {bench.get('classifier_ms_per_face')} ms per face. On the Mood page (one listener, frames of a moving"
+            f" face handed over at 30 fps in real time, the analyses' CPU budget in `app.listening.live`) a share of"
+            f" {bench.get('live_frames_analysed_share_30fps')} of the camera's frames is analysed; the rest reuse the"
+            f" last faces.\n"
         )
     return f"""## Face detector — YuNet (`yuface` wheel)
 
