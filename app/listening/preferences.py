@@ -227,7 +227,8 @@ class SessionHistory:
 
 # One process keeps the history of this many sessions per database (least recently used go):
 # a listener's every recommendation needs it, and it only grows by the few events since the last.
-CACHED_SESSIONS = 256
+# Bounded for memory too: at most HISTORY_LIMIT events each.
+CACHED_SESSIONS = 64
 _cache: weakref.WeakKeyDictionary[Engine, OrderedDict[str, SessionHistory]] = weakref.WeakKeyDictionary()
 _cache_lock = threading.Lock()
 
