@@ -17,12 +17,16 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 
 from app.config import REPO_ROOT
 from app.tools import samples
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 CHROMIUM = Path(os.environ.get("MOODTUNE_CHROMIUM", "/usr/bin/chromium"))
 ADMIN_PASSWORD = "e2e-admin-password"
@@ -61,6 +65,25 @@ class Server:
     database_url: str
     process: subprocess.Popen
     log_path: Path
+
+
+def pick_emotion(page: Page, label: str, attempts: int = 3) -> None:
+    """Open the Mood page's Pick tab and click the emotion `label`. A page still in its first run
+    when the tab is clicked can put the first tab back as that run ends (ten sessions on two cores
+    did), leaving the emotions hidden: then the tab is opened again."""
+    import re
+
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    button = page.get_by_test_id("stButtonGroup").get_by_text(re.compile(rf"\b{label}\b"))
+    for attempt in range(attempts):
+        page.get_by_role("tab", name=re.compile("Pick")).click()
+        try:
+            button.click(timeout=20_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
 
 
 def require(condition: bool, reason: str) -> None:

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from app.config import MODELS_DIR
-from tests.e2e.conftest import ADMIN_PASSWORD, Server, astronaut_frame, require
+from tests.e2e.conftest import ADMIN_PASSWORD, Server, astronaut_frame, pick_emotion, require
 
 FACE_MODEL = MODELS_DIR / "face_expression.tflite"
 MUSIC_MODEL = MODELS_DIR / "music_mood.npz"
@@ -90,8 +90,7 @@ def test_live_camera_shows_overlay_reports_happy_and_plays_music(page: Page, ser
 def test_mood_pad_in_the_browser_lists_playable_tracks(page: Page, server: Server):
     """The fallback path, no model needed: pick 'sad' on the mood pad."""
     page.goto(server.url)
-    page.get_by_role("tab", name=re.compile("Pick")).click()
-    page.get_by_test_id("stButtonGroup").get_by_text(re.compile(r"\bsad\b")).click()
+    pick_emotion(page, "sad")
     expect(page.get_by_test_id("stMetricValue").first).to_have_text("sad")
     expect(_rows_saying(page, "you picked sad")).to_have_count(5)
     expect(page.locator("audio")).to_have_count(1)  # one player, not one per track
@@ -160,10 +159,8 @@ def test_ten_listener_sessions_at_once(browser, server: Server, e2e_dir):
         for p in pages:
             p.set_default_timeout(60_000)
             p.goto(server.url)
-        for p in pages:
-            p.get_by_role("tab", name=re.compile("Pick")).click()
         for p, label in zip(pages, emotions, strict=False):
-            p.get_by_test_id("stButtonGroup").get_by_text(re.compile(rf"\b{label}\b")).click()
+            pick_emotion(p, label)
         queues: dict[str, list[list[str]]] = {}
         # Ten sessions' reruns queue up on two cores: the first wait per page is generous.
         for p, label in zip(pages, emotions, strict=False):

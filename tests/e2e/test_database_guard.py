@@ -3,12 +3,11 @@ saved), and neither that server nor a restarted one creates an empty catalog in 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import run_server
+from tests.e2e.conftest import pick_emotion, run_server
 
 ROWS = '[class*="st-key-row_"]'
 REMOVED = "was removed while the app was running; nothing was saved"
@@ -31,8 +30,7 @@ def test_deleting_the_catalog_under_a_running_server_is_refused_and_not_recreate
         page: Page = context.new_page()
         page.set_default_timeout(30_000)
         page.goto(server.url)
-        page.get_by_role("tab", name=re.compile("Pick")).click()
-        page.get_by_test_id("stButtonGroup").get_by_text(re.compile(r"\bsad\b")).click()
+        pick_emotion(page, "sad")
         expect(page.locator(ROWS).first).to_be_visible()
 
         _remove_sqlite(db)

@@ -27,7 +27,7 @@ from app import analytics
 from app.catalog.db import session_scope
 from app.catalog.models import ListeningEvent, MoodEvent
 from app.config import MODELS_DIR, REPO_ROOT
-from tests.e2e.conftest import Server, require, run_server
+from tests.e2e.conftest import Server, pick_emotion, require, run_server
 from tests.e2e.test_player import AUDIO_PROBE, SHOTS_ENV, Listener
 
 FACE_MODEL = MODELS_DIR / "face_expression.tflite"
@@ -210,8 +210,7 @@ def test_a_pick_wins_over_the_camera_and_a_reload_resumes_on_a_phone(open_page, 
     listener.until(_playing, 30, "the music to start")
 
     # (f) A manual pick overrides the camera, visibly, and the mood log holds the pick.
-    page.get_by_role("tab", name=re.compile("Pick")).click()
-    page.get_by_test_id("stButtonGroup").get_by_text(re.compile(r"\bsad\b")).click()
+    pick_emotion(page, "sad")
     expect(page.get_by_test_id("stMetricValue").first).to_have_text("sad")
     expect(page.get_by_text("Music follows you")).to_be_visible()
     expect(page.get_by_text(re.compile("camera reads you as happy, but your own pick wins"))).to_be_visible()
@@ -278,8 +277,7 @@ def test_a_like_changes_up_next_within_one_click(open_page, width, height):
     Like for a track down up next, and the track like it (the other clip of its quadrant)
     moves up at once, saying why."""
     page = open_page(width, height)
-    page.get_by_role("tab", name=re.compile("Pick")).click()
-    page.get_by_test_id("stButtonGroup").get_by_text(re.compile(r"\bsad\b")).click()
+    pick_emotion(page, "sad")
     expect(page.get_by_test_id("stMetricValue").first).to_have_text("sad")
     listener = Listener(page)
     listener.until(_playing, 30, "the music to start")
