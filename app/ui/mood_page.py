@@ -43,14 +43,15 @@ LIVE_REFRESH_S = 1.0
 SESSION_PARAM = "s"  # the URL's query parameter holding the anonymous session id
 BAR_KEY = "now_playing"
 HISTORY_SHOWN = 30
-EMOJI = {
-    "angry": "😠",
-    "disgust": "🤢",
-    "fear": "😨",
-    "happy": "😀",
-    "neutral": "😐",
-    "sad": "😢",
-    "surprise": "😮",
+# Material icons rather than emoji, which need a colour-emoji font a listener's machine may lack.
+EMOTION_ICONS = {
+    "angry": ":material/sentiment_extremely_dissatisfied:",
+    "disgust": ":material/sick:",
+    "fear": ":material/sentiment_worried:",
+    "happy": ":material/sentiment_very_satisfied:",
+    "neutral": ":material/sentiment_neutral:",
+    "sad": ":material/sentiment_sad:",
+    "surprise": ":material/sentiment_excited:",
 }
 SOURCE_NAMES = {"camera": ":material/videocam: Camera", "manual": ":material/person: Me"}
 # A track's mood chip: Streamlit's badge colour closest to the bar's and the charts' quadrant
@@ -367,7 +368,7 @@ def _render_mood_pad(session: ListenerSession) -> None:
     st.pills(
         "How do you feel?",
         FACE_LABELS,
-        format_func=lambda label: f"{EMOJI[label]} {label}",
+        format_func=lambda label: f"{EMOTION_ICONS[label]} {label}",
         key="mood_pad_label",
         on_change=_on_pad_label,
     )
