@@ -66,7 +66,7 @@ def test_the_realistic_catalog_spreads_tracks_over_the_plane_and_holds_a_long_se
 
     from app.catalog import db
     from app.catalog.models import ListeningEvent, Track
-    from app.catalog.repository import session_track_ids
+    from app.listening.preferences import load_history
     from app.tools import bench
 
     clustered, realistic = f"sqlite:///{tmp_path / 'c.db'}", f"sqlite:///{tmp_path / 'r.db'}"
@@ -81,7 +81,7 @@ def test_the_realistic_catalog_spreads_tracks_over_the_plane_and_holds_a_long_se
 
     assert near_origin(realistic) > 1.5 * near_origin(clustered)
     with db.session_scope(realistic) as s:
-        heard = session_track_ids(s, bench.BENCH_SESSION)
+        heard = load_history(s, bench.BENCH_SESSION).heard
         assert len(heard) == bench.BENCH_SESSION_TRACKS
         ours = ListeningEvent.session_id == bench.BENCH_SESSION
         events = select(func.count()).select_from(ListeningEvent).where(ours)

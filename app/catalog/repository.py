@@ -9,12 +9,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, delete, event, func, or_, select
+from sqlalchemy import bindparam, delete, event, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.catalog import rollups
 from app.catalog.media import MediaStore
-from app.catalog.models import ACTIONS, HEARD, ListeningEvent, MoodEvent, Track
+from app.catalog.models import ACTIONS, ListeningEvent, MoodEvent, Track
 from app.catalog.summary import TrackSummary
 from app.emotions import FACE_LABELS, QUADRANT_VA, QUADRANTS, emotion_to_point, quadrant_of
 
@@ -118,16 +118,17 @@ _SUMMARY_COLUMNS = (
 _SUMMARIES = select(*_SUMMARY_COLUMNS).where(Track.id.in_(bindparam("ids", expanding=True)))
 # A ranking reads every candidate's summary but no timeline: parsing each one's JSON would cost
 # more than the rest of its row (its end, which ranking uses, has columns of its own).
-_RANKING_SUMMARIES = select(*_SUMMARY_COLUMNS[:-1]).where(Track.id.in_(bindparam("ids", expanding=True)))
+_TIMELINE_AT = len(_SUMMARY_COLUMNS) - 1  # the timeline is the summary row's last column
+_RANKING_SUMMARIES = select(*_SUMMARY_COLUMNS[:_TIMELINE_AT]).where(Track.id.in_(bindparam("ids", expanding=True)))
 
 
 def _summary_of_row(row: Any) -> TrackSummary:
     """`TrackSummary.of` for a row of `_SUMMARY_COLUMNS` (the same fields, without the ORM; the
     timeline empty when the row stops before it)."""
     tid, title, artist, album, quadrant, v, a, duration, media, fmt, tagged, q1, q2, q3, q4, conf, end_v, end_a = row[
-        :18
+        :_TIMELINE_AT
     ]
-    timeline = row[18] if len(row) > 18 else None
+    timeline = row[_TIMELINE_AT] if len(row) > _TIMELINE_AT else None
     return TrackSummary(
         track_id=int(tid),
         title=title,
@@ -366,24 +367,6 @@ def forget_session(session: Session, session_id: str) -> tuple[int, int]:
     listening = session.execute(delete(ListeningEvent).where(ListeningEvent.session_id == session_id)).rowcount
     mood = session.execute(delete(MoodEvent).where(MoodEvent.session_id == session_id)).rowcount
     return int(listening or 0), int(mood or 0)
-
-
-_SESSION_TRACKS = (
-    select(ListeningEvent.track_id)
-    .where(
-        ListeningEvent.session_id == bindparam("session_id"),
-        ListeningEvent.action.in_(bindparam("actions", expanding=True)),
-    )
-    .order_by(ListeningEvent.created_at.desc(), ListeningEvent.id.desc())
-    .limit(bindparam("limit", type_=Integer))
-)
-
-
-def session_track_ids(session: Session, session_id: str, actions: Iterable[str] = HEARD, limit: int = 500) -> list[int]:
-    """Tracks this session already heard (started, played, completed or skipped), most recent
-    first (bounded)."""
-    params = {"session_id": session_id, "actions": list(actions), "limit": limit}
-    return list(dict.fromkeys(session.scalars(_SESSION_TRACKS, params)))
 
 
 @dataclass(frozen=True)

@@ -258,7 +258,7 @@ def load_history(session: Session, session_id: str) -> SessionHistory:
         if cached is not None and version[0] > cached.version[0] and version[1] > cached.version[1]:
             history = _grown(session, session_id, cached, version)
         if history is None:
-            events, features = _read_events(session, session_id, after=0)
+            events, features = _read_events(session, session_id, after=0) or ([], {})  # None only with newer_than
             history = SessionHistory(tuple(events), features, version)
     with _cache_lock:
         sessions[session_id] = history
@@ -270,14 +270,14 @@ def load_history(session: Session, session_id: str) -> SessionHistory:
 
 def _read_events(
     session: Session, session_id: str, *, after: int, newer_than: datetime | None = None
-) -> tuple[list[Event], dict[int, tuple[float, ...]]] | tuple[None, None]:
-    """The session's newest events with ids above `after` and their tracks' features; (None,
-    None) when `newer_than` is given and one of them is not at least that new."""
+) -> tuple[list[Event], dict[int, tuple[float, ...]]] | None:
+    """The session's newest events with ids above `after` and their tracks' features; None when
+    `newer_than` is given and one of them is not at least that new."""
     rows = session.execute(
         _EVENTS_WITH_FEATURES, {"session_id": session_id, "after": after, "limit": HISTORY_LIMIT}
     ).all()
     if newer_than is not None and any(r[0] < newer_than for r in rows):
-        return None, None
+        return None
     events = [Event(int(r[1]), r[2], None if r[3] is None else float(r[3])) for r in rows]
     return events, {int(r[1]): tuple(float(x) for x in r[4:]) for r in rows}
 
@@ -287,9 +287,10 @@ def _grown(
 ) -> SessionHistory | None:
     """`cached` with the events written since in front, or None unless those account for all the
     difference and all sort after it."""
-    events, features = _read_events(session, session_id, after=cached.version[1], newer_than=cached.version[2])
-    if events is None or features is None or len(events) != version[0] - cached.version[0]:
+    read = _read_events(session, session_id, after=cached.version[1], newer_than=cached.version[2])
+    if read is None or len(read[0]) != version[0] - cached.version[0]:
         return None
+    events, features = read
     kept = (tuple(events) + cached.events)[:HISTORY_LIMIT]
     ids = {e.track_id for e in kept}
     merged = {tid: f for tid, f in cached.features.items() if tid in ids}
