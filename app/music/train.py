@@ -481,10 +481,10 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
     results = {}
+    seeds = list(range(args.seed, args.seed + args.repeats))
     for cand in candidates():
         if args.only and cand.name not in args.only:
             continue
-        seeds = list(range(args.seed, args.seed + args.repeats))
         r = results[cand.name] = repeated_cross_validate(sets, cand, seeds=seeds)
         print(
             f"{cand.name:42s} 4Q macro_f1 {r['4q']['macro_f1']:.4f}±{r['spread']['4q_macro_f1']:.4f} "
@@ -517,12 +517,12 @@ def main(argv: list[str] | None = None) -> None:
             "that tag every quadrant of the demo catalog"
         ),
         "cv": (
-            f"StratifiedGroupKFold(5) repeated over {args.repeats} random splits (seeds {args.seed}–"
-            f"{args.seed + args.repeats - 1}), figures averaged: 4Q grouped by artist with aliases merged, each "
+            f"StratifiedGroupKFold(5) repeated over {len(seeds)} random splits (seeds {seeds[0]}–"
+            f"{seeds[-1]}), figures averaged: 4Q grouped by artist with aliases merged, each "
             "Emotify track in one fold; held-out clips tagged as the app tags (one patch per segment, trimmed "
             "mean over segments)"
         ),
-        "repeats": args.repeats,
+        "repeats": len(seeds),
         "n_4q": len(four_q.clips),
         "n_emotify": len(emotify.clips),
         "segment_s": float(np.median([b - a for c in four_q.clips for a, b in c.bounds])),
