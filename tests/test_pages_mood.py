@@ -125,11 +125,11 @@ def test_mood_pad_emotion_fills_a_playable_queue_that_matches_the_mood(catalog):
     assert any(m.value.startswith("**Music follows you**: you picked sad") for m in at.markdown)
     queue = queue_on_page(at, catalog)
     assert len(queue) == 6  # one playing, five up next
-    # One player: the bar gets the playing track and the next ones, each served from /media/.
+    # One player: the bar gets the playing track and the next ones, each from the audio route.
     data = bar(at)
     assert data["current"]["id"] == queue[0].track_id and data["autoplay"]
     assert [t["id"] for t in data["upcoming"]] == [t.track_id for t in queue[1:4]]
-    assert all("media/" in t["url"] for t in [data["current"], *data["upcoming"]])
+    assert all(t["url"].startswith("audio/") for t in [data["current"], *data["upcoming"]])
     # "match" for a sad listener: sad (Q3) music, with reasons true to the source that vary.
     assert all(t.quadrant == "Q3" for t in queue)
     said = reasons(at, "you picked sad")

@@ -24,10 +24,17 @@ from app.catalog import repository
 from app.catalog.models import ListeningEvent, Track
 from app.listening.session import ListenerSession, Outcome
 
-KINDS: tuple[str, ...] = ("started", "paused", "resumed", "completed", "skipped", "advanced")
+KINDS: tuple[str, ...] = ("started", "paused", "resumed", "completed", "skipped", "advanced", "failed", "previous")
 # The reports that become a listening event, and its action (resumed and advanced are not
-# listening: the first continues a play already counted, the second is followed by "started").
-ACTION_OF: dict[str, str] = {"started": "started", "paused": "paused", "completed": "completed", "skipped": "skipped"}
+# listening: the first continues a play already counted, the second is followed by "started";
+# failed is the file not loading, no verdict of the listener's; previous leaves a track as played).
+ACTION_OF: dict[str, str] = {
+    "started": "started",
+    "paused": "paused",
+    "completed": "completed",
+    "skipped": "skipped",
+    "previous": "played",
+}
 MAX_POSITION_S = 24 * 3600.0  # no track is longer; a bigger number is a broken report
 _PAGES_KEPT = 8  # page loads whose last report number is remembered
 
@@ -191,13 +198,18 @@ def record(
 
 def follow_player(session: ListenerSession, events: Sequence[PlayerEvent]) -> bool:
     """Apply the bar's reports to the session: positions, the track it moved on to by itself
-    (after an end, or its Next), and a track it finished or skipped with nothing queued after
-    it. Pure Python (no Streamlit): it runs inside `PlayerLog.take`. True when now-playing
-    changed."""
+    (after an end, its Next, or a file that failed to load), its Previous, and a track it
+    finished, skipped or failed with nothing queued after it. Pure Python (no Streamlit): it
+    runs inside `PlayerLog.take`. True when now-playing changed."""
     changed = False
     left: dict[int, tuple[Outcome, float | None]] = {}  # what the bar left each track at
     for event in events:
-        if event.kind in ("completed", "skipped"):
+        if event.kind == "failed":
+            left[event.track_id] = ("failed", event.position_s)
+        elif event.kind == "previous":
+            if session.now_playing is not None and session.now_playing.track_id == event.track_id:
+                changed = session.previous(event.position_s) is not None or changed
+        elif event.kind in ("completed", "skipped"):
             left[event.track_id] = ("completed" if event.kind == "completed" else "skipped", event.position_s)
             if event.position_s is not None:
                 session.set_position(event.track_id, event.position_s)

@@ -49,8 +49,11 @@ START_READING_S = 5.0
 # Measured responses waiting to be stored; a database outage longer than this loses the oldest.
 PENDING_RESPONSES = 20
 
-# What happened to a track the listener moved on from (the listening event's action, too).
-Outcome = Literal["played", "completed", "skipped"]
+# What happened to a track the listener moved on from (the listening event's action, too), or
+# "failed": its audio didn't load, which says nothing of the listener's taste (no history, no
+# event, not offered again this session).
+Outcome = Literal["played", "completed", "skipped", "failed"]
+FAILED: Outcome = "failed"
 
 
 class RecommendFn(Protocol):
@@ -119,6 +122,8 @@ class ListenerSession:
     trace: MoodTrace | None = field(default=None, compare=False)
     camera_at: float | None = field(default=None, compare=False)
     pending_responses: list[Response] = field(default_factory=list, compare=False)
+    # Tracks whose audio failed to load in this page's player: not offered again this session.
+    unplayable: set[int] = field(default_factory=set, compare=False)
 
     # ---- mood -------------------------------------------------------------------------------
     def effective_mood(self) -> MoodReading | None:
@@ -227,7 +232,7 @@ class ListenerSession:
     def excluded_ids(self) -> set[int]:
         """Tracks not to suggest again this session: playing, played, completed or skipped
         (removed from up next counts as skipped)."""
-        ids = {entry.track_id for entry in self.history}
+        ids = {entry.track_id for entry in self.history} | self.unplayable
         if self.now_playing is not None:
             ids.add(self.now_playing.track_id)
         return ids
@@ -302,19 +307,31 @@ class ListenerSession:
         self._start(item)
         return item
 
-    def replay(self, track_id: int) -> Recommendation | None:
+    def replay(
+        self, track_id: int, *, outcome: Outcome = "skipped", position_s: float | None = None
+    ) -> Recommendation | None:
         """Play a track from this session's history again, now: it becomes now_playing (the
-        one playing goes to history as skipped at its last position); up next stays as it is.
-        Returns it, or None when it isn't in history."""
+        one playing goes to history with ``outcome``, by default skipped at its last position);
+        up next stays as it is. Returns it, or None when it isn't in history."""
         if self.now_playing is not None and self.now_playing.track_id == track_id:
             return self.now_playing
         entry = next((e for e in reversed(self.history) if e.track_id == track_id), None)
         if entry is None:
             return None
-        self._finish_current("skipped", None)
+        self._finish_current(outcome, position_s)
         item = Recommendation(track=entry.track, score=0.0, reason=REPLAY_REASON)
         self._start(item)
         return item
+
+    def previous(self, position_s: float | None = None) -> Recommendation | None:
+        """The player's Previous: the last track heard before this one plays again; the one
+        playing goes to history as played (going back is no verdict on it). None when nothing
+        was heard before."""
+        current = self.now_playing.track_id if self.now_playing is not None else None
+        entry = next((e for e in reversed(self.history) if e.track_id != current), None)
+        if entry is None:
+            return None
+        return self.replay(entry.track_id, outcome="played", position_s=position_s)
 
     def set_position(self, track_id: int, position_s: float) -> bool:
         """The player's report of where the current track is (started, paused, …). Ignored
@@ -325,6 +342,11 @@ class ListenerSession:
         return True
 
     def _finish_current(self, outcome: Outcome, position_s: float | None) -> None:
+        if outcome == FAILED:
+            if self.now_playing is not None:
+                self.unplayable.add(self.now_playing.track_id)
+            self.trace = None
+            return
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}")
         position = _check_position(position_s)
