@@ -23,7 +23,7 @@ def main() -> None:
     from app.ui.auth import is_admin, render_locked_page, render_logout_button, sync_cookie
     from app.ui.startup import ensure_database
 
-    st.set_page_config(page_title="Moodtune", page_icon="🎧", layout="wide")
+    st.set_page_config(page_title="Moodtune", page_icon=":material/headphones:", layout="wide")
 
     mood_page = st.Page("app_pages/mood.py", title="Mood", icon=":material/headphones:", url_path="mood", default=True)
     curate_page = st.Page("app_pages/curate.py", title="Curate", icon=":material/tune:", url_path="curate")

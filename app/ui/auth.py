@@ -162,7 +162,7 @@ def _try_login() -> None:
 
 def render_locked_page() -> None:
     """What an admin page shows to anyone who isn't logged in."""
-    st.title("🔒 Curators only")
+    st.title(":material/lock: Curators only")
     password = configured_password()
     if password is None:
         st.warning("This page is locked because no admin password is configured. Set one to open it:")

@@ -437,14 +437,14 @@ def _render_mood_panel(session: ListenerSession, snap: LiveSnapshot | None) -> N
         return
     st.metric("Your mood", mood.describe(), help="What the music follows right now.")
     who = describe_listener(mood.label, mood.point, mood.source)
-    lock = " · 🔒 locked" if session.is_locked else ""
+    lock = " · :material/lock: locked" if session.is_locked else ""
     confidence = f", {mood.confidence:.0%} sure" if mood.confidence is not None else ""
     st.markdown(f"**Music follows {'you' if mood.drives == 'manual' else 'the camera'}**: {who}{confidence}{lock}")
     camera = session.camera_mood
     if mood.drives == "manual" and camera is not None:
         st.caption(
             f"{describe_listener(camera.label, camera.point, camera.source).capitalize()}, "
-            "but your own pick wins. Switch to 📷 Camera to follow it."
+            "but your own pick wins. Choose **Camera** under *Music follows* to follow it."
         )
     target = target_for_strategy(mood.point, session.strategy)
     path, places = service.steering(session)
@@ -683,7 +683,7 @@ def _render_controls(session: ListenerSession) -> None:
             required=True,
         )
         st.toggle(
-            ":material/lock: Lock",
+            "Lock",  # plain: a label's markup would be read out as its accessible name
             key="lock_mood",
             on_change=_on_lock,
             help="Keep the music on this mood, whatever the camera or a pick says.",
