@@ -304,7 +304,10 @@ def _render_review() -> None:
     )
     untagged = int((original["hint"] != "").sum())
     if untagged:
-        st.caption(f":material/edit: {untagged} track(s) have no tags (title from the file name, artist unknown): fix them above.")
+        st.caption(
+            f":material/edit: {untagged} track(s) have no tags (title from the file name, artist unknown): "
+            "fix them above."
+        )
     if st.button("Save changes", icon=":material/save:", key="review_save", type="primary"):
         if edited["delete"].astype(bool).any():
             st.session_state[keys.EDIT_PENDING] = (original, edited)
