@@ -422,26 +422,45 @@ def _render_mood_inputs(session: ListenerSession, live_camera: bool) -> bool:
 # ----------------------------------------------------------------------------- mood panel
 
 
+def _camera_status(snap: LiveSnapshot | None, mood: MoodReading | None) -> None:
+    """One line on what the camera is doing now; nothing when it is off."""
+    if snap is None:
+        return
+    if snap.error:
+        st.error(snap.error)
+    elif snap.frames_seen == 0:
+        st.info("Waiting for the camera… (blocked? allow camera access in the browser's address bar)")
+    elif snap.mood is None:
+        st.warning("No face in view — look at the camera" + (", or pick a mood." if mood is None else "."))
+    elif snap.faces > 1:
+        st.caption(f"{snap.faces} faces in view: the music follows the biggest face nearest the middle.")
+
+
 def _render_mood_panel(session: ListenerSession, snap: LiveSnapshot | None) -> None:
+    """The mood the music follows, and where it comes from. `snap` is the live camera's state
+    while it runs, None while it is off: then no camera reading is claimed as current."""
     mood = session.effective_mood()
-    if snap is not None:
-        if snap.error:
-            st.error(snap.error)
-        elif snap.frames_seen == 0:
-            st.info("Waiting for the camera… (blocked? allow camera access in the browser's address bar)")
-        elif snap.mood is None:
-            st.warning("No face in view — look at the camera.")
+    _camera_status(snap, mood)
     if mood is None:
         st.metric("Your mood", "—")
-        st.caption("Start the camera or pick a mood to get music.")
+        if snap is None:  # with the camera running, its own line above says what to do
+            st.caption("Start the camera or pick a mood to get music.")
         return
     st.metric("Your mood", mood.describe(), help="What the music follows right now.")
-    who = describe_listener(mood.label, mood.point, mood.source)
     lock = " · :material/lock: locked" if session.is_locked else ""
-    confidence = f", {mood.confidence:.0%} sure" if mood.confidence is not None else ""
-    st.markdown(f"**Music follows {'you' if mood.drives == 'manual' else 'the camera'}**: {who}{confidence}{lock}")
+    if mood.drives == "camera" and snap is None:
+        # The camera is off: its last reading still steers the music, but nothing reads you now.
+        st.markdown(
+            f"**Music follows the camera's last reading** ({mood.label}){lock}. "
+            "The camera is off: press **START** to read you again, or pick a mood."
+        )
+    else:
+        who = describe_listener(mood.label, mood.point, mood.source)
+        confidence = f", {mood.confidence:.0%} sure" if mood.confidence is not None else ""
+        source = "you" if mood.drives == "manual" else "the camera"
+        st.markdown(f"**Music follows {source}**: {who}{confidence}{lock}")
     camera = session.camera_mood
-    if mood.drives == "manual" and camera is not None:
+    if mood.drives == "manual" and camera is not None and snap is not None and snap.mood is not None:
         st.caption(
             f"{describe_listener(camera.label, camera.point, camera.source).capitalize()}, "
             "but your own pick wins. Choose **Camera** under *Music follows* to follow it."
