@@ -46,6 +46,10 @@ RECENTLY_OFFERED = 2 * QUEUE_LENGTH
 REPLAY_REASON = "played again from your history"
 # A camera reading this recent when a track starts is the mood at its start.
 START_READING_S = 5.0
+# A new mood from the camera must hold this long before up next is rebuilt for it: a smile that
+# flickers to neutral for a moment is no change of mood, and a row the listener is aiming at
+# must not be replaced between two clicks (issue 30, 11).
+CAMERA_SETTLE_S = 3.0
 # Measured responses waiting to be stored; a database outage longer than this loses the oldest.
 PENDING_RESPONSES = 20
 
@@ -121,6 +125,10 @@ class ListenerSession:
     # readings while now_playing plays, and responses measured but not yet stored.
     trace: MoodTrace | None = field(default=None, compare=False)
     camera_at: float | None = field(default=None, compare=False)
+    # The camera mood's basis up next follows (see CAMERA_SETTLE_S), and a different one waiting
+    # to hold long enough, with when it was first seen.
+    camera_basis: tuple | None = field(default=None, compare=False)
+    camera_next: tuple[tuple, float] | None = field(default=None, compare=False)
     pending_responses: list[Response] = field(default_factory=list, compare=False)
     # Tracks whose audio failed to load in this page's player: not offered again this session.
     unplayable: set[int] = field(default_factory=set, compare=False)
@@ -144,14 +152,25 @@ class ListenerSession:
         is the source and the mood isn't locked."""
         if reading.source != "camera":
             raise ValueError(f"a {reading.source} reading is not the camera's; use apply_manual_reading")
+        now = time.monotonic()
         # The page may hand the same smoothed reading twice (its fragment and a rerun): one reading.
         if reading != self.camera_mood or self.camera_at is None:
-            now = time.monotonic()
             self.camera_at = now
             if self.trace is not None and self.now_playing is not None:
                 self.trace.add(reading.point, now)
         self.camera_mood = reading
+        self._settle_camera_basis(reading.basis(), now)
         return self.mood_source == "camera" and not self.is_locked
+
+    def _settle_camera_basis(self, basis: tuple, now: float) -> None:
+        # Only a camera that drives the music waits: otherwise nothing follows it yet.
+        drives = self.mood_source == "camera" and not self.is_locked
+        if not drives or self.camera_basis is None or basis == self.camera_basis:
+            self.camera_basis, self.camera_next = basis, None
+        elif self.camera_next is None or self.camera_next[0] != basis:
+            self.camera_next = (basis, now)
+        elif now - self.camera_next[1] >= CAMERA_SETTLE_S:
+            self.camera_basis, self.camera_next = basis, None
 
     def apply_manual_reading(self, reading: MoodReading) -> bool:
         """The listener's own mood: a picked label or point, or a snapshot/photo. Kept as
@@ -181,6 +200,8 @@ class ListenerSession:
             return False
         before = self.effective_mood()
         self.mood_source = source
+        if source == "camera" and self.camera_mood is not None:  # the listener asked: at once
+            self.camera_basis, self.camera_next = self.camera_mood.basis(), None
         after = self.effective_mood()
         return after is not None and after != before
 
@@ -208,9 +229,14 @@ class ListenerSession:
 
     # ---- up next ----------------------------------------------------------------------------
     def basis(self) -> tuple | None:
-        """What up next was chosen for: the strategy and the applied mood's coarse basis."""
+        """What up next is chosen for: the strategy and the applied mood's coarse basis (for the
+        camera's mood, the one that has held for CAMERA_SETTLE_S)."""
         mood = self.effective_mood()
-        return None if mood is None else (self.strategy, *mood.basis())
+        if mood is None:
+            return None
+        if self.locked_mood is None and mood is self.camera_mood and self.camera_basis is not None:
+            return (self.strategy, *self.camera_basis)
+        return (self.strategy, *mood.basis())
 
     def basis_changed(self) -> bool:
         """True when the mood or strategy up next was built for is no longer the current one."""
