@@ -694,7 +694,7 @@ def _render_controls(session: ListenerSession) -> None:
     st.session_state["strategy"] = session.strategy
     with st.container(horizontal=True, vertical_alignment="bottom", gap="medium", key="mood_controls"):
         st.segmented_control(
-            "Music follows",
+            "Music follows",  # (the strategy gets a row of its own: on a phone it is a row wide)
             ("camera", "manual"),
             format_func=SOURCE_NAMES.get,
             key="mood_source",
@@ -708,6 +708,7 @@ def _render_controls(session: ListenerSession) -> None:
             help="Keep the music on this mood, whatever the camera or a pick says.",
             disabled=session.effective_mood() is None,
         )
+    with st.container(key="strategy_row"):
         st.segmented_control(
             "Music should…",
             STRATEGIES,
@@ -753,10 +754,12 @@ def render(live_camera: bool = True) -> None:
     render_privacy_sidebar()
 
     bar_slot = st.container()
-    left, right = st.columns([3, 2], gap="large")
+    # The mood column first: on a phone the columns stack, and the camera's START must be on
+    # the first screen under the bar (issue 30, 7), not below up next.
+    right, left = st.columns([2, 3], gap="large")
     with right:
-        panel_slot = st.container()
         playing = _render_mood_inputs(session, live_camera)
+        panel_slot = st.container()
     if playing:
         # Take the latest live reading now, so up next follows it in this same run.
         live = reading_from_smoothed(_holder().snapshot().mood)

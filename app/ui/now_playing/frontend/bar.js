@@ -10,6 +10,18 @@ const clock = (t) => {
   return `${m}:${String(s).padStart(2, "0")}`;
 };
 const PREVIOUS_RESTARTS_AFTER_S = 3;
+
+async function whyFailed(url, code) {
+  try {
+    const response = await fetch(url, { method: "HEAD" });
+    if (response.status === 404) return "it is no longer in the catalog";
+    if (response.status === 403) return "its link has expired (reload the page)";
+    if (response.ok) return code === 4 ? "this browser can't play its file" : "its file didn't load";
+    return `the server answered ${response.status}`;
+  } catch (e) {
+    return "the connection dropped";
+  }
+}
 const round = (t) => (Number.isFinite(t) ? Math.round(t * 1000) / 1000 : null);
 const EDITABLE = "input, textarea, select, [contenteditable=''], [contenteditable='true']";
 const INTERACTIVE = EDITABLE + ", button, a[href], [role=button], [role=slider], [role=radio], " +
@@ -283,13 +295,20 @@ class Player {
     // Still failing: move on, say why, and tell Python it failed (not a skip: nothing to learn
     // about the listener's taste from a file that didn't load).
     const code = this.audio.error ? this.audio.error.code : 0;
-    const why = code === 4 ? "its file can't be decoded" : "its file didn't load";
+    const url = this.audio.src;
     this.report("failed", failed, { error_code: code });
     this.flowing = true;
     this.advance();
-    this.status = `Passed over "${failed.title}": ${why}.`;
+    const said = `Passed over "${failed.title}": `;
+    this.status = `${said}its file didn't load.`;
     this.failedBefore = true;
     this.render();
+    // A browser reports a 404 and a file it can't decode alike: ask the server which it was.
+    whyFailed(url, code).then((why) => {
+      if (!this.status.startsWith(said)) return;
+      this.status = `${said}${why}.`;
+      this.render();
+    });
   }
 
   // ------------------------------------------------------------------ the bar's DOM
@@ -327,7 +346,8 @@ class Player {
     const t = this.track, a = this.audio;
     const state = !t ? "empty" : a.paused ? "paused" : "playing";
     ui.bar.dataset.state = state;
-    if ("mediaSession" in navigator && active === this) navigator.mediaSession.playbackState = t ? state : "none";
+    const session = mediaSession();
+    if (session && active === this) session.playbackState = t ? state : "none";
     ui.bar.dataset.trackId = t ? String(t.id) : "";
     ui.title.textContent = t ? t.title : "Nothing playing";
     ui.artist.textContent = t ? t.artist : "";
@@ -384,6 +404,8 @@ function onKey(event) {
 // ------------------------------------------------------------------ lock screen and headphones
 // The Media Session API: title, artist and a cover in the system's media controls, and their
 // play/pause/next/previous/seek buttons acting on this bar.
+const mediaSession = () => (typeof navigator !== "undefined" && navigator.mediaSession) || null;
+
 function coverArt(colour) {
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 96 96"><rect width="96" height="96" rx="16" fill="${colour}"/>` +
     '<path transform="translate(24 24) scale(2)" fill="#fff" d="M9 18.5a2.5 2.5 0 1 1-2-2.45V6l11-2v11.5a2.5 2.5 0 1 1-2-2.45V7.1L9 8.3z"/></svg>';
@@ -391,10 +413,11 @@ function coverArt(colour) {
 }
 
 function updateMediaSession(player) {
-  if (!("mediaSession" in navigator) || player !== active && active) return;
+  const session = mediaSession();
+  if (!session || (active && player !== active)) return;
   const t = player.track;
   try {
-    navigator.mediaSession.metadata = t ? new MediaMetadata({
+    session.metadata = t ? new MediaMetadata({
       title: t.title, artist: t.artist, album: t.mood ? `Moodtune · ${t.mood}` : "Moodtune",
       artwork: [{ src: coverArt(/^#[0-9a-fA-F]{3,8}$/.test(t.colour || "") ? t.colour : "#888888"), sizes: "96x96", type: "image/svg+xml" }],
     }) : null;
@@ -402,7 +425,8 @@ function updateMediaSession(player) {
 }
 
 function bindMediaSession(player) {
-  if (!("mediaSession" in navigator)) return;
+  const session = mediaSession();
+  if (!session) return;
   const handlers = {
     play: () => player.play(),
     pause: () => { player.flowing = false; player.audio.pause(); player.remember(true); },
@@ -413,7 +437,7 @@ function bindMediaSession(player) {
     seekforward: (details) => { player.audio.currentTime += details.seekOffset || 10; },
   };
   for (const [action, handler] of Object.entries(handlers)) {
-    try { navigator.mediaSession.setActionHandler(action, handler); } catch (e) { /* unsupported action */ }
+    try { session.setActionHandler(action, handler); } catch (e) { /* unsupported action */ }
   }
 }
 
@@ -456,3 +480,6 @@ export default function (component) {
     }, 1500);
   };
 }
+
+// For the bar's own unit tests (tests/frontend/bar.test.mjs); Streamlit uses the default export.
+export { Player, clock, readResume, writeResume };
