@@ -568,3 +568,20 @@ def test_ice_servers_default_to_none_for_localhost_and_configured_ones_win(monke
     turn = {"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", "set")  # configured servers still win
     assert rtc_configuration(resolve_ice_servers((turn,))) == {"iceServers": [turn]}
+
+
+def test_a_pick_whose_callback_was_cut_off_still_takes_effect(catalog):
+    """Issue 30 (3): Streamlit can stop a run between two widget callbacks (the camera's
+    fragment reruns every second), leaving a pick stored in the widget but never applied. The
+    next run (or the camera's next refresh) applies it: the pick wins over the camera."""
+    at = open_app()
+    at.session_state[state_keys.LISTENER].apply_camera_reading(reading_from_label("happy", source="camera"))
+    at.run()
+    assert at.metric[0].value == "happy"
+    at.session_state["mood_pad_label"] = "sad"  # the widget's value, without its callback
+    at.run()
+    assert not at.exception, at.exception
+    assert at.metric[0].value == "sad"
+    assert at.segmented_control(key="mood_source").value == "manual"
+    at.run()  # applied once: a later run changes nothing
+    assert at.metric[0].value == "sad"

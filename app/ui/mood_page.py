@@ -221,7 +221,23 @@ def _on_replay(track_id: int) -> None:
 def _on_pad_label() -> None:
     label = st.session_state.get("mood_pad_label")
     if label in FACE_LABELS:
-        _adopt_manual(reading_from_label(label))
+        _apply_pick(label)
+    else:
+        st.session_state[keys.APPLIED_PICK] = None
+
+
+def _apply_pick(label: str) -> None:
+    _adopt_manual(reading_from_label(label))
+    st.session_state[keys.APPLIED_PICK] = label  # after: a run stopped before it leaves it pending
+
+
+def _pick_pending() -> str | None:
+    """A picked emotion whose callback never ran. Streamlit stops a run at any session-state
+    access, its widget callbacks included: with the camera on, the fragment's rerun every
+    second can stop a run after the bar's callback and before the pick's, and the widget, its
+    value already stored, never calls back (issue 30, 3: a pick ignored with the camera on)."""
+    label = st.session_state.get("mood_pad_label")
+    return label if label in FACE_LABELS and label != st.session_state.get(keys.APPLIED_PICK) else None
 
 
 def _on_pad_point() -> None:
@@ -246,6 +262,7 @@ def _on_source() -> None:
     if choice == "camera":
         applied = session.use_camera()
         st.session_state["mood_pad_label"] = None  # so picking the same mood again applies it
+        st.session_state[keys.APPLIED_PICK] = None
     elif choice == "manual":
         if session.manual_mood is None:
             st.session_state[keys.SOURCE_HINT] = "Pick a mood below (or take a snapshot) to choose it yourself."
@@ -287,6 +304,7 @@ def _on_forget() -> None:
     st.session_state[keys.STILL_NONCE] = st.session_state.get(keys.STILL_NONCE, 0) + 1
     st.session_state.pop(keys.LAST_IMAGE, None)
     st.session_state["mood_pad_label"] = None
+    st.session_state[keys.APPLIED_PICK] = None
     st.session_state[keys.FORGOT] = removed
 
 
@@ -485,6 +503,8 @@ def _render_mood_panel(session: ListenerSession, snap: LiveSnapshot | None) -> N
 def _live_mood_fragment() -> None:
     """Refreshes only the mood panel every second while the camera runs; reruns the whole page
     (to rebuild up next) only when the applied mood's basis changed."""
+    if _pick_pending():
+        st.rerun(scope="app")  # the full run applies it (and rebuilds up next for it)
     session = listener()
     snap = _holder().snapshot()
     reading = reading_from_smoothed(snap.mood)
@@ -748,6 +768,9 @@ def render(live_camera: bool = True) -> None:
     if st.query_params.get(SESSION_PARAM) != session.session_id:
         st.query_params[SESSION_PARAM] = session.session_id  # the anonymous id a reload resumes
     _take_reports()
+    pending = _pick_pending()
+    if pending:
+        _apply_pick(pending)
 
     st.title(":material/headphones: Moodtune")
     st.caption("Music for the mood on your face.")

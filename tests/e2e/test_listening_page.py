@@ -5,7 +5,7 @@ the camera, and the page at desktop and phone width.
 
 The catalog is eight generated 3-second clips (two per quadrant), imported through
 app.library.ingest with a tagger that reads the quadrant from the file name (the page, not the
-music model, is under test). Both tests share one server; each is its own listener session.
+music model, is under test). The tests share one server; each is its own listener session.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from app.catalog.db import session_scope
 from app.catalog.models import ListeningEvent, MoodEvent, Track
 from app.config import MODELS_DIR, REPO_ROOT
 from tests.e2e.conftest import Server, pick_emotion, require, run_server
-from tests.e2e.test_player import AUDIO_PROBE, SHOTS_ENV, Listener
+from tests.e2e.listening_support import AUDIO_PROBE, BAR_BOXES, SEEK_TO, SHOTS_ENV, Listener
 
 FACE_MODEL = MODELS_DIR / "face_expression.tflite"
 CLIP_S = 3.0
@@ -211,7 +211,7 @@ def test_a_pick_wins_over_the_camera_and_a_reload_resumes_on_a_phone(open_page, 
 
     # (f) A manual pick overrides the camera, visibly, and the mood log holds the pick.
     pick_emotion(page, "sad")
-    expect(page.get_by_test_id("stMetricValue").first).to_have_text("sad")
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text("sad", timeout=15_000)
     expect(page.get_by_text("Music follows you")).to_be_visible()
     expect(page.get_by_text(re.compile("camera reads you as happy, but your own pick wins"))).to_be_visible()
     expect(page.get_by_text(re.compile("^you picked sad")).first).to_be_attached()
@@ -445,13 +445,44 @@ def test_a_pick_with_the_camera_on_takes_effect_every_time(open_page):
     page = open_page(1280, 900)
     _start_camera(page)
     picks = ["sad", "angry", "neutral", "fear", "surprise", "sad", "disgust", "neutral", "angry", "fear"]
-    for label in picks:
+    pills = page.get_by_test_id("stButtonGroup").filter(has_text="surprise")  # the pick's, not a switch's
+    selected = pills.locator("[aria-checked=true], [aria-pressed=true]")
+    for n, label in enumerate(picks, start=1):
         pick_emotion(page, label)
-        expect(page.get_by_test_id("stMetricValue").first).to_have_text(label, timeout=15_000)
+        try:
+            expect(page.get_by_test_id("stMetricValue").first).to_have_text(label, timeout=15_000)
+        except AssertionError as exc:
+            shown = selected.all_inner_texts()
+            raise AssertionError(f"pick {n} ({label}) ignored; the pills show {shown} selected") from exc
         expect(page.get_by_text(re.compile(f"^you picked {label}")).first).to_be_attached()
-        pills = page.get_by_test_id("stButtonGroup").filter(has_text="surprise")  # the pick's, not a switch's
-        selected = pills.locator("[aria-checked=true], [aria-pressed=true]")
         expect(selected).to_have_count(1)
         expect(selected).to_contain_text(label)
     expect(page.get_by_role("radio", name="Me", exact=True)).to_have_attribute("aria-checked", "true")
     _shot(page, "picks_with_camera_1280.png")
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_bar_is_one_line_on_a_desktop_and_stacked_on_a_phone(open_page, width: int):
+    """The real page's bar (the player's layout test, once run on a harness page): one row on a
+    desktop; on a phone title and buttons on one row, the progress under them; nothing spills
+    over; seeking on the progress bar moves the audio."""
+    page = open_page(width, 844 if width < 500 else 900)
+    pick_emotion(page, "neutral")
+    listener = Listener(page)
+    listener.until(lambda a: _playing(a, 0.1), 30, "the bar to play")
+    boxes = page.evaluate(BAR_BOXES)
+    assert boxes["overflow"] <= 1 and boxes["bar"]["right"] <= width
+    meta, controls, progress = boxes["meta"], boxes["controls"], boxes["progress"]
+    if width >= 1000:
+        assert boxes["bar"]["height"] < 80
+        assert meta["right"] <= controls["left"] and controls["right"] <= progress["left"]
+        assert abs((meta["top"] + meta["bottom"]) / 2 - (progress["top"] + progress["bottom"]) / 2) < 8
+    else:
+        assert progress["top"] >= meta["bottom"] - 1 and progress["top"] >= controls["bottom"] - 8
+        assert abs((meta["top"] + meta["bottom"]) / 2 - (controls["top"] + controls["bottom"]) / 2) < 8
+        page.locator("button.play").click()  # paused, so the seek is all that moves it
+        listener.until(lambda a: not _bar_audio(a)["playing"], 5, "the pause")
+        page.evaluate(SEEK_TO, 0.8)
+        listener.until(lambda a: _bar_audio(a)["time"] >= 0.7 * CLIP_S, 5, "the seek to 80 %")
+    page.evaluate(SCROLL_TO_TOP)
+    _shot(page, f"bar_{width}.png")
