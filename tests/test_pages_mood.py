@@ -585,3 +585,19 @@ def test_a_pick_whose_callback_was_cut_off_still_takes_effect(catalog):
     assert at.segmented_control(key="mood_source").value == "manual"
     at.run()  # applied once: a later run changes nothing
     assert at.metric[0].value == "sad"
+
+
+def test_not_for_me_moves_on_and_is_stored_as_a_verdict_apart_from_a_skip(catalog):
+    """Issue 30 (10): "Not for me" plays the next track, and the track left is stored both as
+    skipped (the listener moved on) and as disliked, which counts against it more than a skip."""
+    from app.listening.preferences import event_weight, skip_weight
+
+    at = open_app()
+    pick_emotion(at, "sad")
+    doomed = playing_id(at)
+    at.button(key="not_for_me").click().run()
+    assert not at.exception, at.exception
+    assert playing_id(at) not in (None, doomed)
+    actions = [action for action, track_id, *_ in listening_rows(url_id(at)) if track_id == doomed]
+    assert sorted(actions) == ["disliked", "skipped"], actions
+    assert event_weight("disliked") < min(skip_weight(0.0), skip_weight(None))

@@ -205,6 +205,16 @@ def _on_like(track_id: int) -> None:
         st.session_state[keys.LIKE_ERROR] = track_id  # said beside its button, not only in a toast
 
 
+def _on_not_for_me(track_id: int) -> None:
+    """ "Not for me": a verdict on the playing track (stored as such, stronger than a skip for
+    the recommender), and the music moves on to the next track."""
+    session = listener()
+    if session.now_playing is None or session.now_playing.track_id != track_id:
+        return
+    _log(track_id, "disliked")
+    _leave_current(lambda s: s.play_next(outcome="skipped"))
+
+
 def _on_remove(track_id: int) -> None:
     if listener().remove(track_id) is not None:
         _log(track_id, "skipped")
@@ -564,6 +574,14 @@ def _render_now_playing(session: ListenerSession) -> None:
             args=(current.track_id,),
             disabled=liked,
             help="Like the track that is playing",
+        )
+        st.button(
+            "Not for me",
+            icon=":material/thumb_down:",
+            key="not_for_me",
+            on_click=_on_not_for_me,
+            args=(current.track_id,),
+            help="Not my kind of music: play the next track, and suggest fewer like this one",
         )
     if st.session_state.get(keys.LIKE_ERROR) == current.track_id:
         st.caption(f":red[{LIKE_FAILED}]", width="stretch")
