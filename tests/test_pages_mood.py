@@ -92,6 +92,12 @@ def report(at: AppTest, *events: dict) -> None:
     assert not at.exception, at.exception
 
 
+def source_switch(at: AppTest):
+    """The "Music follows" switch (its key names the source it was drawn with)."""
+    (switch,) = [c for c in at.segmented_control if str(c.key).startswith("mood_source_")]
+    return switch
+
+
 def pick_emotion(at: AppTest, label: str) -> None:
     at.pills(key="mood_pad_label").set_value(label).run()
     assert not at.exception, at.exception
@@ -307,13 +313,13 @@ def test_a_pick_wins_visibly_over_the_camera_until_the_listener_hands_back(catal
     assert len(reasons(at, "the camera reads you as happy")) == 6
 
     pick_emotion(at, "sad")
-    assert at.segmented_control(key="mood_source").value == "manual"
+    assert source_switch(at).value == "manual"
     assert at.metric[0].value == "sad"
     assert any(m.value.startswith("**Music follows you**: you picked sad") for m in at.markdown)
     assert not any("your own pick wins" in c.value for c in at.caption)  # the camera is off: no reading to beat
     assert reasons(at, "you picked sad")[1:] and not reasons(at, "the camera reads you as happy")[1:]
 
-    at.segmented_control(key="mood_source").set_value("camera").run()
+    source_switch(at).set_value("camera").run()
     assert at.metric[0].value == "happy"
     with session_scope() as s:
         assert list(s.scalars(select(MoodEvent.label).order_by(MoodEvent.id))) == ["sad", "happy"]
@@ -333,7 +339,7 @@ def test_a_reload_resumes_the_session_from_the_url(catalog):
     assert playing_id(again) == head and bar(again)["start_at_s"] == pytest.approx(0.3)
     assert up_next_ids(again) == up_next
     assert again.metric[0].value == "sad"
-    assert again.segmented_control(key="mood_source").value == "manual"
+    assert source_switch(again).value == "manual"
     assert again.segmented_control(key="strategy").value == "lift"
 
     stranger = open_app("not-an-id")  # anything else gets a fresh session
@@ -522,7 +528,7 @@ def test_photo_of_a_smiling_face_gives_happy_music(catalog):
     assert not at.exception, at.exception
     assert at.metric[0].value == "happy"
     assert at.image, "the analysed picture with its overlay is shown"
-    assert at.segmented_control(key="mood_source").value == "manual"  # a photo is the listener's own
+    assert source_switch(at).value == "manual"  # a photo is the listener's own
     queue = queue_on_page(at, catalog)
     assert len(queue) == 6 and all(t.valence > 0 for t in queue)
     assert len(reasons(at, "your photo reads you as happy")) == 6
@@ -582,7 +588,7 @@ def test_a_pick_whose_callback_was_cut_off_still_takes_effect(catalog):
     at.run()
     assert not at.exception, at.exception
     assert at.metric[0].value == "sad"
-    assert at.segmented_control(key="mood_source").value == "manual"
+    assert source_switch(at).value == "manual"
     at.run()  # applied once: a later run changes nothing
     assert at.metric[0].value == "sad"
 

@@ -264,8 +264,16 @@ def _on_pad_click() -> None:
         _adopt_manual(reading_from_point(float(point["x"]), float(point["y"])))
 
 
-def _on_source() -> None:
-    session, choice = listener(), st.session_state.get("mood_source")
+def source_key(source: str) -> str:
+    """The "Music follows" switch's key, which names the source the session had when it was
+    drawn. A rerun request already on its way carries the switch's old value under the old
+    key, and so can't read as the listener switching back (it undid a pick made with the
+    camera on: issue 30, 3)."""
+    return f"mood_source_{source}"
+
+
+def _on_source(key: str) -> None:
+    session, choice = listener(), st.session_state.get(key)
     if session.is_locked:
         st.session_state[keys.SOURCE_HINT] = "The mood is locked: unlock it to change where it comes from."
         return
@@ -727,7 +735,8 @@ def render_privacy_sidebar() -> None:
 def _render_controls(session: ListenerSession) -> None:
     """Where the mood comes from, the lock and the strategy, in one wrapping row."""
     # The widgets show the session, which callbacks, a resume or the domain may have changed.
-    st.session_state["mood_source"] = session.mood_source
+    source = source_key(session.mood_source)
+    st.session_state[source] = session.mood_source
     st.session_state["lock_mood"] = session.is_locked
     st.session_state["strategy"] = session.strategy
     with st.container(horizontal=True, vertical_alignment="bottom", gap="medium", key="mood_controls"):
@@ -735,8 +744,9 @@ def _render_controls(session: ListenerSession) -> None:
             "Music follows",  # (the strategy gets a row of its own: on a phone it is a row wide)
             ("camera", "manual"),
             format_func=SOURCE_NAMES.get,
-            key="mood_source",
+            key=source,
             on_change=_on_source,
+            args=(source,),
             required=True,
         )
         st.toggle(
