@@ -138,12 +138,13 @@ def _csv_button(table, file_name: str, key: str) -> None:
     st.download_button("⬇️ CSV", csv_bytes(table), file_name, "text/csv", key=key, on_click="ignore")
 
 
-# Key columns first, so a phone shows delete, title, artist and mood without scrolling sideways.
+# Key columns first, so a phone (390 px) shows delete, title and mood without scrolling sideways;
+# the artist comes next.
 REVIEW_COLUMNS = [
     "delete",
     "title",
-    "artist",
     "quadrant",
+    "artist",
     "certainty",
     "hint",
     "tagged",
@@ -284,7 +285,7 @@ def _render_review() -> None:
         disabled=[c for c in original.columns if c not in curation.EDITABLE_COLUMNS],
         column_config={
             "delete": st.column_config.CheckboxColumn("Delete", help="Delete the track and its file", width="small"),
-            "title": st.column_config.TextColumn("title", width="medium"),
+            "title": st.column_config.TextColumn("title", width="small"),
             "quadrant": st.column_config.SelectboxColumn(
                 "mood",
                 options=list(QUADRANTS),
