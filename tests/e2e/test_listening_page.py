@@ -221,7 +221,7 @@ def test_a_pick_wins_over_the_camera_and_a_reload_resumes_on_a_phone(open_page, 
         labels = list(
             s.scalars(select(MoodEvent.label).where(MoodEvent.session_id == session_id).order_by(MoodEvent.id))
         )
-    assert labels[0] == "happy" and labels[-1] == "sad"
+    assert labels[0] == "happy" and labels[-1] == "sad", labels
 
     # Phone layout (issue 30, 7): the bar and the camera's START/STOP are on the first screen,
     # and nothing is wider than the screen (the strategy's three choices included).
