@@ -285,6 +285,7 @@ def test_moods_are_named_in_words_on_the_charts_not_as_quadrant_codes(seeded):
     specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
     aliased = [s for s in specs if s["layout"].get("xaxis", {}).get("labelalias") == QUADRANT_NAMES]
     assert len(aliased) >= 2  # tracks per mood, and like/skip rates by mood
-    scatter = next(s for s in specs if any(t.get("type") == "scatter" and t.get("mode") == "markers" for t in s["data"]))
+    markers = [s for s in specs if any(t.get("type") == "scatter" and t.get("mode") == "markers" for t in s["data"])]
+    scatter = markers[0]
     names = {t["name"] for t in scatter["data"]}
     assert names and names <= set(QUADRANT_NAMES.values()), names
