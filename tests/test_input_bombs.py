@@ -1,0 +1,76 @@
+"""Small inputs that ask for a lot of memory once decoded: each is refused or read within a bound,
+measured as the peak resident memory of a fresh process doing the work (scaled down from the
+attack run so the tests stay fast)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+from conftest import audio_bytes
+
+REPO = Path(__file__).resolve().parents[1]
+
+# One frame inflates to this; the attack's file had enough of them to take gigabytes.
+BOMB_FRAME_BYTES = 16 << 20
+BOMB_FRAMES = 8
+
+
+def _syncsafe(n: int) -> bytes:
+    return bytes([(n >> 21) & 0x7F, (n >> 14) & 0x7F, (n >> 7) & 0x7F, n & 0x7F])
+
+
+def _compressed_frame(frame_id: bytes, payload: bytes) -> bytes:
+    """An ID3v2.4 frame with the compression and data-length flags, as the attack wrote them."""
+    body = _syncsafe(len(payload)) + zlib.compress(payload, 9)
+    return frame_id + _syncsafe(len(body)) + b"\x00\x09" + body
+
+
+def _id3_bomb_mp3(path: Path) -> None:
+    frames = _compressed_frame(b"TIT2", b"\x03Quiet Title")
+    for n in range(BOMB_FRAMES):
+        frames += _compressed_frame(b"TXXX", b"\x03pad%d\x00" % n + b"A" * BOMB_FRAME_BYTES)
+    tag = b"ID3\x04\x00\x00" + _syncsafe(len(frames)) + frames
+    path.write_bytes(tag + audio_bytes("mp3", seconds=1.0))
+
+
+def _peak_growth_kb(script: str, *args: str) -> dict:
+    """Run `script` in a fresh interpreter; it prints a JSON object and the test adds how much the
+    process's peak RSS grew between the script's `before = peak()` and its end."""
+    prelude = "import json, resource, sys\ndef peak():\n    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+    done = subprocess.run(
+        [sys.executable, "-c", prelude + script, *args],
+        check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_compressed_id3_bomb_is_read_in_bounded_memory_and_keeps_its_title(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.mp3"
+    _id3_bomb_mp3(bomb)
+    assert bomb.stat().st_size < 1 << 20  # small on disk: the attack is in the inflation
+    warm = tmp_path / "warm.mp3"
+    warm.write_bytes(audio_bytes("mp3", seconds=1.0))
+    result = _peak_growth_kb(
+        "from app.library.checks import read_tags\n"
+        "read_tags(sys.argv[2])\n"  # imports and first-use allocations, before measuring
+        "before = peak()\n"
+        "tags = read_tags(sys.argv[1])\n"
+        "print(json.dumps({'tags': tags, 'grew_kb': peak() - before}))\n",
+        str(bomb),
+        str(warm),
+    )
+    inflated_mb = BOMB_FRAMES * BOMB_FRAME_BYTES >> 20
+    assert result["grew_kb"] < 24 * 1024, f"reading tags grew the process by {result['grew_kb'] // 1024} MB"
+    assert inflated_mb >= 100
+    assert result["tags"].get("title") == "Quiet Title"
