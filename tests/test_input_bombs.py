@@ -74,3 +74,64 @@ def test_a_compressed_id3_bomb_is_read_in_bounded_memory_and_keeps_its_title(tmp
     assert result["grew_kb"] < 24 * 1024, f"reading tags grew the process by {result['grew_kb'] // 1024} MB"
     assert inflated_mb >= 100
     assert result["tags"].get("title") == "Quiet Title"
+
+
+def _blank_png(width: int, height: int) -> bytes:
+    """A valid all-black RGB PNG of any size, built row by row: tiny on disk, width×height×3 decoded."""
+    import struct
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    deflate = zlib.compressobj(9)
+    row = b"\x00" * (1 + 3 * width)
+    idat = b"".join(deflate.compress(row) for _ in range(height)) + deflate.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def test_a_photo_decompression_bomb_is_refused_before_it_is_decoded(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_blank_png(7000, 7000))  # the attack's was 15000 × 15000
+    assert bomb.stat().st_size < 1 << 20
+    result = _peak_growth_kb(
+        "from pathlib import Path\n"
+        "from app.listening.mood import NotAnImage, decode_image\n"
+        "data = Path(sys.argv[1]).read_bytes()\n"
+        "decode_image(Path(sys.argv[2]).read_bytes())\n"  # imports and first-use allocations
+        "before = peak()\n"
+        "try:\n"
+        "    decode_image(data)\n"
+        "    refused = None\n"
+        "except NotAnImage as exc:\n"
+        "    refused = str(exc)\n"
+        "print(json.dumps({'refused': refused, 'grew_kb': peak() - before}))\n",
+        str(bomb),
+        str(_small_png(tmp_path)),
+    )
+    assert result["refused"] and "megapixel" in result["refused"]
+    assert result["grew_kb"] < 24 * 1024, f"the refused photo grew the process by {result['grew_kb'] // 1024} MB"
+
+
+def _small_png(tmp_path: Path) -> Path:
+    path = tmp_path / "small.png"
+    path.write_bytes(_blank_png(64, 48))
+    return path
+
+
+def test_a_photo_over_the_pixel_limit_gets_a_message_on_the_mood_page(tmp_path: Path, monkeypatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from tests.pages_support import APP_FILE, cleanup_engines, configure_env, seed_catalog
+
+    _, media = configure_env(monkeypatch, tmp_path)
+    seed_catalog(media, tmp_path, per_quadrant=1)
+    try:
+        at = AppTest.from_file(APP_FILE, default_timeout=60)
+        at.run()
+        at.file_uploader[0].set_value(("huge.png", _blank_png(5000, 4000), "image/png")).run()
+        assert not at.exception, at.exception
+        assert any("megapixel limit" in e.value for e in at.error)
+        assert at.metric[0].value == "—"  # the mood is unchanged
+    finally:
+        cleanup_engines()

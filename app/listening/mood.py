@@ -147,18 +147,59 @@ def reading_from_smoothed(mood: SmoothedMood | None) -> MoodReading | None:
 # ----------------------------------------------------------------------------- still pictures
 
 
+# What the photo and snapshot widgets accept (the photo widget's max_upload_size; checked here
+# too, since the server's upload limit is the larger one audio needs).
+MAX_PICTURE_MB = 10
+# Decoding costs width x height x 3 bytes whatever the file size (a 200 KB PNG can claim
+# 15000 x 15000): refused from the header, before decoding. Face analysis needs far fewer.
+MAX_PICTURE_PIXELS = 16_000_000
+PICTURE_FORMATS = ("JPEG", "PNG")
+
+
 class NotAnImage(ValueError):
-    """The bytes of a snapshot or photo don't decode as an image."""
+    """A snapshot or photo that is refused: not a JPEG/PNG, or too big; the message says which,
+    for the listener."""
 
 
 def decode_image(data: bytes) -> np.ndarray:
-    """JPEG/PNG bytes → a BGR image (H, W, 3) uint8. Raises NotAnImage."""
+    """JPEG/PNG bytes → a BGR image (H, W, 3) uint8. Raises NotAnImage, for a picture over
+    MAX_PICTURE_MB or MAX_PICTURE_PIXELS before it is decoded."""
     import cv2
 
+    if len(data) > MAX_PICTURE_MB * 1024 * 1024:
+        raise NotAnImage(f"That picture is over {MAX_PICTURE_MB} MB. Use a smaller one, or pick your mood.")
+    width, height = picture_size(data)
+    if width * height > MAX_PICTURE_PIXELS:
+        raise NotAnImage(
+            f"That picture is {width} × {height} pixels, over the {MAX_PICTURE_PIXELS // 1_000_000} megapixel "
+            "limit. Use a smaller one, or pick your mood."
+        )
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise NotAnImage("not an image")
+    if image is None or image.shape[0] * image.shape[1] > width * height:
+        raise NotAnImage("That file is not an image I can read (JPEG or PNG, please).")
     return image
+
+
+def picture_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a JPEG's or PNG's header alone (Pillow opens lazily: no pixel is
+    decoded). Raises NotAnImage for anything else."""
+    import io
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we apply our own, lower limit
+            with Image.open(io.BytesIO(data), formats=PICTURE_FORMATS) as picture:
+                return int(picture.width), int(picture.height)
+    except Image.DecompressionBombError:  # past Pillow's own limit, far past ours
+        raise NotAnImage(
+            f"That picture is over the {MAX_PICTURE_PIXELS // 1_000_000} megapixel limit. Use a smaller one, "
+            "or pick your mood."
+        ) from None
+    except Exception:  # Pillow raises several types for what isn't a JPEG/PNG
+        raise NotAnImage("That file is not an image I can read (JPEG or PNG, please).") from None
 
 
 def reading_from_faces(faces: Sequence[Face], source: str) -> MoodReading | None:

@@ -24,6 +24,7 @@ from app.emotions import FACE_LABELS, QUADRANT_COLOURS, QUADRANT_NAMES, STRATEGI
 from app.listening import playback, service
 from app.listening.live import LiveSnapshot, MoodHolder, live_frame_processor
 from app.listening.mood import (
+    MAX_PICTURE_MB,
     MoodLogThrottle,
     MoodReading,
     NotAnImage,
@@ -334,8 +335,8 @@ def _reading_from_image(data: bytes, source: str) -> None:
 
     try:
         image = decode_image(data)
-    except NotAnImage:
-        st.error("That file is not an image I can read (JPEG or PNG, please).")
+    except NotAnImage as exc:  # not a JPEG/PNG, or over the size limits: the message says which
+        st.error(str(exc))
         return
     try:
         faces = face_analyzer().analyze(image)
@@ -410,7 +411,10 @@ def _render_mood_inputs(session: ListenerSession, live_camera: bool) -> bool:
     with photo_tab:
         _render_still_input(
             st.file_uploader(
-                "Upload a photo of your face", type=["jpg", "jpeg", "png"], key=f"photo_{nonce}", max_upload_size=10
+                "Upload a photo of your face",
+                type=["jpg", "jpeg", "png"],
+                key=f"photo_{nonce}",
+                max_upload_size=MAX_PICTURE_MB,
             ),
             "photo",
         )
