@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import re
 import secrets
 import threading
 import time
@@ -37,6 +38,9 @@ ACCOUNT_KEY = "account:curator"  # the one curator account
 SHARED_CLIENT = "ip:local"  # what clients are when they can't be told apart
 COOKIE_TTL_S = 8 * 3600  # a working day; the curator logs in again after it
 _COOKIE_VERSION = "v1"
+_COOKIE_SHAPE = re.compile(
+    r"v1\.(?P<expires>[0-9]{1,12})\.(?P<nonce>[A-Za-z0-9_-]{1,64})\.(?P<mac>[0-9a-f]{64})", re.ASCII
+)
 
 
 @dataclass
@@ -206,12 +210,15 @@ class CookieSigner:
         return f"{payload}.{self._mac(password, payload)}"
 
     def _parts(self, value: object) -> tuple[str, int, str, str] | None:
+        """The cookie's fields, or None for anything that isn't exactly what `sign` makes: any
+        page on the same host can set a cookie, so a malformed one (non-ASCII, a superscript
+        digit) is treated as absent, never raised."""
         if not isinstance(value, str) or len(value) > 256:
             return None
-        parts = value.split(".")
-        if len(parts) != 4 or parts[0] != _COOKIE_VERSION or not parts[1].isdigit():
+        match = _COOKIE_SHAPE.fullmatch(value)
+        if match is None:
             return None
-        return parts[0], int(parts[1]), parts[2], parts[3]
+        return _COOKIE_VERSION, int(match["expires"]), match["nonce"], match["mac"]
 
     def verify(self, value: object, password: str | None) -> bool:
         """True for an unexpired, unrevoked cookie this process signed under `password`."""

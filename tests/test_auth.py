@@ -250,3 +250,15 @@ def test_a_session_replayed_from_another_client_is_not_logged_in(env, monkeypatc
     monkeypatch.setattr(auth, "client_id", lambda: "ip:203.0.113.9")  # same session state, other client
     at.run()
     assert locked(at)
+
+
+@pytest.mark.parametrize("planted", ["v1.1.x.é", "v1.².a.b", "v1.1." + "é" * 10 + "." + "0" * 64, "v1..", "v1.1.a.b.c"])
+def test_a_malformed_curator_cookie_from_another_page_is_treated_as_absent(env, monkeypatch, planted):
+    """Any page on the same host can set the cookie: the attack's broke every page with an error box."""
+    monkeypatch.setattr(auth, "request_cookie", lambda: planted)
+    mood = AppTest.from_file(APP_FILE, default_timeout=60)
+    mood.run()
+    assert not mood.exception, mood.exception
+    assert locked(open_page())
+    assert not auth.COOKIE_SIGNER.verify(planted, PASSWORD) and auth.COOKIE_SIGNER.seconds_left(planted) == 0
+    auth.COOKIE_SIGNER.revoke(planted)  # a log-out with it in the jar is fine too
