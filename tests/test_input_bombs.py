@@ -135,3 +135,42 @@ def test_a_photo_over_the_pixel_limit_gets_a_message_on_the_mood_page(tmp_path: 
         assert at.metric[0].value == "—"  # the mood is unchanged
     finally:
         cleanup_engines()
+
+
+def _print_figures() -> None:
+    """`python tests/test_input_bombs.py`: each bomb's peak-RSS growth with its bound and without."""
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp())
+    bomb, warm = tmp / "bomb.mp3", tmp / "warm.mp3"
+    _id3_bomb_mp3(bomb)
+    warm.write_bytes(audio_bytes("mp3", seconds=1.0))
+    for bounded in (True, False):
+        unbound = "" if bounded else "checks._bound_id3_inflate = lambda: None\n"
+        script = (
+            f"import app.library.checks as checks\n{unbound}checks.read_tags(sys.argv[2])\nbefore = peak()\n"
+            "tags = checks.read_tags(sys.argv[1])\nprint(json.dumps({'tags': tags, 'grew_kb': peak() - before}))\n"
+        )
+        result = _peak_growth_kb(script, str(bomb), str(warm))
+        print(
+            f"ID3 bomb, {bomb.stat().st_size} B on disk, bounded={bounded}: peak RSS +{result['grew_kb'] / 1024:.1f} MB"
+        )
+    png = tmp / "bomb.png"
+    png.write_bytes(_blank_png(7000, 7000))
+    for checked in (True, False):
+        unchecked = "" if checked else "mood.MAX_PICTURE_PIXELS = 10**12\n"
+        script = (
+            f"from pathlib import Path\nimport app.listening.mood as mood\n{unchecked}"
+            "mood.decode_image(Path(sys.argv[2]).read_bytes())\n"
+            "data = Path(sys.argv[1]).read_bytes()\nbefore = peak()\n"
+            "try:\n    mood.decode_image(data)\nexcept mood.NotAnImage:\n    pass\n"
+            "print(json.dumps({'grew_kb': peak() - before}))\n"
+        )
+        result = _peak_growth_kb(script, str(png), str(_small_png(tmp)))
+        grew = result["grew_kb"] / 1024
+        print(f"PNG bomb 7000x7000, {png.stat().st_size} B, checked={checked}: peak RSS +{grew:.1f} MB")
+
+
+if __name__ == "__main__":
+    sys.path[:0] = [str(REPO), str(REPO / "tests")]
+    _print_figures()
