@@ -29,6 +29,7 @@ import socket
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -397,12 +398,12 @@ class _PlainUnpickler(pickle.Unpickler):
             return super().find_class(module, name)
         if "*" in allowed and "." not in name:
             found = super().find_class(module, name)
-            if isinstance(found, type) and issubclass(found, BaseException):
+            if isinstance(found, type) and issubclass(found, Exception):  # not SystemExit, KeyboardInterrupt
                 return found
         raise pickle.UnpicklingError(f"a Dask answer named {module}.{name}, which is not plain data")
 
 
-_client_loop_threads: set[int] = set()
+_client_loop_threads: Counter[int] = Counter()  # thread id -> open clients on it
 
 
 def _plain_loads(data: bytes, *, buffers: Sequence[object] = ()) -> object:
@@ -416,7 +417,7 @@ def _plain_loads(data: bytes, *, buffers: Sequence[object] = ()) -> object:
 _distributed_loads: Callable[..., object] = pickle.loads
 
 
-def _answer_plain_data_only(client: Client) -> None:
+def _answer_plain_data_only(client: Client) -> int:
     """From now on, what `client` receives is unpickled by _PlainUnpickler: Dask's wire protocol
     unpickles whatever a peer sends (a hostile worker's result could run a shell command here), and
     has no setting against it, so its pickle.loads is wrapped (once per process)."""
@@ -426,10 +427,12 @@ def _answer_plain_data_only(client: Client) -> None:
     async def loop_thread() -> int:
         return threading.get_ident()
 
-    _client_loop_threads.add(client.sync(loop_thread))
+    thread = client.sync(loop_thread)
+    _client_loop_threads[thread] += 1
     if wire_pickle.loads is not _plain_loads:
         _distributed_loads = wire_pickle.loads
         wire_pickle.loads = _plain_loads
+    return thread
 
 
 def _within(seconds: float, call: Callable[[], R], silent: str) -> R:
@@ -467,6 +470,7 @@ class DaskExecutor:
     def __init__(self, client: Client, answer_timeout: float | None = None) -> None:
         self.client = client
         self.answer_timeout = answer_timeout if answer_timeout is not None else answer_timeout_s()
+        self.loop_thread: int | None = None  # where this client's answers are unpickled
 
     @classmethod
     def connect(cls, address: str) -> DaskExecutor:
@@ -502,7 +506,7 @@ class DaskExecutor:
         except Exception as exc:  # OSError, TimeoutError, ssl errors, a bad certificate file...
             raise SchedulerUnreachable(f"no Dask scheduler answers at {address} ({exc}); {hint}") from None
         try:  # without a worker every job would wait forever
-            _answer_plain_data_only(client)
+            loop_thread = _answer_plain_data_only(client)
             _within(timeout + 5, lambda: client.wait_for_workers(1, timeout=timeout), silent)
         except (OSError, TimeoutError):
             client.close(timeout=timeout)
@@ -511,13 +515,19 @@ class DaskExecutor:
             ) from None
         except SchedulerUnreachable:
             raise
-        return cls(client)
+        executor = cls(client)
+        executor.loop_thread = loop_thread
+        return executor
 
     def close(self) -> None:
         try:
             _within(self.answer_timeout, lambda: self.client.close(timeout=30), "closing the Dask client timed out")
         except SchedulerUnreachable:
             log.warning("the Dask scheduler did not answer while closing the client")
+        if self.loop_thread is not None:
+            _client_loop_threads[self.loop_thread] -= 1
+            if _client_loop_threads[self.loop_thread] <= 0:
+                del _client_loop_threads[self.loop_thread]
 
     def _result(self, future: object) -> object:
         """A finished (or pending) future's result, as plain data, within the answer timeout."""
