@@ -407,9 +407,13 @@ _client_loop_threads: Counter[int] = Counter()  # thread id -> open clients on i
 
 
 def _plain_loads(data: bytes, *, buffers: Sequence[object] = ()) -> object:
-    """distributed's pickle.loads, restricted to _PLAIN_GLOBALS on the threads that run this
-    process's clients (a scheduler or worker in this process, as in tests, is left alone)."""
-    if threading.get_ident() not in _client_loop_threads:
+    """distributed's pickle.loads, restricted to _PLAIN_GLOBALS: everywhere in this process, the
+    client's handshake included, unless it also runs a scheduler, nanny or worker (a LocalCluster,
+    as in tests), which must read what it is sent: then only on the threads of its clients."""
+    from distributed import Nanny, Scheduler, Worker
+
+    hosts_servers = bool(Scheduler._instances or Worker._instances or Nanny._instances)
+    if hosts_servers and threading.get_ident() not in _client_loop_threads:
         return _distributed_loads(data, buffers=buffers)
     return _PlainUnpickler(io.BytesIO(data), buffers=buffers).load()
 
@@ -421,18 +425,24 @@ def _answer_plain_data_only(client: Client) -> int:
     """From now on, what `client` receives is unpickled by _PlainUnpickler: Dask's wire protocol
     unpickles whatever a peer sends (a hostile worker's result could run a shell command here), and
     has no setting against it, so its pickle.loads is wrapped (once per process)."""
-    global _distributed_loads
-    import distributed.protocol.pickle as wire_pickle
 
     async def loop_thread() -> int:
         return threading.get_ident()
 
     thread = client.sync(loop_thread)
     _client_loop_threads[thread] += 1
+    _install_plain_loads()
+    return thread
+
+
+def _install_plain_loads() -> None:
+    """Wrap distributed's pickle.loads with _plain_loads (once per process)."""
+    global _distributed_loads
+    import distributed.protocol.pickle as wire_pickle
+
     if wire_pickle.loads is not _plain_loads:
         _distributed_loads = wire_pickle.loads
         wire_pickle.loads = _plain_loads
-    return thread
 
 
 def _within(seconds: float, call: Callable[[], R], silent: str) -> R:
@@ -493,6 +503,7 @@ class DaskExecutor:
         except ValueError as exc:
             raise SchedulerUnreachable(f"{address!r} is not a scheduler address like tls://host:8786 ({exc})") from None
         security = cluster_security(address)
+        _install_plain_loads()  # before the handshake: the scheduler's first answers are plain data too
         timeout = float(parse_timedelta(dask.config.get("distributed.comm.timeouts.connect")))
         silent = f"the Dask scheduler at {address} did not answer within {2 * timeout:g} s; {hint}"
         try:
