@@ -31,6 +31,8 @@ from streamlit import config
 app = importlib.import_module("streamlit_app").app
 config.get_config_options()
 config._set_option("server.enableXsrfProtection", False, "test: the PUTs come from no browser page")
+import app.ui.server as ui_server
+ui_server.ANONYMOUS_TOTAL_UPLOAD_MB = int(os.environ.get("TEST_ANONYMOUS_TOTAL_UPLOAD_MB", "200"))
 server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning"))
 threading.Thread(target=server.run, daemon=True).start()
 while not server.started:
@@ -58,7 +60,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def _server(tmp_path: Path, **extra_env: str) -> Iterator[tuple[str, Path]]:
     port, state, log = _free_port(), tmp_path / "state.json", tmp_path / "server.log"
     env = dict(
         os.environ,
@@ -67,6 +69,7 @@ def _server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         MOODTUNE_MEDIA_DIR=str(tmp_path / "media"),
         MOODTUNE_ADMIN_PASSWORD="curator-secret-for-tests",
         MOODTUNE_MAX_UPLOAD_MB="30",
+        **extra_env,
     )
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -132,6 +135,17 @@ def test_an_anonymous_session_cannot_make_the_server_hold_more_than_two_pictures
         assert statuses.count(204) >= 1 and statuses.count(413) >= 6, statuses
         assert held <= 20 * MB + 64 * 1024, f"the server holds {held / MB:.0f} MB for one anonymous session"
         assert _put(base, str(uuid.uuid4()), 12 * MB) == 413  # over the photo widget's own limit
+
+
+def test_many_anonymous_sessions_together_hold_no_more_than_the_servers_upload_budget(tmp_path: Path) -> None:
+    with _server(tmp_path, TEST_ANONYMOUS_TOTAL_UPLOAD_MB="24") as (base, state):  # scaled down from 200
+        with ThreadPoolExecutor(4) as pool:
+            statuses = list(pool.map(lambda _: _put(base, str(uuid.uuid4()), 8 * MB), range(8)))
+        held = sum(_state(state)["held"].values())
+        assert statuses.count(204) >= 1 and statuses.count(REFUSED) >= 4, statuses
+        assert held <= 24 * MB, f"the server holds {held / MB:.0f} MB for anonymous sessions"
+        cookie = _state(state)["cookie"]
+        assert _put(base, str(uuid.uuid4()), 8 * MB, cookie=cookie) == 204  # a curator is never refused by it
 
 
 def test_a_curator_may_upload_up_to_the_apps_own_limit_and_no_further(tmp_path: Path) -> None:

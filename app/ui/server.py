@@ -14,7 +14,8 @@ long as the session lives, and checks only ``server.maxUploadSize`` per request 
 any number of 50 MB files. ``UploadLimits`` refuses, before the body is read: a request without
 a Content-Length, one over the app's own upload limit (MOODTUNE_MAX_UPLOAD_MB) for a curator,
 and for everyone else anything that would take the session past ``ANONYMOUS_SESSION_UPLOAD_MB``
-(what the Mood page's snapshot and photo widgets can need together).
+(what the Mood page's snapshot and photo widgets can need together), or all sessions' uploads
+past ``ANONYMOUS_TOTAL_UPLOAD_MB``.
 """
 
 from __future__ import annotations
@@ -74,21 +75,26 @@ class SecurityHeaders:
 
 # Two pictures (a snapshot and a photo) at the widgets' limit: all an anonymous session needs.
 ANONYMOUS_SESSION_UPLOAD_MB = 2 * MAX_PICTURE_MB
+# What uploads may hold in all before anonymous ones wait (many sessions at once must not take
+# the server past its memory budget; a curator's uploads are never refused by it).
+ANONYMOUS_TOTAL_UPLOAD_MB = 200
 # The multipart framing around one file in an upload request's body.
 MULTIPART_MARGIN_BYTES = 64 * 1024
 _UPLOAD_PATH = re.compile(r"/_stcore/upload_file/(?P<session>[^/]+)/(?P<file>[^/]+)/?$")
 
 
-def _held_upload_bytes(session_id: str, except_file: str) -> int:
-    """What Streamlit's upload manager holds for a session now (but `except_file`, which the
-    upload would replace)."""
+def _held_upload_bytes(session_id: str, except_file: str) -> tuple[int, int]:
+    """What Streamlit's upload manager holds now: for this session (but `except_file`, which the
+    upload would replace), and for all sessions together."""
     from streamlit import runtime
 
     if not runtime.exists():
-        return 0
+        return 0, 0
     storage = getattr(runtime.get_instance().uploaded_file_mgr, "file_storage", None)
-    files = dict(storage.get(session_id) or {}) if isinstance(storage, dict) else {}
-    return sum(len(rec.data) for file_id, rec in files.items() if file_id != except_file)
+    sessions = {sid: dict(files) for sid, files in list(storage.items())} if isinstance(storage, dict) else {}
+    mine = sum(len(rec.data) for file_id, rec in sessions.get(session_id, {}).items() if file_id != except_file)
+    everyone = sum(len(rec.data) for files in sessions.values() for rec in files.values())
+    return mine, everyone
 
 
 def _is_curator(headers: list[tuple[bytes, bytes]]) -> bool:
@@ -110,17 +116,22 @@ def _is_curator(headers: list[tuple[bytes, bytes]]) -> bool:
 
 
 class UploadBudget:
-    """Bytes each session has in upload requests still being received (counted with what it
-    already holds, so parallel PUTs can't each pass the check alone)."""
+    """Bytes in upload requests still being received, per session and in all (counted with what is
+    already held, so parallel PUTs can't each pass the check alone)."""
 
     def __init__(self) -> None:
         self._in_flight: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
 
-    def reserve(self, session_id: str, n_bytes: int, held: int, cap: int | None) -> bool:
+    def reserve(self, session_id: str, n_bytes: int, held: tuple[int, int], caps: tuple[int, int] | None) -> bool:
+        """Note `n_bytes` coming for the session unless that would take it past caps[0], or all
+        sessions past caps[1] (no caps: a curator)."""
         with self._lock:
-            if cap is not None and held + self._in_flight[session_id] + n_bytes > cap:
-                return False
+            if caps is not None:
+                mine = held[0] + self._in_flight[session_id] + n_bytes
+                everyone = held[1] + sum(self._in_flight.values()) + n_bytes
+                if mine > caps[0] or everyone > caps[1]:
+                    return False
             self._in_flight[session_id] += n_bytes
             return True
 
@@ -154,15 +165,19 @@ class UploadLimits:
             return
         n_bytes = int(length)
         curator = _is_curator(headers)
+        caps: tuple[int, int] | None
         if curator:
-            limit, cap = get_settings().max_upload_bytes + MULTIPART_MARGIN_BYTES, None
+            limit, caps = get_settings().max_upload_bytes + MULTIPART_MARGIN_BYTES, None
         else:
             limit = MAX_PICTURE_MB * 1024 * 1024 + MULTIPART_MARGIN_BYTES
-            cap = ANONYMOUS_SESSION_UPLOAD_MB * 1024 * 1024 + MULTIPART_MARGIN_BYTES
+            caps = (
+                ANONYMOUS_SESSION_UPLOAD_MB * 1024 * 1024 + MULTIPART_MARGIN_BYTES,
+                ANONYMOUS_TOTAL_UPLOAD_MB * 1024 * 1024,
+            )
         held = _held_upload_bytes(session_id, match["file"])
-        if n_bytes > limit or not self.budget.reserve(session_id, n_bytes, held, cap):
+        if n_bytes > limit or not self.budget.reserve(session_id, n_bytes, held, caps):
             log.warning(
-                "upload refused: session=%s curator=%s bytes=%d held=%d", session_id[:8], curator, n_bytes, held
+                "upload refused: session=%s curator=%s bytes=%d held=%d/%d", session_id[:8], curator, n_bytes, *held
             )
             await _refuse(send, 413, "this upload is over the size this session may send")
             return
