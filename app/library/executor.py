@@ -280,12 +280,14 @@ class SchedulerUnreachable(IngestSetupError):
     analysed or imported."""
 
 
-class ClusterAnswerRefused(RuntimeError):
-    """The cluster answered a task with something other than plain data: refused unread."""
+class ClusterAnswerRefused(IngestSetupError):
+    """The cluster answered a task with something other than plain data: refused unread (a job's
+    outcome; raised from `run`, it stops the import with its message)."""
 
 
-class ClusterSilent(RuntimeError):
-    """The cluster did not answer within the answer timeout."""
+class ClusterSilent(IngestSetupError):
+    """The cluster did not answer within the answer timeout (a job's outcome; raised from `run`,
+    it stops the import with its message)."""
 
 
 def answer_timeout_s() -> float:
@@ -560,7 +562,7 @@ class DaskExecutor:
             return self._result(self.client.submit(fn, pure=False))  # type: ignore[return-value]
         except (KilledWorker, FutureCancelledError) as exc:
             raise WorkerLost(f"the Dask worker running it was lost ({type(exc).__name__})") from None
-        except (IngestSetupError, ClusterAnswerRefused, ClusterSilent):
+        except IngestSetupError:  # ClusterAnswerRefused and ClusterSilent too
             raise
         except (ImportError, RuntimeError) as exc:
             # The scheduler unpickles the task too: one that can't import `app` says "deserialization".
