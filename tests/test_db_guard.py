@@ -210,3 +210,16 @@ def test_a_deleted_wal_sidecar_refuses_writes_and_loses_nothing_written_before(t
 def test_a_crash_right_after_the_wal_is_deleted_loses_only_the_last_seconds(tmp_path):
     _, titles = _wal_attack(tmp_path, "-wal", between="read")
     assert titles == ["Before"]  # checkpointed by the transaction after it
+
+
+def test_a_catalog_switched_out_of_wal_mode_under_the_app_refuses_writes(sqlite_catalog):
+    from app.catalog.db import get_engine
+
+    url, _ = sqlite_catalog
+    raw = get_engine(url).raw_connection()  # the app's own pooled connection, switched by a tool
+    try:
+        assert raw.driver_connection.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+    finally:
+        raw.close()  # back to the pool, still in DELETE mode
+    with pytest.raises(DatabaseReplaced, match="nothing was saved"), session_scope(url) as s:
+        add(s, "Into a journal that a crash can tear", 0.2, 0.2)
