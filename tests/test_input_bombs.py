@@ -113,6 +113,28 @@ def test_a_photo_decompression_bomb_is_refused_before_it_is_decoded(tmp_path: Pa
     assert result["grew_kb"] < 24 * 1024, f"the refused photo grew the process by {result['grew_kb'] // 1024} MB"
 
 
+def test_many_big_photos_at_once_are_decoded_two_at_a_time_and_kept_small(tmp_path: Path) -> None:
+    photo = tmp_path / "big.png"
+    photo.write_bytes(_blank_png(4000, 3000))  # 12 MP, under the limit: 36 MB decoded
+    result = _peak_growth_kb(
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "from pathlib import Path\n"
+        "from app.listening.mood import MAX_ANALYSED_SIDE, decode_image\n"
+        "data = Path(sys.argv[1]).read_bytes()\n"
+        "decode_image(Path(sys.argv[2]).read_bytes())\n"
+        "before = peak()\n"
+        "with ThreadPoolExecutor(8) as pool:\n"
+        "    images = list(pool.map(lambda _: decode_image(data), range(8)))\n"
+        "print(json.dumps({'shape': images[0].shape, 'grew_kb': peak() - before, 'side': MAX_ANALYSED_SIDE}))\n",
+        str(photo),
+        str(_small_png(tmp_path)),
+    )
+    assert max(result["shape"][:2]) == result["side"]
+    # Eight visitors at once: two decodes at a time and eight small copies (about 140 MB here), not
+    # eight decodes at once (about 410 MB here).
+    assert result["grew_kb"] < 200 * 1024, f"eight photos at once grew the process by {result['grew_kb'] // 1024} MB"
+
+
 def _small_png(tmp_path: Path) -> Path:
     path = tmp_path / "small.png"
     path.write_bytes(_blank_png(64, 48))

@@ -4,6 +4,7 @@ distribution or the camera's smoothed mood; and when a reading is worth storing.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -154,6 +155,11 @@ MAX_PICTURE_MB = 10
 # 15000 x 15000): refused from the header, before decoding. Face analysis needs far fewer.
 MAX_PICTURE_PIXELS = 16_000_000
 PICTURE_FORMATS = ("JPEG", "PNG")
+# Decoding holds the whole picture at once: at most two at a time in the process, each shrunk to
+# this longest side before it is kept (face analysis needs no more), so many visitors sending
+# pictures at once stay within the app's memory.
+MAX_ANALYSED_SIDE = 1600
+_DECODING = threading.BoundedSemaphore(2)
 
 
 class NotAnImage(ValueError):
@@ -162,8 +168,8 @@ class NotAnImage(ValueError):
 
 
 def decode_image(data: bytes) -> np.ndarray:
-    """JPEG/PNG bytes → a BGR image (H, W, 3) uint8. Raises NotAnImage, for a picture over
-    MAX_PICTURE_MB or MAX_PICTURE_PIXELS before it is decoded."""
+    """JPEG/PNG bytes → a BGR image (H, W, 3) uint8, at most MAX_ANALYSED_SIDE on its longest side.
+    Raises NotAnImage, for a picture over MAX_PICTURE_MB or MAX_PICTURE_PIXELS before it is decoded."""
     import cv2
 
     if len(data) > MAX_PICTURE_MB * 1024 * 1024:
@@ -174,9 +180,15 @@ def decode_image(data: bytes) -> np.ndarray:
             f"That picture is {width} × {height} pixels, over the {MAX_PICTURE_PIXELS // 1_000_000} megapixel "
             "limit. Use a smaller one, or pick your mood."
         )
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None or image.shape[0] * image.shape[1] > width * height:
-        raise NotAnImage("That file is not an image I can read (JPEG or PNG, please).")
+    with _DECODING:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        if image is None or image.shape[0] * image.shape[1] > width * height:
+            raise NotAnImage("That file is not an image I can read (JPEG or PNG, please).")
+        longest = max(image.shape[:2])
+        if longest > MAX_ANALYSED_SIDE:
+            scale = MAX_ANALYSED_SIDE / longest
+            size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     return image
 
 
