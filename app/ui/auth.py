@@ -148,6 +148,7 @@ def _try_login() -> None:
     LOGIN_THROTTLE.slow_down(attempt.slowing)  # the right password too: no answer comes faster
     if password is not None and password_matches(str(candidate), password):
         LOGIN_THROTTLE.success(attempt.refusing + (attempt.client,))
+        log.info("curator login: client=%s session=%s", attempt.client, attempt.session)
         st.session_state[keys.ADMIN_TOKEN] = _token_for(password, client_id())
         st.session_state[keys.CURATOR_COOKIE] = COOKIE_SIGNER.sign(password)
         st.session_state.pop(keys.LOGIN_FAILED, None)
