@@ -155,6 +155,9 @@ def test_a_curator_may_upload_up_to_the_apps_own_limit_and_no_further(tmp_path: 
         assert _put(base, session, 25 * MB, cookie=cookie) == 204
         assert _put(base, session, 25 * MB, cookie=cookie + "x") == 413  # a forged cookie is anonymous
         assert _put(base, session, 31 * MB, cookie=cookie) == 413  # MOODTUNE_MAX_UPLOAD_MB=30
+        for planted in ("v1.1.x.é", "v1.².a.b", '"unbalanced'):  # malformed: anonymous, not an error
+            assert _put(base, str(uuid.uuid4()), 1 * MB, cookie=planted) == 204
+            assert _put(base, str(uuid.uuid4()), 12 * MB, cookie=planted) == REFUSED
 
 
 def test_every_response_forbids_framing_by_other_sites(tmp_path: Path) -> None:
