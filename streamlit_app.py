@@ -10,8 +10,9 @@ re-import the main module as ``__mp_main__``, and must get neither the page nor 
 ``app`` is the server: ``streamlit run streamlit_app.py`` (here and on Streamlit Community Cloud)
 finds this ``st.App`` in the file, imports the module as ``streamlit_app`` and serves this same
 script through it, with the security headers Streamlit has no setting for
-(``app.ui.server.SecurityHeaders``: ``nosniff``) and the route the now-playing bar fetches its
-audio from (``app.ui.server.audio_routes``: /audio/<track id>, valid as long as the track is).
+(``app.ui.server.SecurityHeaders``: ``nosniff``, framing by this site only), the upload limits it
+has none for either (``app.ui.server.UploadLimits``), and the route the now-playing bar fetches
+its audio from (``app.ui.server.audio_routes``: /audio/<track id>, valid as long as the track is).
 """
 
 from __future__ import annotations
@@ -57,6 +58,6 @@ elif __name__ != "__mp_main__":
     import streamlit as st
     from starlette.middleware import Middleware
 
-    from app.ui.server import SecurityHeaders, audio_routes
+    from app.ui.server import SecurityHeaders, UploadLimits, audio_routes
 
-    app = st.App(__file__, routes=audio_routes(), middleware=[Middleware(SecurityHeaders)])
+    app = st.App(__file__, routes=audio_routes(), middleware=[Middleware(SecurityHeaders), Middleware(UploadLimits)])

@@ -101,7 +101,7 @@ def test_mood_pad_in_the_browser_lists_playable_tracks(page: Page, server: Serve
     expect(page.get_by_test_id("stMetricValue").first).to_have_text("sad")
     expect(_rows_saying(page, "you picked sad")).to_have_count(5)
     expect(page.locator("audio")).to_have_count(1)  # one player, not one per track
-    expect(page.locator("audio")).to_have_attribute("src", re.compile("/media/"))
+    expect(page.locator("audio")).to_have_attribute("src", re.compile("/audio/"))
 
 
 def test_curate_upload_in_the_browser_tags_the_file(page: Page, server: Server, e2e_dir):
