@@ -75,8 +75,12 @@ def recommender_for(session: ListenerSession) -> RecommendFn:
         # refill calls this before it replaces up next: a rebuild when the basis changed, else
         # the fresh tracks go after the ones kept.
         start = 0 if session.basis_changed() else len(session.queue)
-        # What the session heard may come back when nothing new is left; the rest never.
-        heard = list(dict.fromkeys(entry.track_id for entry in reversed(session.history)))
+        # What the session heard may come back when nothing new is left (a replay already up
+        # next or playing again excepted); the rest never.
+        staying = {item.track_id for item in session.queue}
+        if session.now_playing is not None:
+            staying.add(session.now_playing.track_id)
+        heard = [t for t in dict.fromkeys(e.track_id for e in reversed(session.history)) if t not in staying]
         return recommend(
             mood,
             strategy,
