@@ -128,9 +128,9 @@ def listener_point(mood: MoodInput) -> tuple[MoodPoint, str | None]:
     return point, max(known, key=known.__getitem__)
 
 
-# Never silent: when nothing new is left, tracks heard this session come back, least recently
-# heard first; the most recently heard few are kept back (a repeat right after a track is not
-# what a player does) unless nothing else is left.
+# Never silent: when nothing new is left, tracks heard this session come back, ranked as usual
+# among those heard longest ago: the most recently heard few are kept back (a repeat right after
+# a track is not what a player does), and so are early skips, unless nothing else is left.
 REPLAY_HOLD_BACK = 5
 
 
@@ -157,8 +157,9 @@ def recommend(
     while anything new is left, the session's preference reranks (`app.listening.preferences`),
     and its taste may move where the tracks are looked for (`app.listening.taste`).
     `heard_track_ids` (most recent first) adds tracks heard that its events may not hold yet.
-    When nothing new is left, heard tracks come back, least recently heard first, each saying so
-    (`Recommendation.replay`), so the music never stops while the catalog has tracks.
+    When nothing new is left, heard tracks come back (the least recently heard, not the ones
+    refused, unless nothing else is left), each saying so (`Recommendation.replay`), so the music
+    never stops while the catalog has tracks.
     With `seed`, a small seeded jitter varies the order among near-equal tracks; the same inputs
     and seed always give the same list.
     `source` is where the mood came from (a `MoodReading.source`: "camera", "snapshot",
@@ -211,8 +212,10 @@ def recommend(
         # Nothing new left: the least recently heard come back (the newest few only as a last resort).
         taken = {tid for tid, _, _ in picks}
         hold_back = min(REPLAY_HOLD_BACK, max(0, len(heard) - (n - len(picks))))
+        refused = {e.track_id for e in history.events if taste.is_refusal(e)}
         pool = [tid for tid in heard[hold_back:] if tid not in taken]
-        pool.reverse()  # least recently heard first
+        welcome = [tid for tid in pool if tid not in refused]  # what was refused only as a last resort
+        pool = welcome if len(welcome) >= n - len(picks) else pool
         more, seen_again = ranker.rank(pool, targets[len(picks) :], aims, n - len(picks), after=picks)
         replays = {tid for tid, _, _ in more}
         picks += more

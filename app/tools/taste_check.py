@@ -71,6 +71,7 @@ def run_rounds(
         if hit and play_through:
             send({"cmd": "feedback", "track_id": first["track_id"], "action": "completed"})
         hits.append(hit)
+    send({"cmd": "forget"})  # listeners don't inform each other (or the static ranking) through likes
     return hits
 
 
