@@ -8,10 +8,11 @@ neighbourhood itself, so a taste that lies away from the mood can be reached:
   liked or played through, as far as the *contrast* between liked and refused allows (evidence
   on both sides: tracks played through on a steady mood, with nothing refused, say nothing about
   a taste away from it, so a passive listener whose mood changes isn't held back by its past).
-- *A run of refusals* (early skips one after another, nothing liked or played through between):
-  after ``WIDEN_AFTER`` the neighbourhood widens; after ``EXPLORE_AFTER`` the offer goes to
-  another region of the plane, the one the session's evidence speaks least against, the nearer
-  the better, and the next run tries the next one.
+- *A run of refusals* (early skips one after another, nothing liked or played through between),
+  on match: after ``WIDEN_AFTER`` the neighbourhood widens; after ``EXPLORE_AFTER`` the offer
+  goes to another region of the plane, the one the session's evidence speaks least against, the
+  nearer the better, and the next run tries the next one. (Lift and calm explore along their
+  steering path instead: ``STEERED``.)
 - *Bounded by the strategy*: whatever moved it, a lift's point is never darker and a calm's never
   livelier than the strategy's own point (``bounded``), so lift still lifts and calm still calms;
   match follows the listener.
@@ -50,6 +51,11 @@ REGION_SIGMA = 0.35
 REGION_SHRINK = 0.5
 REGION_DISTANCE_COST = 0.1
 EDGE = 0.95  # an aimed point stays inside the plane
+
+# Lift and calm move the listener along a steering path toward a goal, and their mood-response
+# bandit explores near each step: a run of skips there doesn't send the offer to other regions
+# (in the simulated listeners that cost goal-reached sessions); their taste only pulls, bounded.
+STEERED = ("lift", "calm")
 
 # Words for the reason line: a region of the plane and a direction.
 _REGION_WORDS = {"Q1": "upbeat", "Q2": "intense", "Q3": "sad", "Q4": "calm"}
@@ -145,7 +151,7 @@ def aim(history: SessionHistory, base: MoodPoint, strategy: str) -> Aim:
                 f"more like the {_REGION_WORDS[quadrant_of(*centre)]} ones you liked; trying {_direction(base, pulled)}"
             )
 
-    run = refusal_run(history.events)
+    run = refusal_run(history.events) if strategy not in STEERED else []
     if len(run) < WIDEN_AFTER:
         return Aim(point, 1.0, kind, note)
     spread = min(MAX_SPREAD, 1.0 + WIDEN_PER_SKIP * (len(run) - 1))
