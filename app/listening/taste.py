@@ -54,8 +54,10 @@ EDGE = 0.95  # an aimed point stays inside the plane
 
 # Lift and calm move the listener along a steering path toward a goal, and their mood-response
 # bandit explores near each step: a run of skips there doesn't send the offer to other regions
-# (in the simulated listeners that cost goal-reached sessions); their taste only pulls, bounded.
+# (in the simulated listeners that cost goal-reached sessions); their taste only pulls, bounded,
+# and less far.
 STEERED = ("lift", "calm")
+STEERED_MAX_PULL = 0.4  # and their taste pulls less far from the path's step than match's may
 
 # Words for the reason line: a region of the plane and a direction.
 _REGION_WORDS = {"Q1": "upbeat", "Q2": "intense", "Q3": "sad", "Q4": "calm"}
@@ -137,7 +139,7 @@ def aim(history: SessionHistory, base: MoodPoint, strategy: str) -> Aim:
     centre = preference.liked_centre()
     contrast = min(liked_mass, refused_mass)
     if centre is not None and contrast > 0:
-        share = min(MAX_PULL, contrast / (contrast + TASTE_HALF))
+        share = min(STEERED_MAX_PULL if strategy in STEERED else MAX_PULL, contrast / (contrast + TASTE_HALF))
         pulled = bounded(
             MoodPoint(
                 base.valence + share * (centre[0] - base.valence), base.arousal + share * (centre[1] - base.arousal)
