@@ -112,6 +112,13 @@ def test_a_like_ends_the_run_and_late_skips_do_not_count_as_refusals():
     assert taste.aim(_history(late, CALM_SPOT), neutral, "match").kind != "explore"
 
 
+def test_not_for_me_late_in_a_track_counts_as_a_refusal_where_a_late_skip_does_not():
+    neutral = MoodPoint(-0.06, -0.63)
+    verdicts = [e for tid in CALM_SPOT for e in (Event(tid, "skipped", 200.0), Event(tid, "disliked"))]
+    assert taste.refusal_run(verdicts) == list(CALM_SPOT)
+    assert taste.aim(_history(verdicts, CALM_SPOT), neutral, "match").kind == "explore"
+
+
 def test_liking_far_from_the_mood_after_skips_near_it_pulls_the_offer_toward_the_likes():
     neutral = MoodPoint(-0.06, -0.63)
     points = {**CALM_SPOT, 10: (0.6, 0.6), 11: (0.55, 0.5)}

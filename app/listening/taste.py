@@ -86,6 +86,9 @@ def bounded(point: MoodPoint, base: MoodPoint, strategy: str) -> MoodPoint:
 
 
 def is_refusal(event: Event) -> bool:
+    """An early skip, or "not for me" at any point of the track (a verdict, not impatience)."""
+    if event.action == "disliked":
+        return True
     return event.action == "skipped" and (event.position_s is None or event.position_s < EARLY_SKIP_S)
 
 
@@ -93,7 +96,10 @@ def refusal_run(events: Iterable[Event]) -> list[int]:
     """The tracks refused one after another most recently (newest first); a like or a
     completion ends the run, events that say nothing (started, paused, played) don't."""
     run: list[int] = []
+    refused = {e.track_id for e in events if e.action == "disliked"}
     for e in events:  # newest first
+        if e.track_id in refused and e.action == "skipped":
+            continue  # the skip that moved on from a "not for me" belongs to that verdict
         if e.action in ("liked", "completed") or (e.action == "skipped" and not is_refusal(e)):
             break
         if is_refusal(e) and e.track_id not in run:
