@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.config import MODELS_DIR, MUSIC_MODEL_FILE
+from app.config import FRAGMENT_BELOW_S, MODELS_DIR, MUSIC_MODEL_FILE
 from app.emotions import QUADRANTS, quadrant_of
 from app.model_loading import load_once
 from app.music import embedding, handcrafted
@@ -29,16 +29,11 @@ from app.music.features import DEFAULT_NETS, SEGMENT_S, SERVING_PATCHES, SongAna
 MODEL_FORMAT = "moodtune-music-mood/2"
 RETRAIN = "retrain it with `python -m app.music.train` and export it, or check out the model of this code's version"
 
-# Tracks shorter than this (stingers, jingles, fragments) are too short for the model's
-# ~10 s segments to say much: their tag's confidence is capped below REVIEW_BELOW, so they are
-# listed for review, and listeners are not offered them until a curator has set their mood.
-FRAGMENT_BELOW_S = 20.0
-
 # Tags below this confidence are listed under "needs review" on Curate: the model is unsure
 # (its quadrant probabilities are flat, or its regressed valence/arousal point lies in another
 # quadrant than its classifier picked).
 REVIEW_BELOW = 0.4
-# The most a fragment's tag (shorter than FRAGMENT_BELOW_S) may claim: always under review.
+# The most a fragment's tag (shorter than app.config.FRAGMENT_BELOW_S) may claim: always under review.
 FRAGMENT_CONFIDENCE = 0.2
 
 
@@ -119,11 +114,11 @@ def tag_confidence(probabilities: np.ndarray, quadrant_index: int, valence: floa
 
 
 def attention_features(seg_proba: np.ndarray) -> np.ndarray:
-    """[segments, 3] what attention pooling weighs a segment by: how sure the classifier is of
-    it (top probability, entropy) and a constant."""
+    """[segments, 2] what attention pooling weighs a segment by: how sure the classifier is of
+    it (top probability, and the entropy of its probabilities)."""
     p = np.clip(seg_proba, 1e-9, 1.0)
     entropy = -(p * np.log(p)).sum(axis=1) / np.log(p.shape[1])
-    return np.stack([p.max(axis=1), entropy, np.ones(len(p))], axis=1)
+    return np.stack([p.max(axis=1), entropy], axis=1)
 
 
 def attention_weights(seg_proba: np.ndarray, pool_weights: np.ndarray) -> np.ndarray:
