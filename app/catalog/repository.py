@@ -283,11 +283,6 @@ def offered_to_listeners() -> ColumnElement[bool]:
     return or_(Track.duration_s >= FRAGMENT_BELOW_S, Track.tagged_by == CURATOR)
 
 
-def fragment_track_ids(session: Session) -> list[int]:
-    """Ids of the fragments listeners are not offered (a curator's review list)."""
-    return list(session.scalars(select(Track.id).where(~offered_to_listeners()).order_by(Track.id)))
-
-
 def model_tagged_track_ids(session: Session) -> list[int]:
     """Ids of tracks a retag may change (everything not set by a curator)."""
     return list(session.scalars(select(Track.id).where(Track.tagged_by != CURATOR).order_by(Track.id)))
