@@ -772,6 +772,8 @@ def _main(argv: list[str] | None = None) -> None:
         for name in args.extract:
             t = time.time()
             paths = set_paths(root, name)[: args.limit]
+            # A fixed shuffle: an unfinished cache then holds every genre and quadrant alike.
+            paths = [paths[i] for i in np.random.default_rng(0).permutation(len(paths))]
             clip_segments(paths[::-1] if args.reverse else paths, work, name, every_patch=args.every_patch)
             print(f"{name}: {len(paths)} clips cached in {time.time() - t:.1f}s", flush=True)
         return
@@ -783,8 +785,19 @@ def _main(argv: list[str] | None = None) -> None:
     alias = assign_groups(sets)
     partial = {}
     if args.cached_only:
+        # The clips cached when the first --cached-only run into this folder started: a resumed
+        # run compares its candidates on the same clips however far the cache has grown since.
+        listed = out_dir / "subset.json"
+        if not listed.exists():
+            out_dir.mkdir(parents=True, exist_ok=True)
+            cached = {
+                s.name: [_cache_name(p) for p in s.paths if (work / f"segments_{s.name}" / _cache_name(p)).exists()]
+                for s in sets
+            }
+            listed.write_text(json.dumps(cached))
+        subset = json.loads(listed.read_text())
         for s in sets:
-            keep = np.array([(work / f"segments_{s.name}" / _cache_name(p)).exists() for p in s.paths])
+            keep = np.array([_cache_name(p) in set(subset[s.name]) for p in s.paths])
             partial[s.name] = f"{int(keep.sum())} of {len(keep)}"
             s.keep(np.flatnonzero(keep))
     for s in sets:
