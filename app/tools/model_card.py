@@ -586,10 +586,11 @@ the app starts with.
 {speed}
 **Known weaknesses**: valence is harder than arousal (the audio carries energy more plainly than
 pleasantness); Emotify's labels are induced emotions with modest listener agreement; 4Q and Emotify
-are excerpts of mostly Western popular and classical music, so genres far from them (game and film
-scores, for example) are less reliable — see the per-genre rows, the confidence and the "needs
-review" list. Short stingers are tagged from a single segment and are not trusted (see above).
-Curators can override any tag.
+are excerpts of mostly Western popular and classical music, so genres far from them are less
+reliable: orchestral game and film scores are the known failure — epic battle pieces read as calm
+or sad, and slow "sad" themes as pleasant — see the per-genre rows (MUSIFEAST-17's Film and Video
+game), the confidence and the "needs review" list. Short stingers are tagged from a single segment
+and are not trusted (see above). Curators can override any tag.
 """
 
 
