@@ -28,7 +28,7 @@ import re
 import shutil
 import time
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -268,12 +268,14 @@ class ClipSet:
     genre: np.ndarray
     strength: np.ndarray  # how clear the label is (Emotify: listener agreement; others: 1)
     artists: list[str]
+    # (nets, all_patches) -> the clips' analyses, read from the feature cache on first use.
+    loaded: dict = field(default_factory=dict)
 
     def clips(self, work: Path, nets: tuple[str, ...], all_patches: bool) -> list[SongAnalysis]:
-        key = (self.name, tuple(nets), all_patches)
-        if key not in _CLIPS:
-            _CLIPS[key] = clip_segments(self.paths, work, self.name, tuple(nets), all_patches=all_patches)
-        return _CLIPS[key]
+        key = (tuple(nets), all_patches)
+        if key not in self.loaded:
+            self.loaded[key] = clip_segments(self.paths, work, self.name, tuple(nets), all_patches=all_patches)
+        return self.loaded[key]
 
     def keep(self, idx: np.ndarray) -> None:
         """Only the clips `idx` from now on."""
@@ -281,13 +283,11 @@ class ClipSet:
         self.artists = [self.artists[i] for i in idx]
         self.quadrant, self.va, self.groups = self.quadrant[idx], self.va[idx], self.groups[idx]
         self.genre, self.strength = self.genre[idx], self.strength[idx]
+        self.loaded = {}
 
     @property
     def has_quadrants(self) -> bool:
         return bool((self.quadrant >= 0).all())
-
-
-_CLIPS: dict[tuple, list[SongAnalysis]] = {}
 
 
 def load_4q(root: Path, lexicon: dict) -> tuple[ClipSet, dict]:
@@ -613,7 +613,7 @@ def repeated_cross_validate(
     for p in POOLINGS:
         per = [r[p] for r in runs]
         result = _mean_report(per)
-        result["spread"] = {f"{s}_{k}": float(np.std([r[s][k] for r in per])) for s, k in SPREAD_KEYS}
+        result["spread"] = {f"{s}_{k}": float(np.std([r[s][k] for r in per])) for s, k in SPREAD_KEYS if s in per[0]}
         result["seeds"] = list(seeds)
         out[p] = result
     return out
