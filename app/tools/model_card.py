@@ -630,7 +630,11 @@ def _retrain(face: dict | None) -> str:
         "its workdir's `state.json` and, for the served nets, in `face_metrics.json` (`members`: `warm_start`, "
         "`options`). A net trained in a chain of warm restarts is given below as a three-stage recipe; the served "
         "one took the longer chain listed above.\n\n"
-        f"```\n{steps}{export} --export\npython -m app.music.train --data ../shared/data/music\n"
+        f"```\n{steps}{export} --export\n"
+        "python -m app.music.convert_musicnn --wheel musicnn-0.1.0-py3-none-any.whl   # the four nets, if missing\n"
+        "python -m app.music.train --extract 4q emotify musifeast17   # feature cache, resumable\n"
+        "python -m app.music.train   # CV, writes .cache/music_train/out\n"
+        "python -m app.music.train --export .cache/music_train/out   # only if it beat the served model\n"
         "python -m app bench --json > models/bench.json\npython -m app.tools.model_card\n```\n"
     )
 
