@@ -1,23 +1,24 @@
-"""Train the music mood model on the 4Q and Emotify sets and save it to models/.
+"""Train the music mood model on 4Q, Emotify and MUSIFEAST-17 into an output folder.
 
-    python -m app.music.train --data ../shared/data/music --lexicon ../shared/data/lexicon
+    python -m app.music.train --extract 4q emotify musifeast17   # feature cache (resumable)
+    python -m app.music.train                                    # CV, writes .cache/music_train/out
+    python -m app.music.train --export .cache/music_train/out    # into models/, only if it beat the served one
 
 Steps:
-1. Cut every clip into the segments tagging uses (`app.music.features.analyse`) and compute each
-   segment's input rows (cached per clip under --workdir, so reruns and interrupted runs are quick).
-2. Targets: the quadrant (4Q's label; Emotify's from its listeners' GEMS profile) and continuous
-   valence/arousal: for 4Q the mean norm of the clip's AllMusic mood words in the Warriner
-   lexicon, for Emotify the GEMS profile mapped through `GEMS_VA`; each set's targets are put on
-   one scale (`_common_scale`) so neither set dominates the regression.
-3. Candidates (a quadrant classifier and a valence/arousal regressor behind one standardisation)
-   are compared by cross-validation in which 4Q folds are grouped by artist, with artist aliases
-   merged (`artist_groups`), and every Emotify track sits in one fold. Each held-out clip is
-   tagged exactly as the app tags a track (`MoodTagger.tag_analysis`, one patch per segment).
-   The cross-validation is repeated over several random splits and averaged
-   (`repeated_cross_validate`), so a candidate is not chosen for one split's luck.
+1. Cut every clip into the segments tagging uses and keep, per clip under --workdir, each segment's
+   hand-made cues and every musicnn net's outputs on the served patch (`extract_clip`), so an
+   interrupted extraction resumes and a rerun that only changes the model skips the audio.
+2. Targets: the quadrant (4Q's label; Emotify's from its listeners' GEMS profile; MUSIFEAST-17 has
+   none) and continuous valence/arousal: 4Q's AllMusic mood words through the Warriner norms,
+   Emotify's GEMS profile through `GEMS_VA`, MUSIFEAST-17's listener ratings; each set's targets are
+   put on one scale (`_common_scale`).
+3. Candidates (nets, regularisation, data weights; each with a trimmed-mean and an attention pooling
+   over segments) are compared by repeated cross-validation over one split of all sets, grouped by
+   artist with aliases merged (`artist_groups`), each Emotify track in a fold of its own; held-out
+   clips are tagged exactly as the app tags (`MoodTagger.tag_analysis`).
 4. The best of the candidates that, refitted on everything, tag every quadrant of the demo catalog
-   (`demo_quadrants`: the app's out-of-the-box catalog) is written as plain weights to `models/music_mood.npz`,
-   with its figures in `models/music_metrics.json` (the model card reads them).
+   (`demo_quadrants`) is written with its figures to --out; `--export` copies it into models/ only if
+   it beat the served model's recipe on the same splits and the served model's recorded figures.
 """
 
 from __future__ import annotations
