@@ -24,6 +24,10 @@ MODELS_DIR = REPO_ROOT / "models"
 FACE_MODEL_FILE = "face_expression.tflite"
 MUSIC_MODEL_FILE = "music_mood.npz"
 MUSICNN_MODEL_FILE = "musicnn_msd.tflite"
+# Tracks shorter than this (stingers, jingles, fragments) are too short for the mood model's
+# ~10 s segments: their tags are always listed for review, and listeners are not offered them
+# until a curator has set their mood. Below the demo catalog's shortest clip (20 s).
+FRAGMENT_BELOW_S = 18.0
 
 # Where Streamlit looks for secrets: the user's file, then the project's (which wins).
 SECRETS_FILES = (Path.home() / ".streamlit" / "secrets.toml", REPO_ROOT / ".streamlit" / "secrets.toml")

@@ -139,7 +139,15 @@ def bench_music(repeats: int = 5) -> dict:
                 tagger.tag(path)
                 samples.append(time.perf_counter() - t0)
             out[key] = round(statistics.median(samples), 3)
+        # The analysis worker an import uses, fresh, tagging the 5-minute song whole: its peak RSS
+        # (the `app` part measures it again beside the app process, during a real import).
+        from app import library
+
+        with library.ANALYSIS_POOL.lease(1) as worker:
+            out["music_worker_rss_mb"] = worker.run(partial(_tag_peak_rss_mb, str(path)))
+        library.ANALYSIS_POOL.shutdown_if_idle()
     out["music_model_version"] = tagger.version
+    out["music_nets"] = list(tagger.nets)
     return out
 
 
