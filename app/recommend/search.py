@@ -14,6 +14,7 @@ import numpy as np
 from sqlalchemy import CompoundSelect, Float, Integer, Select, bindparam, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
+from app.catalog import repository
 from app.catalog.models import GRID, Track, grid_index
 from app.emotions import MoodPoint
 
@@ -129,6 +130,7 @@ def _nearest_arm(i: int, *, boxed: bool = True) -> Select:
     dist2 = ((Track.valence - tv) * (Track.valence - tv) + (Track.arousal - ta) * (Track.arousal - ta)).label("d2")
     stmt = (
         select(Track.id, dist2, literal_column(str(i), Integer).label("arm"))
+        .where(repository.offered_to_listeners())  # jingles and fragments: not until a curator sets them
         .order_by(dist2, Track.id)
         .limit(bindparam(f"k{i}", type_=Integer))
     )
