@@ -100,6 +100,47 @@ def _ice_servers(secrets: Any | None) -> list[dict[str, Any]]:
     return [dict(s) for s in raw]
 
 
+@dataclass(frozen=True)
+class BucketSettings:
+    """An S3-compatible bucket for the media (`MOODTUNE_MEDIA_URL=s3://bucket/prefix`)."""
+
+    name: str
+    prefix: str
+    endpoint: str | None  # None: AWS itself; else e.g. https://<account>.r2.cloudflarestorage.com
+    region: str
+    access_key_id: str | None = field(default=None, repr=False)
+    secret_access_key: str | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.name}/{self.prefix}".rstrip("/")
+
+
+def _media_bucket(secrets: Any | None) -> BucketSettings | None:
+    raw = _lookup(secrets, "MOODTUNE_MEDIA_URL", "media_url")
+    if raw is None:
+        return None
+    url = str(raw)
+    if not url.startswith("s3://"):
+        raise ConfigError("MOODTUNE_MEDIA_URL must be s3://bucket/prefix (a local folder is MOODTUNE_MEDIA_DIR)")
+    name, _, prefix = url[len("s3://") :].partition("/")
+    if not name:
+        raise ConfigError("MOODTUNE_MEDIA_URL must name a bucket: s3://bucket/prefix")
+    key_id = _lookup(secrets, "AWS_ACCESS_KEY_ID", "s3_access_key_id")
+    secret = _lookup(secrets, "AWS_SECRET_ACCESS_KEY", "s3_secret_access_key")
+    if (key_id is None) != (secret is None):
+        raise ConfigError("give both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or neither)")
+    endpoint = _lookup(secrets, "MOODTUNE_S3_ENDPOINT", "AWS_ENDPOINT_URL", "s3_endpoint")
+    return BucketSettings(
+        name=name,
+        prefix=prefix.strip("/"),
+        endpoint=str(endpoint).rstrip("/") if endpoint else None,
+        region=str(_lookup(secrets, "AWS_REGION", "AWS_DEFAULT_REGION", "s3_region") or "us-east-1"),
+        access_key_id=str(key_id) if key_id is not None else None,
+        secret_access_key=str(secret) if secret is not None else None,
+    )
+
+
 def _sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
@@ -107,7 +148,7 @@ def _sqlite_url(path: Path) -> str:
 @dataclass(frozen=True)
 class Settings:
     database_url: str
-    media_dir: Path
+    media_dir: Path  # the media folder; with a bucket, only its local staging area
     admin_password: str | None = field(repr=False)  # never printed
     ice_servers: tuple[dict[str, Any], ...] = ()
     import_root: Path | None = None
@@ -115,6 +156,7 @@ class Settings:
     max_duration_s: float = 900.0
     # Processes that analyse audio for imports and uploads; 0 analyses in the calling process.
     analysis_workers: int = 2
+    media_bucket: BucketSettings | None = None  # set: audio lives in this bucket, not media_dir
 
     @property
     def max_upload_bytes(self) -> int:
@@ -141,4 +183,5 @@ def get_settings() -> Settings:
         max_upload_mb=_number(secrets, "MOODTUNE_MAX_UPLOAD_MB", 50.0),
         max_duration_s=_number(secrets, "MOODTUNE_MAX_DURATION_S", 900.0),
         analysis_workers=int(_number(secrets, "MOODTUNE_ANALYSIS_WORKERS", 2, allow_zero=True)),
+        media_bucket=_media_bucket(secrets),
     )

@@ -60,7 +60,7 @@ class RetagJob:
     """Run the mood model again on one stored track."""
 
     track_id: int
-    path: str
+    path: str  # MediaStore.locator: a path, or an s3:// URL the task downloads
 
 
 class WorkerLost(RuntimeError):

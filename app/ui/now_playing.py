@@ -28,7 +28,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit import runtime
 
-from app.catalog.media import MediaPathError, MediaStore
+from app.catalog.media import MediaPathError, MediaStore, open_media_store
 from app.catalog.summary import TrackSummary
 from app.emotions import QUADRANT_NAMES
 from app.library.formats import mime_type
@@ -565,11 +565,14 @@ def _bar_track(
 ) -> dict[str, object] | None:
     """What the bar needs of a track, or None when its audio file is gone."""
     try:
-        path = store.resolve(track.media_path)
+        path = store.local_path(track.media_path)
+        # A bucket's track: a signed URL the browser streams from the bucket itself.
+        url = None if path is not None or not store.exists(track.media_path) else store.playback_url(track.media_path)
     except MediaPathError:
         return None
-    if not path.is_file():
+    if path is None and url is None:
         return None
+    suffix = Path(track.media_path).suffix
     return {
         "id": track.track_id,
         "title": track.title,  # user data: the bar sets it as text, never as HTML
@@ -578,8 +581,8 @@ def _bar_track(
         "colour": _colour(colours, track.quadrant),
         "duration_s": float(track.duration_s),
         # One coordinate per track: the manager keeps one file per (session, coordinate).
-        "url": media_url(path, mime_type(path), f"{key}.track.{track.track_id}"),
-        "download": download_name(track, path.suffix),
+        "url": url or media_url(path, mime_type(path), f"{key}.track.{track.track_id}"),
+        "download": download_name(track, suffix),
     }
 
 
@@ -608,7 +611,7 @@ def now_playing_bar(
     then asks for a press of play). A track whose file is missing is left out. `colours` maps
     a quadrant to the mood chip's CSS colour (#rgb or #rrggbb).
     """
-    store = store or MediaStore()
+    store = store or open_media_store()
     now = _bar_track(current, store, colours, key) if current is not None else None
     nexts = []
     for track in upcoming:

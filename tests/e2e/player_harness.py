@@ -17,7 +17,7 @@ import streamlit as st
 
 from app.catalog import repository
 from app.catalog.db import init_db, session_scope
-from app.catalog.media import MediaStore
+from app.catalog.media import FolderStore
 from app.catalog.summary import TrackSummary
 from app.emotions import QUADRANT_VA, STRATEGIES
 from app.listening.playback import PlayerLog, record, writes_for
@@ -36,7 +36,7 @@ COLOURS = {"Q1": "#f4a261", "Q2": "#e63946", "Q3": "#457b9d", "Q4": "#2a9d8f"}
 @st.cache_resource
 def catalog() -> list[TrackSummary]:
     init_db()
-    store = MediaStore()
+    store = FolderStore()
     tracks = []
     with session_scope() as s, tempfile.TemporaryDirectory() as tmp:
         for i, (title, artist, quadrant, seconds) in enumerate(CLIPS):
