@@ -324,11 +324,19 @@ class FolderStore(MediaStore):
         return folder / _temp_name(suffix=suffix)
 
 
-def _not_found(exc: Exception, relative_path: str) -> Exception:
-    """obstore's missing-object error as the FileNotFoundError a folder store raises."""
-    if isinstance(exc, FileNotFoundError):
-        return FileNotFoundError(f"no stored file {relative_path}")
-    return exc
+@contextlib.contextmanager
+def _as_os_errors(where: str) -> Iterator[None]:
+    """obstore's errors as the OSErrors a folder store raises (FileNotFoundError for a missing
+    object), each naming the bucket and the kind of failure, never a credential."""
+    from obstore.exceptions import BaseError
+
+    try:
+        yield
+    except FileNotFoundError:
+        raise FileNotFoundError(f"not in the media bucket: {where}") from None
+    except BaseError as exc:
+        first_line = str(exc).split("\n", 1)[0].split(" in ", 1)[0]
+        raise OSError(f"the media bucket failed ({type(exc).__name__}): {first_line}") from None
 
 
 class BucketStore(MediaStore):
@@ -366,7 +374,8 @@ class BucketStore(MediaStore):
         import obstore
 
         try:
-            return obstore.head(self._store, self._key(relative_path))
+            with _as_os_errors(relative_path):
+                return obstore.head(self._store, self._key(relative_path))
         except FileNotFoundError:
             return None
 
@@ -376,7 +385,7 @@ class BucketStore(MediaStore):
     def size(self, relative_path: str) -> int:
         meta = self._head(relative_path)
         if meta is None:
-            raise FileNotFoundError(f"no stored file {relative_path}")
+            raise FileNotFoundError(f"not in the media bucket: {relative_path}")
         return int(meta["size"])
 
     def read_range(self, relative_path: str, start: int, end: int) -> bytes:
@@ -384,27 +393,22 @@ class BucketStore(MediaStore):
 
         if end <= start:
             return b""
-        try:
+        with _as_os_errors(relative_path):
             return bytes(obstore.get_range(self._store, self._key(relative_path), start=start, end=end))
-        except FileNotFoundError as exc:
-            raise _not_found(exc, relative_path) from None
 
     def playback_url(self, relative_path: str) -> str | None:
         import obstore
 
         # A presigned GET: the browser streams (with ranges) from the bucket, the app holds none of it.
-        return obstore.sign(self._store, "GET", self._key(relative_path), PLAYBACK_URL_TTL)
+        with _as_os_errors(relative_path):
+            return obstore.sign(self._store, "GET", self._key(relative_path), PLAYBACK_URL_TTL)
 
     def download(self, relative_path: str, dest: Path) -> None:
         import obstore
 
-        try:
-            result = obstore.get(self._store, self._key(relative_path))
-            with open(dest, "wb") as out:
-                for chunk in result.stream(min_chunk_size=_CHUNK):
-                    out.write(chunk)
-        except FileNotFoundError as exc:
-            raise _not_found(exc, relative_path) from None
+        with _as_os_errors(relative_path), open(dest, "wb") as out:
+            for chunk in obstore.get(self._store, self._key(relative_path)).stream(min_chunk_size=_CHUNK):
+                out.write(chunk)
 
     def locator(self, relative_path: str) -> str:
         return f"{self.bucket.url}/{self._key(relative_path)}"
@@ -416,11 +420,12 @@ class BucketStore(MediaStore):
     def stored_files(self) -> Iterator[tuple[str, str]]:
         import obstore
 
-        for page in obstore.list(self._store, chunk_size=1000):
-            for meta in page:
-                match = _STORED_RE.match(meta["path"])
-                if match:
-                    yield meta["path"], match.group(2)
+        with _as_os_errors("listing"):
+            for page in obstore.list(self._store, chunk_size=1000):
+                for meta in page:
+                    match = _STORED_RE.match(meta["path"])
+                    if match:
+                        yield meta["path"], match.group(2)
 
     def put_file(self, source: str | Path, sha256: str, ext: str) -> tuple[str, bool]:
         import obstore
@@ -428,33 +433,32 @@ class BucketStore(MediaStore):
         rel = self.relative_path(sha256, ext)
         if self.exists(rel):
             return rel, False
-        digest = hashlib.sha256()
+        changed = ValueError("the file changed while it was being imported")
 
         def chunks() -> Iterator[bytes]:
+            digest = hashlib.sha256()
             with open(source, "rb") as src:
                 while chunk := src.read(_CHUNK):
                     digest.update(chunk)
                     yield chunk
-            # Raised before the upload completes, so the object never appears.
             if digest.hexdigest() != sha256:
-                raise ValueError("the file changed while it was being imported")
+                raise changed  # before the upload completes, so the object never appears
 
         try:
-            # Multipart above 5 MB, two parts in flight: bounded memory; an upload that does not
-            # complete (an error, a killed process) leaves no object.
-            obstore.put(self._store, rel, chunks(), chunk_size=5 * _CHUNK, max_concurrency=2)
-        except ValueError:
-            raise
+            # Multipart above 5 MB with two parts in flight: bounded memory; an upload that never
+            # completes (an error, a killed process) leaves no object.
+            with _as_os_errors(rel):
+                obstore.put(self._store, rel, chunks(), chunk_size=5 * _CHUNK, max_concurrency=2)
         except Exception as exc:
-            if digest.hexdigest() != sha256 and "changed while" in str(exc):
-                raise ValueError("the file changed while it was being imported") from None
-            raise OSError(f"could not upload to {self.bucket.url}: {type(exc).__name__}") from exc
+            if exc is changed or exc.__context__ is changed or exc.__cause__ is changed:
+                raise changed from None
+            raise
         return rel, True
 
     def remove(self, relative_path: str) -> None:
         import obstore
 
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(FileNotFoundError), _as_os_errors(relative_path):
             obstore.delete(self._store, self._key(relative_path))
 
 
