@@ -341,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--only",
         action="append",
-        choices=("vision", "music", "recommend", "analytics", "app"),
+        choices=("vision", "music", "recommend", "analytics", "app", "deploy", "listeners"),
         help="measure only this part (repeatable; default: all)",
     )
     p.add_argument(

@@ -287,7 +287,7 @@ class DaskExecutor:
             from distributed.comm import get_address_host_port
         except ImportError as exc:
             raise SchedulerUnreachable(
-                f"a Dask scheduler was given but Dask is not installed ({exc}); pip install -r requirements.txt"
+                f"a Dask scheduler was given but Dask is not installed ({exc}); pip install -r requirements-cluster.txt"
             ) from None
         hint = f"start one with `dask scheduler`, or fix --scheduler / {SCHEDULER_ENV}"
         try:

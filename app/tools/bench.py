@@ -566,7 +566,7 @@ def bench_app_process(url: str, import_files: int = 100) -> dict:
 
 
 # What `--only` can pick (the default is all of them, in this order).
-PARTS = ("vision", "music", "recommend", "analytics", "app")
+PARTS = ("vision", "music", "recommend", "analytics", "app", "deploy", "listeners")
 
 
 # Figures that describe one run's catalog rather than measure anything: a partial run doesn't
@@ -631,6 +631,14 @@ def run_bench(args: argparse.Namespace) -> int:
     if "app" in parts:
         result["bench_process_rss_mb"] = _peak_rss_mb()  # models loaded side by side, music in-process
         result.update(bench_app_process(url, int(getattr(args, "import_files", 100))))
+    if "deploy" in parts:
+        from app.tools.footprint import footprint
+
+        result.update(footprint())
+    if "listeners" in parts:
+        from app.tools.listener_load import bench_listeners
+
+        result.update(bench_listeners())
     merge = getattr(args, "merge", None)
     if merge:
         merge_figures(Path(merge), result, partial=bool(getattr(args, "only", None)))
