@@ -201,7 +201,9 @@ def seaweedfs() -> Iterator[dict[str, str]]:
     server = subprocess.Popen(
         [weed, "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={folder}",
          f"-master.port={master}", "-master.volumeSizeLimitMB=64", f"-volume.port={volume}", "-volume.max=0",
-         "-filer", f"-filer.port={filer}", "-s3", f"-s3.port={s3}", f"-s3.config={config}"],
+         "-filer", f"-filer.port={filer}", "-s3", f"-s3.port={s3}", f"-s3.config={config}",
+         # Off: the S3 gateway's Iceberg and Lance listeners (fixed ports another server may hold).
+         "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false"],
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     endpoint = f"http://127.0.0.1:{s3}"
