@@ -141,6 +141,14 @@ def _media_bucket(secrets: Any | None) -> BucketSettings | None:
     )
 
 
+def _curators(secrets: Any | None) -> tuple[str, ...]:
+    raw = _lookup(secrets, "MOODTUNE_CURATORS", "curators")
+    if raw is None:
+        return ()
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    return tuple(sorted({str(item).strip().lower() for item in items if str(item).strip()}))
+
+
 def _sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
@@ -157,6 +165,8 @@ class Settings:
     # Processes that analyse audio for imports and uploads; 0 analyses in the calling process.
     analysis_workers: int = 2
     media_bucket: BucketSettings | None = None  # set: audio lives in this bucket, not media_dir
+    # Accounts (e-mail, lower case) that may curate when sign-in (st.login, [auth]) is configured.
+    curators: tuple[str, ...] = ()
 
     @property
     def max_upload_bytes(self) -> int:
@@ -184,4 +194,5 @@ def get_settings() -> Settings:
         max_duration_s=_number(secrets, "MOODTUNE_MAX_DURATION_S", 900.0),
         analysis_workers=int(_number(secrets, "MOODTUNE_ANALYSIS_WORKERS", 2, allow_zero=True)),
         media_bucket=_media_bucket(secrets),
+        curators=_curators(secrets),
     )

@@ -52,6 +52,7 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
         "MOODTUNE_MAX_DURATION_S",
         "MOODTUNE_DASK_SCHEDULER",
         "MOODTUNE_MEDIA_URL",
+        "MOODTUNE_CURATORS",
         "MOODTUNE_S3_ENDPOINT",
         "AWS_ENDPOINT_URL",
         "AWS_ACCESS_KEY_ID",

@@ -79,11 +79,10 @@ def import_rss_mb(*modules: str) -> float:
     return round(float(done.stdout.strip().splitlines()[-1]), 1)
 
 
-def footprint() -> dict:
-    from app.tools.bench import PAGE_MODULES
-
+def footprint(page_modules: tuple[str, ...]) -> dict:
+    """The figures, `page_modules` being what the server process imports to serve the pages."""
     return {
         "install_size_mb": install_size_mb(),
-        "app_import_rss_mb": import_rss_mb(*PAGE_MODULES),
+        "app_import_rss_mb": import_rss_mb(*page_modules),
         "media_client_import_mb": import_rss_mb("obstore", "obstore.store"),  # the S3 client (app.catalog.media)
     }

@@ -46,16 +46,28 @@ def _rss_mb(pid: int) -> float:
 
 
 def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(p) for p in f.read().split()]
-    except OSError:
-        return []
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):  # a child is listed under the thread that made it
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid` (the analysis workers hang under multiprocessing's forkserver)."""
+    found, todo = [], [pid]
+    while todo:
+        children = _children(todo.pop())
+        found += children
+        todo += children
+    return found
 
 
 class Sampler:
-    """Peak RSS of the server process and, separately, of its largest child (the analysis
-    worker), sampled every `every_s` seconds from a thread."""
+    """Peak RSS of the server process, of its largest descendant (the analysis worker), and of
+    the whole process tree, sampled every `every_s` seconds from a thread."""
 
     def __init__(self, pid: int, every_s: float = 0.2) -> None:
         self.pid, self.every_s = pid, every_s
@@ -70,9 +82,9 @@ class Sampler:
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
             app = _rss_mb(self.pid)
-            worker = max((_rss_mb(c) for c in _children(self.pid)), default=0.0)
-            self.app, self.worker = max(self.app, app), max(self.worker, worker)
-            self.together = max(self.together, app + worker)
+            below = [_rss_mb(c) for c in _descendants(self.pid)]
+            self.app, self.worker = max(self.app, app), max([self.worker, *below])
+            self.together = max(self.together, app + sum(below))
 
     def stop(self) -> None:
         self._stop.set()
@@ -173,15 +185,13 @@ def bench_listeners(sessions: tuple[int, ...] = (1, 3, 5)) -> dict:
     analysis worker while a song is imported with 3 cameras on."""
     from playwright.sync_api import sync_playwright
 
-    from app.tools.bench import write_long_song
-
     if not CHROMIUM.exists():
         raise RuntimeError(f"{CHROMIUM} not found: the listener load needs Chromium (apt-get install chromium)")
     figures: dict = {}
     with tempfile.TemporaryDirectory() as tmp, _server(Path(tmp)) as (url, server):
         folder = Path(tmp)
         song = folder / "Load Test - Four Minutes.wav"
-        write_long_song(song, seconds=240.0)  # a CD rip under the default 50 MB upload limit
+        samples.write_long_song(song, seconds=240.0)  # a CD rip under the default 50 MB upload limit
         sampler = Sampler(server.pid)
         try:
             with sync_playwright() as p:
