@@ -211,7 +211,7 @@ def sync_cookie() -> None:
 
 def render_logout_button() -> None:
     if sign_in.configured():
-        sign_in.render_sign_out_button()
+        sign_in.render_sidebar()
         return
     if is_admin() and st.sidebar.button("Log out", key=keys.LOGOUT):
         logout()

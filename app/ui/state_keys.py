@@ -34,6 +34,7 @@ CURATOR_COOKIE_CLEAR = PREFIX + "curator_cookie_clear"  # drop the browser's coo
 LOGOUT = PREFIX + "logout"
 SIGN_IN = PREFIX + "sign_in"  # widget keys of the OpenID Connect sign-in (app.ui.sign_in)
 SIGN_OUT = PREFIX + "sign_out"
+SIGN_IN_SIDEBAR = PREFIX + "sign_in_sidebar"
 SIGN_OUT_LOCKED = PREFIX + "sign_out_locked"
 
 # Curate page
