@@ -10,7 +10,8 @@ re-import the main module as ``__mp_main__``, and must get neither the page nor 
 ``app`` is the server: ``streamlit run streamlit_app.py`` (here and on Streamlit Community Cloud)
 finds this ``st.App`` in the file, imports the module as ``streamlit_app`` and serves this same
 script through it, with the security headers Streamlit has no setting for
-(``app.ui.server.SecurityHeaders``: ``nosniff`` on the audio under /media).
+(``app.ui.server.SecurityHeaders``: ``nosniff`` on the audio under /media, framing by this
+site only) and the upload limits it has none for either (``app.ui.server.UploadLimits``).
 """
 
 from __future__ import annotations
@@ -56,6 +57,6 @@ elif __name__ != "__mp_main__":
     import streamlit as st
     from starlette.middleware import Middleware
 
-    from app.ui.server import SecurityHeaders
+    from app.ui.server import SecurityHeaders, UploadLimits
 
-    app = st.App(__file__, middleware=[Middleware(SecurityHeaders)])
+    app = st.App(__file__, middleware=[Middleware(SecurityHeaders), Middleware(UploadLimits)])

@@ -248,7 +248,7 @@ def _add_scheduler_option(p: argparse.ArgumentParser) -> None:
         "--scheduler",
         default=None,
         metavar="ADDRESS",
-        help="analyse on the Dask cluster of this scheduler, e.g. tcp://host:8786 "
+        help="analyse on the Dask cluster of this scheduler, e.g. tls://host:8786 "
         "(default: $MOODTUNE_DASK_SCHEDULER, else this machine's worker processes)",
     )
 

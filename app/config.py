@@ -167,6 +167,9 @@ class Settings:
     media_bucket: BucketSettings | None = None  # set: audio lives in this bucket, not media_dir
     # Accounts (e-mail, lower case) that may curate when sign-in (st.login, [auth]) is configured.
     curators: tuple[str, ...] = ()
+    # The header a reverse proxy in front of the app sets to the client's address (X-Forwarded-For,
+    # X-Real-IP): only then can the login throttle tell proxied clients apart.
+    trusted_proxy_header: str | None = None
 
     @property
     def max_upload_bytes(self) -> int:
@@ -195,4 +198,6 @@ def get_settings() -> Settings:
         analysis_workers=int(_number(secrets, "MOODTUNE_ANALYSIS_WORKERS", 2, allow_zero=True)),
         media_bucket=_media_bucket(secrets),
         curators=_curators(secrets),
+        trusted_proxy_header=str(_lookup(secrets, "MOODTUNE_TRUSTED_PROXY_HEADER", "trusted_proxy_header") or "")
+        or None,
     )

@@ -20,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.catalog.db import init_db, session_scope
 from app.catalog.models import ListenerSessionState, ListeningEvent, MoodEvent
+from app.listening import persistence
 from app.listening.mood import reading_from_label
 from app.recommend import PURPOSES
 from app.ui import mood_page, state_keys
@@ -359,7 +360,7 @@ def test_forget_this_session_deletes_its_events_snapshot_and_picture(catalog):
     with session_scope() as s:
         assert s.scalar(select(func.count()).select_from(MoodEvent)) == 0
         assert s.scalar(select(func.count()).select_from(ListeningEvent)) == 0
-        assert s.get(ListenerSessionState, old_id) is None
+        assert s.get(ListenerSessionState, old_id).state == persistence.FORGOTTEN_STATE  # no history, no mood
     assert open_app(old_id).metric[0].value == "—"  # a forgotten id is not revived
 
 

@@ -129,6 +129,8 @@ def log_listening(
     `position_s` where the player was, when known. The player's own reports go through
     ``app.listening.playback``."""
     with session_scope() as s:
+        if persistence.is_forgotten(s, session_id):
+            return
         repository.record_listening(
             s,
             session_id,
@@ -146,6 +148,8 @@ def log_player_writes(
     """Store what the now-playing bar reported (``playback.writes_for`` of its events) in one
     transaction, with the applied mood; returns how many events were stored."""
     with session_scope() as s:
+        if persistence.is_forgotten(s, session_id):
+            return 0
         stored = playback.record(
             s,
             session_id,
@@ -163,6 +167,8 @@ def store_responses(session_id: str, responses: Iterable[Response]) -> int:
     if not responses:
         return 0
     with session_scope() as s:
+        if persistence.is_forgotten(s, session_id):
+            return 0
         return mood_response.store(s, session_id, responses)
 
 
@@ -185,6 +191,8 @@ def log_mood(session_id: str, mood: MoodReading) -> bool:
     if not distribution:
         return False
     with session_scope() as s:
+        if persistence.is_forgotten(s, session_id):
+            return False
         repository.record_mood(s, session_id, distribution)
     return True
 
@@ -192,11 +200,12 @@ def log_mood(session_id: str, mood: MoodReading) -> bool:
 def forget_session(session_id: str) -> int:
     """Delete every mood and listening event and mood response of this anonymous session, and
     its snapshot, in one transaction; returns how many events and responses (the snapshot is
-    not counted)."""
+    not counted). The id is marked forgotten first: no tab still holding the session writes
+    under it again (every write here checks, and `save_session` moves such a tab on)."""
     with session_scope() as s:
+        persistence.forget(s, session_id)
         listening, mood = repository.forget_session(s, session_id)
         responses = mood_response.forget(s, session_id)
-        persistence.delete(s, session_id)
     return listening + mood + responses
 
 
@@ -208,7 +217,11 @@ def save_session(session: ListenerSession, last_saved: str | None = None) -> str
     returned); returns the snapshot text now stored."""
     if last_saved is not None and persistence.state_json(session) == last_saved:
         return last_saved
-    return persistence.save(session)
+    try:
+        return persistence.save(session)
+    except persistence.SessionForgotten:  # another tab forgot it: this one starts over too
+        session.forget()
+        return persistence.save(session)
 
 
 def resume_session(session_id: str | None) -> ListenerSession:

@@ -369,8 +369,10 @@ class ListenerSession:
         return entry.track if entry else None
 
     def known_track_ids(self) -> set[int]:
-        """Every track id ``find`` knows: what a player report may name."""
-        ids = {entry.track_id for entry in self.history}
+        """What a player report may name, the tracks the bar could be playing: the one it just
+        left (its end may arrive after the page moved on), now playing, up next, and what a
+        rebuild just took out of up next."""
+        ids = {self.history[-1].track_id} if self.history else set()
         ids.update(item.track_id for item in (self.now_playing, *self.queue, *self.recently_offered) if item)
         return ids
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from app.config import get_settings
 from app.emotions import QUADRANT_COLOURS, QUADRANT_NAMES, QUADRANTS
-from app.escaping import csv_bytes
+from app.escaping import csv_bytes, markdown_literal
 from app.library import curation
 from app.library.curation import IngestResult
 from app.library.formats import UPLOAD_EXTENSIONS, mime_type
@@ -57,7 +57,7 @@ def _run_with_progress(label: str, work, done=_ingest_done) -> tuple[list[Ingest
 
         def progress(n: int, total: int, result: IngestResult) -> None:
             results.append(result)
-            bar.progress(n / max(total, 1), text=f"{n}/{total} {result.source}")
+            bar.progress(n / max(total, 1), text=f"{n}/{total} {markdown_literal(result.source)}")
             st.text(f"{_status_icon(result)} {result.source}: {result.message}")
 
         try:
@@ -172,16 +172,16 @@ def _render_save_feedback() -> None:
     outcome = st.session_state.pop(keys.EDIT_OUTCOME, None)
     if outcome is not None:
         if outcome.updated or outcome.deleted:
-            names = ", ".join(f"“{t}”" for t in list(outcome.titles.values())[:3])
+            names = ", ".join(f"“{markdown_literal(t)}”" for t in list(outcome.titles.values())[:3])
             text = f"Saved: {len(outcome.updated)} updated, {len(outcome.deleted)} deleted ({names})."
             st.success(text)
             st.toast(text, icon=":material/check_circle:")
         for error in outcome.errors:
-            st.error(error)
+            st.error(markdown_literal(error))  # messages name tracks: shown as typed
     undo_done = st.session_state.pop(keys.UNDO_DONE, None)
     if undo_done is not None:
         for problem in undo_done:
-            st.error(problem)
+            st.error(markdown_literal(problem))
         if not undo_done:
             st.success("Undone: the tracks are back as they were.")
             st.toast("Undone", icon=":material/undo:")
@@ -206,7 +206,7 @@ def _render_delete_confirmation() -> bool:
     with st.container(border=True, key="delete_confirmation"):
         st.warning(
             f"Delete {len(doomed)} track(s) and their audio files? "
-            + ", ".join(f"“{t}”" for t in doomed["title"].head(5))
+            + ", ".join(f"“{markdown_literal(t)}”" for t in doomed["title"].head(5))
             + (" …" if len(doomed) > 5 else "")
             + " You can undo right after."
         )

@@ -14,16 +14,17 @@ when the mood the music follows changed enough to rebuild up next (the bar survi
 from __future__ import annotations
 
 import logging
-import re
 import time
 from typing import Any
 
 import streamlit as st
 
 from app.emotions import FACE_LABELS, QUADRANT_COLOURS, QUADRANT_NAMES, STRATEGIES, STRATEGY_NAMES, target_for_strategy
+from app.escaping import markdown_literal
 from app.listening import playback, service
 from app.listening.live import LiveSnapshot, MoodHolder, live_frame_processor
 from app.listening.mood import (
+    MAX_PICTURE_MB,
     MoodLogThrottle,
     MoodReading,
     NotAnImage,
@@ -75,12 +76,6 @@ HEARD_EVERYTHING = (
 )
 LIKE_FAILED = "Couldn't save this like; it's kept on this page only."
 log = logging.getLogger(__name__)
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
-
-
-def plain(text: str) -> str:
-    """User data (titles, artists) shown through markdown as the literal text it is."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 # ----------------------------------------------------------------------------- session objects
@@ -339,8 +334,8 @@ def _reading_from_image(data: bytes, source: str) -> None:
 
     try:
         image = decode_image(data)
-    except NotAnImage:
-        st.error("That file is not an image I can read (JPEG or PNG, please).")
+    except NotAnImage as exc:  # not a JPEG/PNG, or over the size limits: the message says which
+        st.error(str(exc))
         return
     try:
         faces = face_analyzer().analyze(image)
@@ -415,7 +410,10 @@ def _render_mood_inputs(session: ListenerSession, live_camera: bool) -> bool:
     with photo_tab:
         _render_still_input(
             st.file_uploader(
-                "Upload a photo of your face", type=["jpg", "jpeg", "png"], key=f"photo_{nonce}", max_upload_size=10
+                "Upload a photo of your face",
+                type=["jpg", "jpeg", "png"],
+                key=f"photo_{nonce}",
+                max_upload_size=MAX_PICTURE_MB,
             ),
             "photo",
         )
@@ -501,8 +499,8 @@ def _refresh_queue(session: ListenerSession) -> str | None:
 
 def _track_text(title: str, artist: str, quadrant: str) -> str:
     colour, icon = MOOD_BADGES.get(quadrant, ("gray", ":material/music_note:"))
-    words = plain(QUADRANT_NAMES.get(quadrant, quadrant))
-    return f"**{plain(title)}** · {plain(artist)} :{colour}-badge[{icon} {words}]"
+    words = markdown_literal(QUADRANT_NAMES.get(quadrant, quadrant))
+    return f"**{markdown_literal(title)}** · {markdown_literal(artist)} :{colour}-badge[{icon} {words}]"
 
 
 def _render_now_playing(session: ListenerSession) -> None:
