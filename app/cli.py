@@ -58,13 +58,13 @@ def _print_summary(summary) -> None:
 
 def cmd_init_db(args: argparse.Namespace) -> int:
     from app.catalog.db import init_db, safe_url
-    from app.catalog.media import MediaStore
+    from app.catalog.media import open_media_store
     from app.config import get_settings
 
     init_db()
     media_dir = get_settings().media_dir
     media_dir.mkdir(parents=True, exist_ok=True)
-    swept = MediaStore(media_dir).sweep_temp_files()
+    swept = open_media_store().sweep_temp_files()
     print(f"schema ready on {safe_url()}", file=sys.stderr)
     if swept:
         print(f"removed {swept} leftover temp files from {media_dir}", file=sys.stderr)
@@ -73,22 +73,21 @@ def cmd_init_db(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from app.catalog.db import open_catalog, session_scope
-    from app.catalog.media import MediaStore
+    from app.catalog.media import open_media_store
     from app.catalog.reconcile import ORPHAN_GRACE_S, check_catalog
-    from app.config import get_settings
 
     grace_s = ORPHAN_GRACE_S if args.grace_s is None else args.grace_s
     if grace_s < 0:
         raise CommandError("--grace-s must be at least 0")
     open_catalog()  # a check must not create the catalog it is checking
-    store = MediaStore(get_settings().media_dir)
+    store = open_media_store()
     with session_scope() as session:
         report = check_catalog(session, store, repair=args.repair, grace_s=grace_s)
     if args.json:
         _print_json(report.as_json())
         return 0
     verb = "removed" if args.repair else "found"
-    print(f"{verb} {len(report.orphan_files)} orphan files (in the media folder, in no row)")
+    print(f"{verb} {len(report.orphan_files)} orphan files (in the media store, in no row)")
     for path in report.orphan_files:
         print(f"  {path}")
     print(f"{verb} {len(report.temp_files)} leftover temp files")
@@ -351,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--only",
         action="append",
-        choices=("vision", "music", "recommend", "analytics", "app"),
+        choices=("vision", "music", "recommend", "analytics", "app", "deploy", "listeners"),
         help="measure only this part (repeatable; default: all)",
     )
     p.add_argument(

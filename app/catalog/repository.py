@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.catalog import rollups
-from app.catalog.media import MediaStore
+from app.catalog.media import MediaStore, open_media_store
 from app.catalog.models import ACTIONS, ListeningEvent, MoodEvent, Track
 from app.catalog.summary import TrackSummary
 from app.config import FRAGMENT_BELOW_S
@@ -298,7 +298,7 @@ def delete_track(session: Session, track_id: int, store: MediaStore | None = Non
     session.execute(delete(ListeningEvent).where(ListeningEvent.track_id == track_id))
     session.delete(track)
     session.flush()
-    store = store or MediaStore()
+    store = store or open_media_store()
     # Only after commit: a rolled-back delete must still find its file.
     event.listen(session, "after_commit", lambda _s: store.remove(media_path), once=True)
     return True

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from app.catalog import repository
 from app.catalog.db import session_scope
-from app.catalog.media import MediaPathError, MediaStore
+from app.catalog.media import MediaPathError, MediaStore, open_media_store
 from app.emotions import MoodPoint
 from app.listening import persistence, playback
 from app.listening import response as mood_response
@@ -117,13 +117,12 @@ def catalog_is_empty() -> bool:
 
 def media_file(item: Recommendation, store: MediaStore | None = None) -> Path | None:
     """The stored audio file of a queued track, or None when it is gone. Never leaves the media
-    store (MediaStore.resolve refuses paths outside it)."""
-    store = store or MediaStore()
+    store (a key outside it is refused). None for a bucket: see MediaStore.playback_url."""
+    store = store or open_media_store()
     try:
-        path = store.resolve(item.track.media_path)
+        return store.local_path(item.track.media_path)
     except MediaPathError:
         return None
-    return path if path.is_file() else None
 
 
 def _mood_columns(mood: MoodReading | None) -> dict[str, float | str | None]:
