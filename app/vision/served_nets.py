@@ -17,6 +17,7 @@ rebuilt pair reproduces the served probabilities; `app.vision.finetune` starts f
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import platform
@@ -38,38 +39,46 @@ CHECKPOINT_INFO = "face_checkpoints.json"
 REPRODUCTION_TOLERANCE = 0.02
 
 
-def build_folded_member(name: str = "member", dropout: float = 0.0, spatial_dropout: float = 0.0):
+def build_folded_member(
+    name: str = "member",
+    dropout: float = 0.0,
+    spatial_dropout: float = 0.0,
+    widths: tuple[int, ...] = STAGE_WIDTHS,
+    hidden: int = HIDDEN,
+):
     """One served net with its BatchNorms folded: 48×48×1 crop in [0, 1] → 7 logits.
 
-    The dropout layers hold no weights (the served graph has none); a fine-tune sets their rates."""
-    import tensorflow as tf
-    from tensorflow.keras import layers
+    The dropout layers hold no weights (the served graph has none); a fine-tune sets their rates.
+    `widths`/`hidden` other than the served ones are for tests' tiny nets. Plain Keras 3, so the
+    GPU script (`app.vision.gpu_finetune`) can build it on JAX where TensorFlow is absent."""
+    import keras
+    from keras import layers
 
     inp = layers.Input((IMG, IMG, 1), name="face")
     x = inp
-    for stage, ch in enumerate(STAGE_WIDTHS):
+    for stage, ch in enumerate(widths):
         for i in range(2):
             x = layers.Conv2D(ch, 3, padding="same", activation="relu", name=f"conv{stage + 1}_{i + 1}")(x)
-        if stage < len(STAGE_WIDTHS) - 1:
+        if stage < len(widths) - 1:
             x = layers.MaxPool2D(name=f"pool{stage + 1}")(x)
             if spatial_dropout:
                 x = layers.SpatialDropout2D(spatial_dropout * (stage + 1))(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
-    x = layers.Dense(HIDDEN, activation="relu", name="hidden")(x)
+    x = layers.Dense(hidden, activation="relu", name="hidden")(x)
     if dropout:
         x = layers.Dropout(dropout)(x)
     out = layers.Dense(len(FACE_LABELS), name="logits")(x)
-    return tf.keras.Model(inp, out, name=name)
+    return keras.Model(inp, out, name=name)
 
 
 def pair_model(members: list):
     """The served graph: each member's softmax, averaged (one LiteRT call per batch)."""
-    import tensorflow as tf
+    import keras
 
-    crop = tf.keras.Input((IMG, IMG, 1), name="face")
-    probs = [tf.keras.layers.Softmax(name=f"softmax_{i}")(m(crop)) for i, m in enumerate(members)]
-    out = probs[0] if len(probs) == 1 else tf.keras.layers.Average(name="average")(probs)
-    return tf.keras.Model(crop, out, name="moodtune_face_pair")
+    crop = keras.Input((IMG, IMG, 1), name="face")
+    probs = [keras.layers.Softmax(name=f"softmax_{i}")(m(crop)) for i, m in enumerate(members)]
+    out = probs[0] if len(probs) == 1 else keras.layers.Average(name="average")(probs)
+    return keras.Model(crop, out, name="moodtune_face_pair")
 
 
 def _dequantized(interp, index: int) -> np.ndarray:
@@ -141,22 +150,16 @@ def save_members(members: list, checkpoint_dir: Path, info: dict) -> None:
 
 
 def library_versions() -> dict[str, str]:
+    """The versions a run depended on (the Keras backend's included; absent ones left out)."""
+    from importlib.metadata import PackageNotFoundError, version
+
     import keras
-    import tensorflow as tf
 
-    try:
-        from importlib.metadata import version
-
-        litert = version("ai-edge-litert")
-    except Exception:  # pragma: no cover - metadata missing
-        litert = "unknown"
-    return {
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-        "ai_edge_litert": litert,
-    }
+    out = {"python": platform.python_version(), "keras_backend": keras.backend.backend()}
+    for package in ("keras", "tensorflow", "jax", "numpy", "ai-edge-litert"):
+        with contextlib.suppress(PackageNotFoundError):
+            out[package] = version(package)
+    return out
 
 
 def file_sha256(path: Path) -> str:

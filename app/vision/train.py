@@ -596,6 +596,54 @@ def export(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Fine-tune the served nets (the default), or `--from-scratch` train one net the old way."""
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--from-scratch" in argv:
+        argv.remove("--from-scratch")
+        scratch_main(argv)
+    else:
+        finetune_main(argv)
+
+
+def finetune_main(argv: list[str]) -> None:
+    from app.vision import finetune
+
+    defaults = finetune.FinetuneOptions()
+    p = argparse.ArgumentParser(
+        description=finetune.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, prog="app.vision.train"
+    )
+    p.add_argument(
+        "--data", default="../shared/data/fer2013", help="FER2013 folder with ferplus_votes.csv, or a --pack file"
+    )
+    p.add_argument("--ckplus", default="../shared/data/ckplus_dev", help="CK+ dev folder ('' to leave it out)")
+    p.add_argument("--init", default=str(MODELS_DIR / "checkpoints"), help="members' weights to start from")
+    p.add_argument("--out", default=".cache/face_finetune", help="output folder (resumed when it holds a run)")
+    for name, value in vars(defaults).items():
+        if name != "extra":
+            p.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+    p.add_argument("--export", action="store_true", help="serve --out's best epoch if it beats the served model")
+    p.add_argument("--force", action="store_true", help="with --export: serve it even if it does not")
+    p.add_argument("--measure", action="store_true", help="record the served model's dev figures and stop")
+    p.add_argument("--pack", metavar="FILE", help="write the dev sets to one .npz (for a GPU machine) and stop")
+    p.add_argument("--record", action="store_true", help="record --out's run in models/face_finetune_runs.json")
+    args = p.parse_args(argv)
+    if args.record:
+        finetune.record_run(Path(args.out))
+    elif args.pack:
+        finetune.pack_dev_data(
+            Path(args.data), Path(args.ckplus) if args.ckplus else None, Path(args.pack), Path(args.out) / "cache"
+        )
+    elif args.measure:
+        finetune.measure(args)
+    elif args.export:
+        raise SystemExit(finetune.export(args))
+    else:
+        finetune.run(args)
+
+
+def scratch_main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="../shared/data/fer2013")
     p.add_argument("--workdir", default=".cache/face_train")
