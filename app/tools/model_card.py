@@ -636,6 +636,30 @@ def _train_command(member: dict) -> str:
     return f"{TRAIN_FACE} --workdir .cache/{member['workdir']} \\\n    {flags}\n"
 
 
+def _finetune_recipe(runs: dict | None) -> str:
+    """The fine-tune commands, rebuilt from the options each recorded run stored."""
+    if not runs:
+        return ""
+    steps = ""
+    for name, run in runs.items():
+        flags = " ".join(
+            f"--{key.replace('_', '-')} {value}"
+            for key, value in run["options"].items()
+            if key not in ("extra", "threads", "save_every") and value not in (None, {})
+        )
+        command = f"python -m app.vision.train --out .cache/{name}"
+        steps += f"{command} \\\n    {flags}\n{command} --record\n"
+    return (
+        "\n## How to fine-tune\n\nFrom the committed checkpoints (`models/checkpoints/`, the served nets; "
+        "`python -m app.vision.served_nets` reads them back out of the tflite). Each run resumes where it "
+        "stopped when the same command is run again; `--export` serves its best epoch only if it beats the "
+        "served model on FER+ plurality without losing more than a point on FER2013 labels, and makes its nets "
+        "the committed checkpoints. The runs recorded in `models/face_finetune_runs.json`:\n\n"
+        f"```\n{steps}python -m app.vision.train --out .cache/{next(iter(runs))} --export\n"
+        "python -m app bench --only vision --merge models/bench.json\npython -m app.tools.model_card\n```\n"
+    )
+
+
 def _retrain(face: dict | None) -> str:
     members = face["members"] if face else [{"workdir": "face_swa", "warm_start": True}]
     steps = ""
@@ -658,7 +682,8 @@ def _retrain(face: dict | None) -> str:
         + "".join(f" --ensemble-with .cache/{member['workdir']}" for member in members[1:])
     )
     return (
-        "\n## How to retrain\n\nEvery stage is resumable (rerun the same command); each stage's options are in "
+        _finetune_recipe(_load("face_finetune_runs.json"))
+        + "\n## How to retrain\n\nEvery stage is resumable (rerun the same command); each stage's options are in "
         "its workdir's `state.json` and, for the served nets, in `face_metrics.json` (`members`: `warm_start`, "
         "`options`). A net trained in a chain of warm restarts is given below as a three-stage recipe; the served "
         "one took the longer chain listed above.\n\n"

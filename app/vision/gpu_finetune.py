@@ -13,12 +13,12 @@ Here, once (the data cannot travel as JPEG folders: the working tree may be 64 M
 
     python -m app.vision.train --pack .cache/gpu/dev_pack.npz
     .venv/bin/pip download --no-deps --only-binary=:all: --python-version 3.12 \\
-        --platform manylinux_2_17_x86_64 -d .cache/gpu/wheels keras==3.15.1 namex optree
+        --platform manylinux_2_17_x86_64 -d .cache/gpu/wheels keras==3.15.1 namex==0.1.0 optree==0.16.0
 
-Device (`run`, carry [".cache/gpu"], timeout_s 600):
-
-    pip install --no-index --no-deps .cache/gpu/wheels/*.whl -q && \\
-    KERAS_BACKEND=jax python3 -m app.vision.gpu_finetune --pack .cache/gpu/dev_pack.npz --out $OUT
+Device (`run`, carry [".cache/gpu"], timeout_s 600): `bash app/vision/gpu_finetune.sh` (installs
+the carried wheels, runs this module on JAX for at most 8 minutes, writes to `$OUT`). The packed
+faces are JPEG-re-encoded, so its val figures differ slightly from the CPU ones: measure the
+returned weights here before exporting them.
 
 Then here: copy `$OUT/face_member_*.weights.h5` into a folder and run
 `python -m app.vision.train --init THAT_FOLDER` to go on on CPU, or measure and export as usual.

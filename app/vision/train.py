@@ -31,21 +31,12 @@ IMG = 48
 
 
 def load_split(root: Path, split: str, cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Load `<root>/<split>/<label>/*.jpg` as uint8 (N, 48, 48) and int labels; cached as .npz
-    outside the repo (the data never enters git). `val` leaves out byte-for-byte copies of
-    training images (app.vision.splits), so selection is on faces the model has not seen."""
-    cache = cache_dir / f"fer_{split}{'_dedup' if split == 'val' else ''}.npz"
-    if cache.exists():
-        d = np.load(cache)
-        return d["x"], d["y"]
-    from app.vision.evaluate import load_crops  # the same reading eval-face does
-    from app.vision.splits import clean_val_files
+    """uint8 (N, 48, 48) crops and FER2013 label indices of `train` or de-duplicated `val`
+    (`app.vision.ferplus.load_fer_split`, cached as .npz outside the repo)."""
+    from app.vision.ferplus import load_fer_split
 
-    crops, labels = load_crops(root / split, clean_val_files(root)[0] if split == "val" else None)
-    x, y = crops.astype(np.uint8), np.asarray([FACE_LABELS.index(lab) for lab in labels], dtype=np.int64)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, x=x, y=y)
-    return x, y
+    faces = load_fer_split(root, split, cache_dir)
+    return faces.x, faces.y
 
 
 def stage_widths(width: int = 32, widths: str | None = None) -> tuple[int, ...]:
