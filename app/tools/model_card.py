@@ -248,7 +248,9 @@ def _finetune_runs(runs: dict | None) -> str:
             f"{len(run['history'])} epochs done. FER+ plurality / FER2013 labels / CK+ held-out by epoch: "
             f"start {start['ferplus_plurality']['accuracy']:.3f} / {start['fer2013_labels']['accuracy']:.3f}"
             + (f" / {start['ckplus']['accuracy']:.3f}" if start.get("ckplus") else "")
-            + f", {curve}.\n"
+            + f", {curve}."
+            + (f" Best epoch's nets: `{run['kept_best']}` (go on with `--init`)." if run.get("kept_best") else "")
+            + "\n"
         )
     return out
 

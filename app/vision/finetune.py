@@ -356,6 +356,10 @@ def run(args) -> dict:
     opts = FinetuneOptions(
         **{k: getattr(args, k) for k in FinetuneOptions.__dataclass_fields__ if k != "extra" and hasattr(args, k)}
     )
+    state_path = Path(args.out) / "state.json"
+    if state_path.exists():  # a resumed run keeps the options it started with (its schedule depends on them)
+        recorded = json.loads(state_path.read_text())["options"]
+        opts = FinetuneOptions(**{**recorded, "threads": opts.threads})
     tf.config.threading.set_intra_op_parallelism_threads(opts.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     tf.keras.utils.set_random_seed(opts.seed)
@@ -506,15 +510,33 @@ def _without_matrices(scores: dict) -> dict:
     }
 
 
-def record_run(out: Path) -> dict:
+def record_run(out: Path, keep_best: bool = False) -> dict:
     """`--record`: the run's options, data hash, libraries and every epoch's dev figures (confusion
     matrices left out) into `models/face_finetune_runs.json`, under the run folder's name; the
-    model card's fine-tune section and retrain recipe are written from it."""
+    model card's fine-tune section and retrain recipe are written from it. `keep_best` also
+    copies the best epoch's member weights to `models/checkpoints/<run>/` (when it beats the
+    start on FER+ plurality), so a later session can go on from them with `--init`."""
+    import shutil
+
     from app.tools.evaluation import update_metrics
+    from app.vision.served_nets import CHECKPOINT_DIR, CHECKPOINT_INFO, MEMBER_FILE
 
     state = json.loads((out / "state.json").read_text())
     run = {k: state[k] for k in ("options", "steps_per_epoch", "n_train", "data_sha256", "libraries", "best")}
     run["start"] = _without_matrices(state["start"])
     run["history"] = [_without_matrices(h) for h in state["history"]]
+    start_acc = state["start"]["ferplus_plurality"]["accuracy"]
+    if keep_best and state["best"] and state["best"]["ferplus_plurality_accuracy"] > start_acc:
+        dest = CHECKPOINT_DIR / out.name
+        dest.mkdir(parents=True, exist_ok=True)
+        for path in sorted((out / "best").glob(MEMBER_FILE.format("*"))):
+            shutil.copy2(path, dest / path.name)
+        best = next(h for h in state["history"] if h["epoch"] == state["best"]["epoch"])
+        info = {k: state[k] for k in ("options", "data_sha256", "libraries")}
+        info.update(
+            source=f"app.vision.finetune run {out.name}, epoch {best['epoch']}", figures=_without_matrices(best)
+        )
+        (dest / CHECKPOINT_INFO).write_text(json.dumps(info, indent=1) + "\n")
+        run["kept_best"] = str(dest.relative_to(CHECKPOINT_DIR.parent.parent))
     update_metrics("face_finetune_runs.json", **{out.name: run})
     return run

@@ -619,9 +619,10 @@ def finetune_main(argv: list[str]) -> None:
     p.add_argument("--measure", action="store_true", help="record the served model's dev figures and stop")
     p.add_argument("--pack", metavar="FILE", help="write the dev sets to one .npz (for a GPU machine) and stop")
     p.add_argument("--record", action="store_true", help="record --out's run in models/face_finetune_runs.json")
+    p.add_argument("--keep-best", action="store_true", help="with --record: commit-ready copy of the best epoch's nets")
     args = p.parse_args(argv)
     if args.record:
-        finetune.record_run(Path(args.out))
+        finetune.record_run(Path(args.out), keep_best=args.keep_best)
     elif args.pack:
         finetune.pack_dev_data(
             Path(args.data), Path(args.ckplus) if args.ckplus else None, Path(args.pack), Path(args.out) / "cache"
