@@ -20,7 +20,8 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 
 # Creates the database, builds the demo catalog if the catalog is empty, and makes sure a
 # curator password exists: the one from MOODTUNE_ADMIN_PASSWORD or .streamlit/secrets.toml,
-# else a generated local one kept in data/admin_password (printed here, never logged).
+# else a generated local one kept in data/admin_password (printed here, never logged). The server's
+# upload limit is the app's own (MOODTUNE_MAX_UPLOAD_MB).
 run: $(VENV)/.runtime-installed
 	$(BIN)/python -m app init-db
 	$(BIN)/python -m app demo --if-empty
@@ -32,7 +33,8 @@ run: $(VENV)/.runtime-installed
 		export MOODTUNE_ADMIN_PASSWORD="$$(cat data/admin_password)"; \
 		echo "Curator password for this local install: $$MOODTUNE_ADMIN_PASSWORD (stored in data/admin_password)"; \
 	fi; \
-	exec $(BIN)/streamlit run streamlit_app.py --server.port $(PORT)
+	exec $(BIN)/streamlit run streamlit_app.py --server.port $(PORT) \
+		--server.maxUploadSize "$$($(BIN)/python -c 'import math; from app.config import get_settings; print(math.ceil(get_settings().max_upload_mb))')"
 
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest -q tests

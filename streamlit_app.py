@@ -10,7 +10,9 @@ re-import the main module as ``__mp_main__``, and must get neither the page nor 
 ``app`` is the server: ``streamlit run streamlit_app.py`` (here and on Streamlit Community Cloud)
 finds this ``st.App`` in the file, imports the module as ``streamlit_app`` and serves this same
 script through it, with the security headers Streamlit has no setting for
-(``app.ui.server.SecurityHeaders``: ``nosniff`` on the audio under /media).
+(``app.ui.server.SecurityHeaders``: ``nosniff``, framing by this site only), the upload limits it
+has none for either (``app.ui.server.UploadLimits``), and the route the now-playing bar fetches
+its audio from (``app.ui.server.audio_routes``: /audio/<track id>, valid as long as the track is).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ def main() -> None:
     from app.ui.auth import is_admin, render_locked_page, render_logout_button, sync_cookie
     from app.ui.startup import ensure_database
 
-    st.set_page_config(page_title="Moodtune", page_icon="🎧", layout="wide")
+    st.set_page_config(page_title="Moodtune", page_icon=":material/headphones:", layout="wide")
 
     mood_page = st.Page("app_pages/mood.py", title="Mood", icon=":material/headphones:", url_path="mood", default=True)
     curate_page = st.Page("app_pages/curate.py", title="Curate", icon=":material/tune:", url_path="curate")
@@ -56,6 +58,6 @@ elif __name__ != "__mp_main__":
     import streamlit as st
     from starlette.middleware import Middleware
 
-    from app.ui.server import SecurityHeaders
+    from app.ui.server import SecurityHeaders, UploadLimits, audio_routes
 
-    app = st.App(__file__, middleware=[Middleware(SecurityHeaders)])
+    app = st.App(__file__, routes=audio_routes(), middleware=[Middleware(SecurityHeaders), Middleware(UploadLimits)])

@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from app.emotions import FACE_LABELS, STRATEGIES
@@ -249,7 +250,7 @@ def _add_scheduler_option(p: argparse.ArgumentParser) -> None:
         "--scheduler",
         default=None,
         metavar="ADDRESS",
-        help="analyse on the Dask cluster of this scheduler, e.g. tcp://host:8786 "
+        help="analyse on the Dask cluster of this scheduler, e.g. tls://host:8786 "
         "(default: $MOODTUNE_DASK_SCHEDULER, else this machine's worker processes)",
     )
 
@@ -321,6 +322,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sessions", type=int, default=30, metavar="N", help="simulated listener sessions (default 30)")
     p.add_argument("--catalog-size", type=int, default=3000, metavar="N", help="synthetic catalog size (default 3000)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--taste-db",
+        metavar="URL",
+        help="also run the taste-away listeners on this catalog (e.g. clips imported with `import`)",
+    )
+    p.add_argument(
+        "--taste-labels", type=Path, metavar="CSV", help="Song,Quadrant labels of --taste-db's titles (4Q annotations)"
+    )
 
     p = add("bench", cmd_bench, "performance figures as one JSON object")
     p.add_argument("--json", action="store_true")

@@ -115,6 +115,9 @@ class Settings:
     max_duration_s: float = 900.0
     # Processes that analyse audio for imports and uploads; 0 analyses in the calling process.
     analysis_workers: int = 2
+    # The header a reverse proxy in front of the app sets to the client's address (X-Forwarded-For,
+    # X-Real-IP): only then can the login throttle tell proxied clients apart.
+    trusted_proxy_header: str | None = None
 
     @property
     def max_upload_bytes(self) -> int:
@@ -141,4 +144,6 @@ def get_settings() -> Settings:
         max_upload_mb=_number(secrets, "MOODTUNE_MAX_UPLOAD_MB", 50.0),
         max_duration_s=_number(secrets, "MOODTUNE_MAX_DURATION_S", 900.0),
         analysis_workers=int(_number(secrets, "MOODTUNE_ANALYSIS_WORKERS", 2, allow_zero=True)),
+        trusted_proxy_header=str(_lookup(secrets, "MOODTUNE_TRUSTED_PROXY_HEADER", "trusted_proxy_header") or "")
+        or None,
     )

@@ -2,14 +2,18 @@
 throttle (backoff, then lockouts that double) and the signed, expiring curator cookie that keeps
 a curator logged in across reloads. `app.ui.auth` wires both into the pages.
 
-Throttle: failures are counted per key (the UI counts each attempt against its browser session
-*and* its client, so neither a new connection nor a new session starts the count afresh).
-After `free_failures` wrong passwords the next attempt waits 1 s, then 2 s …; from
-`lockout_after` failures on, each failure locks the key for `lockout_s`, doubling up to
-`max_wait_s`. An attempt while a key waits is refused without looking at the password, and
-doesn't count. A right password clears the keys it came from. One store serves the whole
-process (a module-level instance in `app.ui.auth`), guarded by a lock; entries are forgotten
-`forget_after_s` after their last failure, and the store never holds more than `max_entries`.
+Throttle: failures are counted per key. An attempt has three (`LoginKeys`): its browser session,
+its client, and the curator account. After `free_failures` wrong passwords a key waits 1 s, then
+2 s …; from `lockout_after` failures on, each failure locks it for `lockout_s`, doubling up to
+`max_wait_s`. Only keys that are the guesser's alone *refuse* an attempt while they wait (without
+looking at the password, and without counting it): the session, and the client when it is told
+apart from others (a real address, or the one a configured trusted proxy header names). Keys that
+strangers share (the account, and a client all local or proxied visitors share) only *slow* the
+answer, by their wait capped at `max_answer_delay_s`: so guessing slows for everyone, but no
+stranger can lock the curator out, and the right password always gets in. A right password
+clears the session's and the client's keys. One store serves the whole process (a module-level
+instance in `app.ui.auth`), guarded by a lock; entries are forgotten `forget_after_s` after their
+last failure, and the store never holds more than `max_entries`.
 
 Cookie: ``v1.<expires>.<nonce>.<mac>``, the MAC an HMAC-SHA256 over the rest under a key derived
 from the admin password and a random key held by the server process. So it can't be forged
@@ -21,15 +25,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 COOKIE_NAME = "moodtune_curator"
+ACCOUNT_KEY = "account:curator"  # the one curator account
+SHARED_CLIENT = "ip:local"  # what clients are when they can't be told apart
 COOKIE_TTL_S = 8 * 3600  # a working day; the curator logs in again after it
 _COOKIE_VERSION = "v1"
+_COOKIE_SHAPE = re.compile(
+    r"v1\.(?P<expires>[0-9]{1,12})\.(?P<nonce>[A-Za-z0-9_-]{1,64})\.(?P<mac>[0-9a-f]{64})", re.ASCII
+)
 
 
 @dataclass
@@ -37,6 +48,52 @@ class _Entry:
     failures: int = 0
     last_failure: float = 0.0
     allowed_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class LoginKeys:
+    """The throttle keys of one login attempt (see the module docstring)."""
+
+    session: str
+    client: str
+    client_is_distinct: bool
+    account: str = ACCOUNT_KEY
+
+    @property
+    def refusing(self) -> tuple[str, ...]:
+        """Keys whose wait refuses the attempt: the guesser's own."""
+        return (self.session, self.client) if self.client_is_distinct else (self.session,)
+
+    @property
+    def slowing(self) -> tuple[str, ...]:
+        """Keys shared with strangers: their wait only delays the answer."""
+        return (self.account,) if self.client_is_distinct else (self.client, self.account)
+
+
+def client_key(
+    ip: object, headers: Mapping[str, str] | None = None, trusted_header: str | None = None
+) -> tuple[str, bool]:
+    """(throttle key, told apart from other clients?) for a connection from `ip`. With a trusted
+    proxy header (e.g. X-Forwarded-For, set by the proxy in front of the app) the client is the
+    last address in it, the one that proxy added (earlier ones are the client's own claims)."""
+    if trusted_header:
+        named = _address(((headers or {}).get(trusted_header) or "").split(",")[-1])
+        if named is not None:
+            return f"ip:{named}", True
+        return SHARED_CLIENT, False  # not through the proxy, or it said nothing usable
+    address = _address(ip)
+    if address is None or address.is_loopback:
+        return SHARED_CLIENT, False
+    return f"ip:{address}", True
+
+
+def _address(value: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return ipaddress.ip_address(value.strip().strip("[]"))
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -57,7 +114,9 @@ class LoginThrottle:
         max_wait_s: float = 3600.0,
         forget_after_s: float = 24 * 3600.0,
         max_entries: int = 10_000,
+        max_answer_delay_s: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.free_failures = free_failures
         self.lockout_after = lockout_after
@@ -65,7 +124,9 @@ class LoginThrottle:
         self.max_wait_s = max_wait_s
         self.forget_after_s = forget_after_s
         self.max_entries = max_entries
+        self.max_answer_delay_s = max_answer_delay_s
         self.clock = clock
+        self.sleep = sleep
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
@@ -83,6 +144,13 @@ class LoginThrottle:
         with self._lock:
             entries = [self._entries.get(k) for k in keys]
         return max([0.0, *(e.allowed_at - now for e in entries if e is not None)])
+
+    def slow_down(self, keys: Iterable[str]) -> float:
+        """Sleep for the wait of `keys` (shared keys), capped at max_answer_delay_s; returns it."""
+        delay = min(self.max_answer_delay_s, self.wait_s(keys))
+        if delay > 0:
+            self.sleep(delay)
+        return delay
 
     def failure(self, keys: Iterable[str]) -> Verdict:
         """Count one wrong password against each of `keys`."""
@@ -142,12 +210,15 @@ class CookieSigner:
         return f"{payload}.{self._mac(password, payload)}"
 
     def _parts(self, value: object) -> tuple[str, int, str, str] | None:
+        """The cookie's fields, or None for anything that isn't exactly what `sign` makes: any
+        page on the same host can set a cookie, so a malformed one (non-ASCII, a superscript
+        digit) is treated as absent, never raised."""
         if not isinstance(value, str) or len(value) > 256:
             return None
-        parts = value.split(".")
-        if len(parts) != 4 or parts[0] != _COOKIE_VERSION or not parts[1].isdigit():
+        match = _COOKIE_SHAPE.fullmatch(value)
+        if match is None:
             return None
-        return parts[0], int(parts[1]), parts[2], parts[3]
+        return _COOKIE_VERSION, int(match["expires"]), match["nonce"], match["mac"]
 
     def verify(self, value: object, password: str | None) -> bool:
         """True for an unexpired, unrevoked cookie this process signed under `password`."""

@@ -8,11 +8,15 @@ CSV export, and Plotly rendering hover text and labels.
 - Plotly renders a subset of HTML (``<b>``, ``<i>``, ``<br>``, ``<a href>``) in hover text, labels
   and titles; HTML-escaping shows the text as typed (Plotly turns the entities back into the
   characters when it draws them).
+- Streamlit renders Markdown (and its own ``:color[…]`` / ``:material/…:`` directives) in
+  ``st.markdown``, ``st.caption``, alerts, toasts and progress text: ``markdown_literal`` makes a
+  title or artist show as typed there, no image fetched, no link made.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable
 
 import pandas as pd
@@ -55,3 +59,18 @@ def plot_safe(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.D
         if not pd.api.types.is_numeric_dtype(safe[column]):
             safe[column] = safe[column].map(plot_text)
     return safe
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=&\"'])")
+# GFM turns bare URLs and e-mail addresses into links after escapes are undone (remark-gfm finds
+# them in the text), so a word joiner (U+2060, invisible, no line break) goes where its patterns
+# need two characters side by side: "http(s):" and "//", "www" and ".", before "@".
+_AUTOLINK_SEAMS = re.compile(r"(?i)(?<=:)(?=//)|(?<=\bwww)(?=\\?\.)|(?=@)")
+WORD_JOINER = "\u2060"
+
+
+def markdown_literal(text: object) -> str:
+    """Text from the catalog (a title, an artist, a file name) for Streamlit's Markdown: every
+    Markdown/HTML character backslash-escaped and autolink patterns broken, so it shows as typed."""
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+    return _AUTOLINK_SEAMS.sub(WORD_JOINER, escaped)

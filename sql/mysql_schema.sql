@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS listening_events (
     id INTEGER NOT NULL AUTO_INCREMENT,
     session_id VARCHAR(64) NOT NULL,      -- anonymous listener session
     track_id INTEGER NOT NULL,
-    action VARCHAR(16) NOT NULL,          -- started | completed | skipped | paused | liked | played (see ACTIONS in models.py)
+    action VARCHAR(16) NOT NULL,          -- started | completed | skipped | paused | liked | played | disliked (see ACTIONS in models.py)
     strategy VARCHAR(16),                 -- match | lift | calm
     quadrant VARCHAR(2),                  -- the track's quadrant when it was played
     emotion VARCHAR(16),                  -- detected face label at the time

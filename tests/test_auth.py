@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app.curator_access import CookieSigner, LoginThrottle
+from app.curator_access import CookieSigner, LoginKeys, LoginThrottle, client_key
 from app.ui import auth
 from app.ui import state_keys as keys
 from tests.pages_support import APP_FILE, cleanup_engines, configure_env
@@ -48,6 +48,26 @@ def test_a_wait_holds_every_key_of_the_attempt_and_a_success_clears_them():
     assert throttle.wait_s(["session:a", "client:x"]) == 0
     throttle.success(["session:a", "client:x"])
     assert throttle.failure(["session:a", "client:x"]).wait_s == 0  # counting starts over
+
+
+def test_behind_a_trusted_proxy_each_client_is_its_own_and_spoofed_headers_are_ignored():
+    forwarded = {"X-Forwarded-For": "198.51.100.7, 203.0.113.5"}  # the client's claim, then the proxy's
+    assert client_key("10.0.0.2", forwarded, "X-Forwarded-For") == ("ip:203.0.113.5", True)
+    assert client_key("10.0.0.2", {}, "X-Forwarded-For") == ("ip:local", False)  # not through the proxy
+    assert client_key("10.0.0.2", forwarded, None) == ("ip:10.0.0.2", True)  # no header trusted
+    assert client_key("127.0.0.1", forwarded, None) == ("ip:local", False)
+    assert client_key(None) == ("ip:local", False)
+
+    clock = Clock()
+    throttle = LoginThrottle(clock=clock, sleep=lambda _s: None)
+    attacker = LoginKeys("session:a", "ip:203.0.113.5", True)
+    for _ in range(12):
+        throttle.failure(attacker.refusing)
+        throttle.failure(attacker.slowing)
+    curator = LoginKeys("session:c", "ip:198.51.100.20", True)
+    assert throttle.wait_s(attacker.refusing) > 0  # the guesser's own client waits
+    assert throttle.wait_s(curator.refusing) == 0  # another client doesn't
+    assert throttle.slow_down(curator.slowing) == throttle.max_answer_delay_s  # only slowed
 
 
 def test_the_store_stays_bounded():
@@ -100,6 +120,8 @@ def env(tmp_path: Path, monkeypatch):
     clock = Clock()
     auth.LOGIN_THROTTLE.clear()
     monkeypatch.setattr(auth.LOGIN_THROTTLE, "clock", clock)
+    clock.slept = []
+    monkeypatch.setattr(auth.LOGIN_THROTTLE, "sleep", clock.slept.append)
     yield clock
     auth.LOGIN_THROTTLE.clear()
     cleanup_engines()
@@ -144,11 +166,14 @@ def test_twenty_wrong_guesses_meet_backoff_then_lockout_and_the_password_works_a
         ["Wrong password. Too many wrong passwords: try again in 2 min."],
     ]
 
-    # Locked: the right password is refused too, from this session and from a new one.
+    # Locked: the right password is refused in the guessing session itself...
     clock.now += 60
     assert submit(at, PASSWORD) == ["Too many wrong passwords. Try again in 60 s."] and locked(at)
+    # ...but not in the curator's: all local clients look alike, so the shared keys only slow it.
+    clock.slept.clear()
     fresh = open_page()
-    assert submit(fresh, PASSWORD) == ["Too many wrong passwords. Try again in 60 s."] and locked(fresh)
+    assert submit(fresh, PASSWORD) == [] and not locked(fresh)
+    assert clock.slept == [auth.LOGIN_THROTTLE.max_answer_delay_s]
 
     clock.now += 60
     assert submit(at, PASSWORD) == [] and not locked(at)
@@ -156,14 +181,27 @@ def test_twenty_wrong_guesses_meet_backoff_then_lockout_and_the_password_works_a
     failures = [r.getMessage() for r in caplog.records if "curator login failed" in r.getMessage()]
     assert len(failures) == 6  # the wrong passwords that were checked
     assert failures[-1].startswith("curator login failed: client=ip:local session=session:")
-    assert "failures=6 wait_s=120" in failures[-1]
+    assert "failures=6 wait_s=120 shared_failures=6" in failures[-1]
     assert not any("guess" in m or "more-" in m or PASSWORD in m for m in caplog.messages)
+
+
+def test_a_strangers_guesses_never_lock_the_curator_out(env):
+    """The attack: 12 wrong guesses from one client (all local visitors are one), then the
+    curator's right password, at once."""
+    clock = env
+    for i in range(12):
+        stranger = open_page()  # a new session for every guess, as an attacker would
+        submit(stranger, f"guess-{i}")
+    curator = open_page()
+    assert submit(curator, PASSWORD) == [] and not locked(curator)
+    assert all(delay <= auth.LOGIN_THROTTLE.max_answer_delay_s for delay in clock.slept)
+    assert clock.slept[-1] > 0  # the guessing slowed every answer, the right one too
 
 
 def _wait(at: AppTest) -> float:
     """How long this page's session must wait now (the keys the gate uses for it)."""
     session = f"session:{at.session_state[keys.LOGIN_SESSION_ID]}"
-    return auth.LOGIN_THROTTLE.wait_s([session, "ip:local"])
+    return auth.LOGIN_THROTTLE.wait_s([session])
 
 
 def test_a_reload_with_the_curator_cookie_stays_logged_in(env, monkeypatch):
@@ -212,3 +250,15 @@ def test_a_session_replayed_from_another_client_is_not_logged_in(env, monkeypatc
     monkeypatch.setattr(auth, "client_id", lambda: "ip:203.0.113.9")  # same session state, other client
     at.run()
     assert locked(at)
+
+
+@pytest.mark.parametrize("planted", ["v1.1.x.é", "v1.².a.b", "v1.1." + "é" * 10 + "." + "0" * 64, "v1..", "v1.1.a.b.c"])
+def test_a_malformed_curator_cookie_from_another_page_is_treated_as_absent(env, monkeypatch, planted):
+    """Any page on the same host can set the cookie: the attack's broke every page with an error box."""
+    monkeypatch.setattr(auth, "request_cookie", lambda: planted)
+    mood = AppTest.from_file(APP_FILE, default_timeout=60)
+    mood.run()
+    assert not mood.exception, mood.exception
+    assert locked(open_page())
+    assert not auth.COOKIE_SIGNER.verify(planted, PASSWORD) and auth.COOKIE_SIGNER.seconds_left(planted) == 0
+    auth.COOKIE_SIGNER.revoke(planted)  # a log-out with it in the jar is fine too

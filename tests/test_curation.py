@@ -39,7 +39,7 @@ def test_an_unknown_tagged_by_filter_is_refused(db_url):
 @pytest.mark.parametrize(
     ("tagged_by", "label"),
     [
-        ("model:music-logreg_c0.01-emotify-20261124", "model, 24 Nov"),
+        ("model:music-logreg_c0.01-emotify-20261124", "model trained 24 Nov"),
         ("model:stub-1", "model"),
         ("curator", "curator"),
         ("", ""),

@@ -12,7 +12,9 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import distributed
@@ -24,7 +26,8 @@ from app.catalog import repository
 from app.catalog.db import init_db, session_scope
 from app.config import MODELS_DIR, MUSIC_MODEL_FILE
 from app.emotions import QUADRANTS
-from app.library.executor import WorkerLost, cluster_executor, describe_failure
+from app.library import IngestSetupError
+from app.library.executor import ClusterAnswerRefused, ClusterSilent, WorkerLost, cluster_executor, describe_failure
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +133,7 @@ def test_an_unreachable_scheduler_is_one_clear_line_exit_2_and_imports_nothing(t
     assert refused.stderr.strip().splitlines() == [refused.stderr.strip()]  # one line, no traceback
     assert refused.stderr.startswith(f"error: no Dask scheduler answers at {address}")
     assert badly_named.returncode == 2 and "Traceback" not in badly_named.stderr
-    assert "'scheduler-without-port' is not a scheduler address like tcp://host:8786" in badly_named.stderr
+    assert "'scheduler-without-port' is not a scheduler address like tls://host:8786" in badly_named.stderr
     init_db()
     with session_scope() as s:
         assert repository.count_tracks(s) == 0
@@ -156,3 +159,127 @@ print([m for m in sys.modules if m.split(".")[0] in ("dask", "distributed")], fi
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+# ----------------------------------------------------------------------------- a cluster that can't be trusted
+
+
+class _RunsOnUnpickle:
+    """What the attack's hostile worker answered with: unpickling it creates a file (the attack's
+    ran a shell command)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _hostile_answer(marker: str) -> _RunsOnUnpickle:
+    return _RunsOnUnpickle(marker)
+
+
+def test_a_hostile_workers_answer_is_refused_unread_and_runs_nothing_here(tmp_path, cluster, client):
+    marker = tmp_path / "ran-in-the-importing-process"
+    with cluster_executor(cluster.scheduler_address) as executor:
+        [(_, outcome)] = list(executor.map_unordered(_hostile_answer, [str(marker)]))
+        assert isinstance(outcome, ClusterAnswerRefused)
+        with pytest.raises(ClusterAnswerRefused):
+            executor.run(lambda: _RunsOnUnpickle(str(marker)))
+        assert executor.run(lambda: 6 * 7) == 42  # plain answers still come through
+    assert not marker.exists()
+
+
+def test_a_cluster_that_stops_answering_fails_the_waiting_jobs_instead_of_hanging(cluster, client):
+    import time
+
+    with cluster_executor(cluster.scheduler_address) as executor:
+        executor.answer_timeout = 2.0
+        started = time.monotonic()
+        [(job, outcome)] = list(executor.map_unordered(time.sleep, [60]))
+        with pytest.raises(IngestSetupError, match="did not answer within 2 s"):  # one line, not a traceback
+            executor.run(lambda: time.sleep(60))
+    assert job == 60 and isinstance(outcome, ClusterSilent)
+    assert time.monotonic() - started < 40
+
+
+@contextmanager
+def _silent_scheduler() -> Iterator[str]:
+    """A port that accepts connections and never says a word."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+
+
+def test_a_scheduler_that_accepts_but_never_answers_stops_the_import_in_seconds(tmp_path, media_dir):
+    import time
+
+    _songs(tmp_path / "in")
+    with _silent_scheduler() as address:
+        started = time.monotonic()
+        done = run_cli(
+            "import",
+            str(tmp_path / "in"),
+            "--scheduler",
+            address,
+            env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"},
+        )
+        took = time.monotonic() - started
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1
+    assert took < 60
+    assert all_files(media_dir) == []
+
+
+def test_a_tls_scheduler_without_certificates_is_one_clear_line_not_a_traceback(tmp_path):
+    done = run_cli("import", str(tmp_path), "--scheduler", "tls://127.0.0.1:8786")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "DASK_DISTRIBUTED__COMM__TLS__CA_FILE" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_plain_tcp_to_another_machine_is_refused_unless_declared_insecure(tmp_path):
+    address = "tcp://192.0.2.1:8786"  # TEST-NET: nothing answers there
+    refused = run_cli("import", str(tmp_path), "--scheduler", address)
+    assert refused.returncode == 2 and "refusing plain tcp://" in refused.stderr and "tls://" in refused.stderr
+    allowed = run_cli(
+        "import",
+        str(tmp_path),
+        "--scheduler",
+        address,
+        env={"MOODTUNE_DASK_INSECURE": "1", "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "1s"},
+    )
+    assert allowed.returncode == 2 and "no Dask scheduler answers" in allowed.stderr  # it tried
+
+
+def test_a_tls_cluster_with_certificates_runs_the_tasks(tmp_path):
+    import dask
+    from distributed.security import Security
+
+    security = Security.temporary()  # a CA and a certificate for all, as PEM text
+    tls = {
+        "distributed.comm.tls.ca-file": security.tls_ca_file,
+        "distributed.comm.tls.client.cert": security.tls_client_cert,
+        "distributed.comm.tls.client.key": security.tls_client_key,
+    }
+    with distributed.LocalCluster(
+        n_workers=1, processes=True, protocol="tls", security=security, host="127.0.0.1", dashboard_address=None
+    ) as local:
+        assert local.scheduler_address.startswith("tls://")
+        with dask.config.set(tls), cluster_executor(local.scheduler_address) as executor:
+            assert dict(executor.map_unordered(int, ["3"])) == {"3": 3}

@@ -142,3 +142,84 @@ def test_the_page_refuses_a_removed_catalog_and_a_restart_does_not_recreate_it(t
     finally:
         st.cache_resource.clear()
         dispose_engines()
+
+
+# ----------------------------------------------------------------------------- the WAL's sidecar files
+
+# A process that writes a row, has a sidecar deleted under it, tries a second row, and is then
+# SIGKILLed (the attack: moodtune.db-wal deleted under the running app, a crash later).
+_WAL_ATTACK = """
+import os, signal, sys
+from pathlib import Path
+from catalog_helpers import add
+from app.catalog import db
+url, path, sidecar, between = sys.argv[1], Path(sys.argv[2]), sys.argv[3], sys.argv[4]
+db.CHECKPOINT_INTERVAL_S = 0.0 if between == "read" else 3600.0
+db.init_db(url)
+with db.session_scope(url) as s:
+    add(s, "Before", 0.5, 0.5)
+if between == "read":  # the app's next transaction (a page rerun reads): the checkpoint is due
+    with db.session_scope(url) as s:
+        s.execute(db.text("SELECT 1"))
+os.unlink(f"{path}{sidecar}")
+if between != "read":
+    try:
+        with db.session_scope(url) as s:
+            add(s, "After", 0.1, 0.1)
+        print("written", flush=True)
+    except db.DatabaseReplaced as exc:
+        print("refused:", exc, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _wal_attack(tmp_path: Path, sidecar: str, between: str = "write") -> tuple[str, list[str]]:
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    path = tmp_path / "attacked.db"
+    done = subprocess.run(
+        [sys.executable, "-c", _WAL_ATTACK, f"sqlite:///{path}", str(path), sidecar, between],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": f"{repo}{os.pathsep}{repo / 'tests'}"},
+    )
+    assert done.returncode == -9, done.stderr[-2000:]
+    try:
+        with sqlite3.connect(path) as conn:
+            titles = [row[0] for row in conn.execute("SELECT title FROM tracks ORDER BY title")]
+    except sqlite3.OperationalError:  # no tracks table: the schema itself was only in the WAL
+        titles = []
+    return done.stdout.strip(), titles
+
+
+@pytest.mark.parametrize("sidecar", ["-wal", "-shm"])
+def test_a_deleted_wal_sidecar_refuses_writes_and_loses_nothing_written_before(tmp_path, sidecar):
+    said, titles = _wal_attack(tmp_path, sidecar)
+    assert said.startswith("refused:") and f"attacked.db{sidecar} was removed" in said, said
+    assert "nothing was saved" in said
+    if sidecar == "-wal":
+        assert titles == ["Before"]  # rescued from the unlinked WAL into the main file
+
+
+def test_a_crash_right_after_the_wal_is_deleted_loses_only_the_last_seconds(tmp_path):
+    _, titles = _wal_attack(tmp_path, "-wal", between="read")
+    assert titles == ["Before"]  # checkpointed by the transaction after it
+
+
+def test_a_catalog_switched_out_of_wal_mode_under_the_app_refuses_writes(sqlite_catalog):
+    from app.catalog.db import get_engine
+
+    url, _ = sqlite_catalog
+    raw = get_engine(url).raw_connection()  # the app's own pooled connection, switched by a tool
+    try:
+        assert raw.driver_connection.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+    finally:
+        raw.close()  # back to the pool, still in DELETE mode
+    with pytest.raises(DatabaseReplaced, match="nothing was saved"), session_scope(url) as s:
+        add(s, "Into a journal that a crash can tear", 0.2, 0.2)

@@ -5,8 +5,10 @@ exports and charts through AppTest."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.catalog import repository
 from app.catalog.db import session_scope
-from app.escaping import csv_bytes, neutralise_formula, plot_safe
+from app.escaping import WORD_JOINER, csv_bytes, markdown_literal, neutralise_formula, plot_safe
 from app.ui import state_keys
 from tests.pages_support import APP_FILE, cleanup_engines, configure_env, install_stub_tagger, seed_catalog, wav_bytes
 
@@ -120,3 +122,69 @@ def test_curate_upload_results_export_is_formula_safe(hostile_catalog, downloads
     [export] = [_cells(data) for data in downloads if upload in data.decode("utf-8")]
     assert "'" + upload + ".wav" in export and "'" + upload in export
     assert not any(cell.startswith("=") for cell in export)
+
+
+# ----------------------------------------------------------------------------- Markdown
+
+# The title and artist tags of the attack, and what else Markdown/GFM would act on.
+HOSTILE_TAGS = [
+    "![pix](http://127.0.0.1:9/pixel.png)",
+    "http://evil.example/login",
+    "see https://evil.example or www.evil.example",
+    "mail me: victim@evil.example",
+    "**loud** _quiet_ `code` <img src=x onerror=alert(1)> [link](javascript:alert(1))",
+    ":red[alarm] :material/home: $x^2$ ~~gone~~ # Heading",
+]
+# GFM's autolink-literal patterns (mdast-util-gfm-autolink-literal), which find links in text
+# after escapes are undone.
+GFM_AUTOLINKS = re.compile(r"(https?://|www(?=\.))[-.\w]+|[-.+\w]+@[-\w]+(\.[-\w]+)+", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("tag", HOSTILE_TAGS)
+def test_a_title_or_artist_shows_in_markdown_as_typed_with_no_image_link_or_style(tag):
+    from markdown_it import MarkdownIt
+
+    shown = markdown_literal(tag)
+    rendered = MarkdownIt("commonmark").enable("strikethrough").render(shown)
+    assert not re.search(r"<(img|a|em|strong|code|h1|s|del)\b", rendered), rendered
+    text = html.unescape(re.sub(r"<[^>]+>", "", rendered)).strip()
+    assert text.replace(WORD_JOINER, "") == tag  # the reader sees exactly the tag
+    assert not GFM_AUTOLINKS.search(text), text  # no bare URL or address left for GFM to link
+    assert not re.search(r"(?<!\\):(red\[|material/)", shown)  # Streamlit's directives inert too
+
+
+def test_the_curate_delete_confirmation_and_saved_banner_show_a_markdown_title_as_text(tmp_path, monkeypatch):
+    from app.catalog.db import init_db
+    from app.catalog.models import Track
+
+    configure_env(monkeypatch, tmp_path, password="pw-for-tests")
+    media = tmp_path / "media"
+    seed_catalog(media, tmp_path, per_quadrant=1)
+    init_db()
+    with session_scope() as s:
+        s.query(Track).filter(Track.id == s.query(Track.id).order_by(Track.id).limit(1).scalar_subquery()).update(
+            {"title": HOSTILE_TAGS[0]}, synchronize_session=False
+        )
+    try:
+        at = AppTest.from_file(APP_FILE, default_timeout=60)
+        at.run()
+        at.switch_page("app_pages/curate.py").run()
+        at.text_input(key=state_keys.ADMIN_PASSWORD_INPUT).input("pw-for-tests")
+        at.get("form_submit_button")[0].click()
+        at.run()
+        rows = at.data_editor(key="catalog_editor").value
+        row = int(rows.index[rows["title"] == HOSTILE_TAGS[0]][0])
+        at.session_state["catalog_editor"] = {
+            "edited_rows": {row: {"delete": True}},
+            "added_rows": [],
+            "deleted_rows": [],
+        }
+        at.run()
+        at.button(key="review_save").click().run()
+        [confirmation] = [w.value for w in at.warning if "Delete 1 track(s)" in w.value]
+        at.button(key="review_confirm_delete").click().run()
+        [banner] = [s.value for s in at.success if "1 deleted" in s.value]
+        for shown in (confirmation, banner):
+            assert markdown_literal(HOSTILE_TAGS[0]) in shown and HOSTILE_TAGS[0] not in shown
+    finally:
+        cleanup_engines()

@@ -435,3 +435,23 @@ def test_an_id3_tag_in_front_of_mp3_audio_is_an_mp3(db_url, media_dir, tmp_path,
     [result] = ingest_files([path], tagger=stub_tagger).results
     assert result.status == "imported", result.message
     assert [p.suffix for p in all_files(media_dir)] == [".mp3"]
+
+
+def test_a_hard_link_to_a_file_outside_the_import_root_is_refused(db_url, media_dir, tmp_path, stub_tagger):
+    inside = tmp_path / "allowed"
+    inside.mkdir()
+    (inside / "a.wav").write_bytes(audio_bytes("wav"))
+    secret = tmp_path / "private" / "secret.wav"
+    secret.parent.mkdir()
+    secret.write_bytes(audio_bytes("wav", seed=7))
+    os.link(secret, inside / "looks-inside.wav")  # same inode, a name inside the root
+    summary = ingest_paths([inside], root=inside, tagger=stub_tagger)
+    assert summary.imported == 1
+    failed = {f["path"]: f["error"] for f in summary.as_json()["failed"]}
+    assert failed == {
+        str(inside / "looks-inside.wav"): "refused: hard link (the file has another name, maybe outside the import "
+        "folder; copy it in instead)"
+    }
+    with session_scope(db_url) as s:
+        assert repository.count_tracks(s) == 1
+    assert len(all_files(media_dir)) == 1

@@ -581,3 +581,27 @@ def test_the_biggest_face_in_a_still_picture_decides_the_mood():
     reading = reading_from_faces([small, big], "photo")
     assert (reading.label, reading.source, reading.confidence) == ("happy", "photo", pytest.approx(0.8))
     assert reading_from_faces([], "photo") is None
+
+
+def test_up_next_is_rebuilt_only_for_a_camera_mood_that_holds(monkeypatch):
+    """Issue 30 (11): a steady happy face whose reading flickers to neutral for a moment keeps
+    up next as it is (a row the listener aims at isn't replaced between two clicks); a
+    neutral face that stays neutral rebuilds it once it has held."""
+    from app.listening import session as session_module
+
+    clock = [100.0]
+    monkeypatch.setattr(session_module.time, "monotonic", lambda: clock[0])
+    session = ListenerSession()
+    session.apply_camera_reading(_camera("happy"))
+    session.queue_basis = session.basis()  # up next was built for happy
+    for label in ("neutral", "happy", "neutral", "neutral"):  # a flicker, back, and a short spell
+        clock[0] += 1.0
+        session.apply_camera_reading(_camera(label))
+        assert not session.basis_changed(), label
+    clock[0] += session_module.CAMERA_SETTLE_S
+    session.apply_camera_reading(_camera("neutral"))
+    assert session.basis_changed() and session.basis() == ("match", "label", "neutral")
+    # A pick applies at once, whatever the camera is doing.
+    session.queue_basis = session.basis()
+    session.apply_manual_reading(reading_from_label("sad"))
+    assert session.basis_changed() and session.effective_mood().label == "sad"

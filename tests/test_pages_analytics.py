@@ -275,3 +275,17 @@ def test_a_single_day_of_moods_is_one_dated_bar(seeded):
     assert x["type"] == "category" and x["range"] == [-3.5, 3.5]  # one slot of seven, not the whole width
     assert {v for trace in spec["data"] for v in _values(trace["x"])} == {TODAY.date().isoformat()}
     assert y["range"] == [0, 1] and y["tickformat"] == ".0%"
+
+
+def test_moods_are_named_in_words_on_the_charts_not_as_quadrant_codes(seeded):
+    """Issue 30 (9): wherever a curator reads a mood on the Analytics page, it is in words."""
+    from app.emotions import QUADRANT_NAMES
+
+    at = _open_analytics()
+    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    aliased = [s for s in specs if s["layout"].get("xaxis", {}).get("labelalias") == QUADRANT_NAMES]
+    assert len(aliased) >= 2  # tracks per mood, and like/skip rates by mood
+    markers = [s for s in specs if any(t.get("type") == "scatter" and t.get("mode") == "markers" for t in s["data"])]
+    scatter = markers[0]
+    names = {t["name"] for t in scatter["data"]}
+    assert names and names <= set(QUADRANT_NAMES.values()), names

@@ -18,8 +18,18 @@ from app.catalog import repository
 from app.catalog.db import init_db, session_scope
 from app.catalog.models import ListeningDaily, ListeningEvent
 from app.emotions import QUADRANT_VA
-from app.listening.playback import ListeningWrite, PlayerEvent, PlayerLog, record, writes_for
+from app.listening.playback import MAX_REPORTS_PER_MINUTE, ListeningWrite, PlayerEvent, PlayerLog, record, writes_for
 from tests.catalog_helpers import add, as_an_older_version
+
+
+class Clock:
+    """Wall time for a PlayerLog: positions may advance only as fast as it does."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def _report(*events: dict, page: str = "page-1") -> dict:
@@ -27,10 +37,12 @@ def _report(*events: dict, page: str = "page-1") -> dict:
 
 
 def test_a_report_is_taken_once_though_every_rerun_sees_it_again():
-    log = PlayerLog()
+    clock = Clock()
+    log = PlayerLog(clock=clock)
     first = _report({"kind": "started", "track_id": 7, "position_s": 0.0})
     assert [e.kind for e in log.take(first)] == ["started"]
     assert log.take(first) == []  # the state value persists: the next rerun sees the same log
+    clock.now += 181.2
     grown = _report(
         {"kind": "started", "track_id": 7, "position_s": 0.0},
         {"kind": "completed", "track_id": 7, "position_s": 181.2},
@@ -49,7 +61,8 @@ def test_a_reloaded_page_numbers_its_reports_afresh():
 
 
 def test_malformed_reports_and_unknown_kinds_or_tracks_are_dropped_for_good():
-    log = PlayerLog()
+    clock = Clock()
+    log = PlayerLog(clock=clock)
     raw = {
         "page": "p",
         "events": [
@@ -60,11 +73,12 @@ def test_malformed_reports_and_unknown_kinds_or_tracks_are_dropped_for_good():
             {"seq": -4, "kind": "paused", "track_id": 7},
             "not a report",
             {"seq": 5, "kind": "paused", "track_id": 7, "position_s": float("nan")},
-            {"seq": 6, "kind": "skipped", "track_id": 7, "position_s": -2},
-            {"seq": 7, "kind": "skipped", "track_id": 7, "position_s": "12"},
+            {"seq": 6, "kind": "paused", "track_id": 7, "position_s": -2},
+            {"seq": 7, "kind": "paused", "track_id": 7, "position_s": "12"},
             {"seq": 8, "kind": "skipped", "track_id": 7, "position_s": 12.34567},
         ],
     }
+    clock.now += 12.4
     taken = log.take(raw, known_ids={7, 9})
     assert [(e.seq, e.position_s) for e in taken] == [(5, None), (6, None), (7, None), (8, 12.346)]
     assert log.take(raw, known_ids={7, 9, 999}) == []  # dropped ones aren't looked at again
@@ -112,7 +126,9 @@ def test_the_log_follows_the_track_the_bar_is_on_and_survives_pickling():
 
 
 def test_reports_stay_untaken_until_they_are_stored():
-    log = PlayerLog()
+    clock = Clock()
+    log = PlayerLog(clock=clock)
+    clock.now += 10
     raw = _report({"kind": "started", "track_id": 7}, {"kind": "skipped", "track_id": 7, "position_s": 9.5})
 
     def broken(_events):
@@ -156,7 +172,9 @@ def two_tracks(db_url) -> tuple[int, int]:
 
 def test_a_completed_play_and_a_skip_land_with_their_positions_and_analytics_counts_them(db_url, two_tracks):
     played, skipped = two_tracks
-    log = PlayerLog()
+    clock = Clock()
+    log = PlayerLog(clock=clock)
+    clock.now += 40  # what the reports claim was listened to: 30 s, then 7.5 s
     raw = _report(
         {"kind": "started", "track_id": played, "position_s": 0},
         {"kind": "completed", "track_id": played, "position_s": 30.0},
@@ -253,3 +271,45 @@ def test_a_database_from_before_the_player_gets_position_and_completed_on_start(
         # The old "played" (heard, moved on) and the new "completed" are both outcomes.
         assert calm[["played", "completed", "skipped", "liked"]].tolist() == [1, 1, 1, 1]
         assert calm["moved_on"] == 3
+
+
+def test_forged_reports_store_only_what_the_bar_could_have_played():
+    """The attack, scaled down: four messages of 500 reports each, skips and completions of the
+    track now playing (and of one it never had), seconds apart."""
+    clock = Clock()
+    log = PlayerLog(clock=clock)
+    playable = {7, 8}  # now playing and up next
+    stored: list[PlayerEvent] = []
+    forged: list[dict] = []
+    for message in range(4):
+        for i in range(500):
+            kind = ("started", "completed", "skipped")[i % 3]
+            forged.append({"kind": kind, "track_id": 7 if i % 5 else 99, "position_s": 1.0 if kind != "started" else 0})
+        clock.now += 14  # the attack sent 20,000 reports in 56 s
+        log.take(_report(*forged, page=f"forged-{message}"), known_ids=playable, store=stored.extend)
+    writes = writes_for(stored)
+    assert {w.track_id for w in writes} <= playable
+    assert len(stored) <= 4 * MAX_REPORTS_PER_MINUTE // 4 + 1 < 2000 // 10
+    ends = [e for e in stored if e.kind in ("completed", "skipped")]
+    starts = [e for e in stored if e.kind == "started"]
+    assert len(ends) <= len(starts)  # one end per play
+
+
+def test_a_position_that_runs_ahead_of_wall_time_is_refused():
+    clock = Clock()
+    log = PlayerLog(clock=clock)
+    assert [e.kind for e in log.take(_report({"kind": "started", "track_id": 7, "position_s": 0.0}))] == ["started"]
+    clock.now += 10
+    grown = _report(
+        {"kind": "started", "track_id": 7, "position_s": 0.0},
+        {"kind": "completed", "track_id": 7, "position_s": 240.0},  # four minutes in ten seconds
+    )
+    assert log.take(grown) == []
+    clock.now += 240  # now four minutes have passed: the same claim is believable, once
+    again = _report(
+        {"kind": "started", "track_id": 7, "position_s": 0.0},
+        {"kind": "completed", "track_id": 7, "position_s": 240.0},
+        {"kind": "completed", "track_id": 7, "position_s": 240.0},
+        {"kind": "skipped", "track_id": 7, "position_s": 240.0},
+    )
+    assert [(e.seq, e.kind) for e in log.take(again)] == [(3, "completed")]  # seq 2 was dropped for good

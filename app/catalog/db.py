@@ -7,13 +7,23 @@ connection made a new, empty database. So each SQLite engine remembers which fil
 another file raises `DatabaseReplaced`, and once opened the file is never created again.
 Only `init_db` (the `init-db` and `demo` commands) creates a schema; the app opens an
 existing catalog with `open_catalog`, which refuses a missing file or an empty database.
+
+The same holds for the WAL's two sidecar files (`-wal`, `-shm`): while this process has a
+connection open SQLite keeps them, so one that vanishes or changes then was deleted underneath,
+and writes would go on into the unlinked WAL (lost at the next crash). The guard notes them as it
+notes the main file, checks them and the journal mode at every transaction, and refuses with the
+same message; before refusing, it checkpoints what the unlinked WAL still holds into the main
+file. A checkpoint at most every CHECKPOINT_INTERVAL_S of writes keeps what only the WAL holds to
+seconds of work, not the minutes SQLite's page-count autocheckpoint can take.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +41,8 @@ _guards: dict[str, _SqliteFileGuard] = {}  # by URL, for the engines on a SQLite
 _lock = threading.Lock()
 MYSQL_CONNECT_TIMEOUT_S = 3
 MYSQL_IO_TIMEOUT_S = 60  # longer than any query the app runs, rollup rebuilds included
+CHECKPOINT_INTERVAL_S = 5.0
+_SIDECARS = ("-wal", "-shm")
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -58,33 +70,84 @@ def sqlite_file(url: str | None = None) -> Path | None:
 
 
 class _SqliteFileGuard:
-    """Remembers the (st_dev, st_ino) of the file an engine opened and refuses any other."""
+    """Remembers the (st_dev, st_ino) of the file an engine opened, and of its WAL sidecars while
+    connections are open, and refuses any other (see the module docstring)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.identity: tuple[int, int] | None = None
+        self.sidecars: dict[str, tuple[int, int]] = {}  # noted while this process has connections open
+        self.open_connections = 0
+        self.last_checkpoint = time.monotonic()
         self._lock = threading.Lock()
 
-    def _current(self) -> tuple[int, int] | None:
+    @staticmethod
+    def _identity(path: Path) -> tuple[int, int] | None:
         try:
-            st = os.stat(self.path)
+            st = os.stat(path)
         except FileNotFoundError:
             return None
         return st.st_dev, st.st_ino
 
-    def _refusal(self, current: tuple[int, int] | None) -> DatabaseReplaced:
+    def _current(self) -> tuple[int, int] | None:
+        return self._identity(self.path)
+
+    def _refusal(self, current: tuple[int, int] | None, path: Path | None = None) -> DatabaseReplaced:
         what = "was removed" if current is None else "was replaced by another file"
         return DatabaseReplaced(
-            f"the catalog database file {self.path} {what} while the app was running; nothing was saved"
+            f"the catalog database file {path or self.path} {what} while the app was running; nothing was saved"
         )
 
-    def verify(self) -> None:
-        """Raise DatabaseReplaced unless the file is still the one first opened (a no-op before)."""
+    def verify(self, dbapi_connection: sqlite3.Connection | None = None) -> None:
+        """Raise DatabaseReplaced unless the file is still the one first opened (a no-op before),
+        its WAL sidecars are those noted since connections opened, and (given a connection) the
+        journal mode is still WAL. Checkpoints every CHECKPOINT_INTERVAL_S through that connection."""
         if self.identity is None:
             return
         current = self._current()
         if current != self.identity:
             raise self._refusal(current)
+        with self._lock:
+            for suffix in _SIDECARS:
+                sidecar = Path(f"{self.path}{suffix}")
+                now = self._identity(sidecar)
+                noted = self.sidecars.get(suffix)
+                if noted is None and now is not None and self.open_connections > 0:
+                    self.sidecars[suffix] = now
+                elif noted is not None and now != noted:
+                    self._rescue(dbapi_connection)
+                    raise self._refusal(now, sidecar)
+        if dbapi_connection is None:
+            return
+        mode = dbapi_connection.execute("PRAGMA journal_mode").fetchone()
+        if not mode or str(mode[0]).lower() != "wal":
+            raise DatabaseReplaced(
+                f"the catalog database file {self.path} was switched out of WAL mode while the app was running; "
+                "nothing was saved"
+            )
+        if time.monotonic() - self.last_checkpoint >= CHECKPOINT_INTERVAL_S:
+            self.last_checkpoint = time.monotonic()
+            dbapi_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    @staticmethod
+    def _rescue(dbapi_connection: sqlite3.Connection | None) -> None:
+        """Copy what a deleted WAL still holds (this connection keeps it open) into the main file."""
+        if dbapi_connection is None:
+            return
+        with contextlib.suppress(sqlite3.Error):  # the refusal follows whatever happens here
+            dbapi_connection.execute("PRAGMA wal_checkpoint(FULL)")
+
+    def opened(self) -> None:
+        with self._lock:
+            self.open_connections += 1
+
+    def closed(self) -> None:
+        with self._lock:
+            self.open_connections -= 1
+            if self.open_connections <= 0:
+                # The last connection gone: SQLite may delete the sidecars now, and make new ones.
+                self.open_connections = 0
+                self.sidecars.clear()
 
     def connect(self, cparams: dict) -> sqlite3.Connection:
         """A new DB-API connection: created by SQLite (mode rwc) only the first time; after that
@@ -110,10 +173,22 @@ def _guard_sqlite_engine(engine: Engine, path: Path) -> _SqliteFileGuard:
         params = {k: v for k, v in cparams.items() if k != "uri"}
         return guard.connect(params)
 
+    @event.listens_for(engine, "connect")
+    def _opened(_dbapi_connection, _record):
+        guard.opened()
+
+    @event.listens_for(engine, "close")
+    def _closed(_dbapi_connection, _record):
+        guard.closed()
+
+    @event.listens_for(engine, "close_detached")
+    def _closed_detached(_dbapi_connection):
+        guard.closed()
+
     @event.listens_for(engine, "begin")
-    def _begin(_conn):
-        # One os.stat per transaction: cheap next to the transaction itself.
-        guard.verify()
+    def _begin(conn):
+        # A few os.stat calls and a pragma per transaction: cheap next to the transaction itself.
+        guard.verify(conn.connection.dbapi_connection)
 
     return guard
 

@@ -94,6 +94,28 @@ class MediaStore:
     def exists(self, relative_path: str) -> bool:
         return self.resolve(relative_path).is_file()
 
+    def size(self, relative_path: str) -> int:
+        """Bytes in a stored file; FileNotFoundError when it is gone (the audio route's 404)."""
+        path = self.resolve(relative_path)
+        if not path.is_file():
+            raise FileNotFoundError(relative_path)
+        return path.stat().st_size
+
+    def read_range(self, relative_path: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Bytes ``start`` to ``end`` (exclusive; None: to the end) of a stored file, in chunks,
+        so a song is streamed rather than held in memory (the audio route's Range requests)."""
+        path = self.resolve(relative_path)
+        with open(path, "rb") as f:
+            f.seek(start)
+            left = None if end is None else max(0, end - start)
+            while left is None or left > 0:
+                chunk = f.read(_CHUNK if left is None else min(_CHUNK, left))
+                if not chunk:
+                    return
+                if left is not None:
+                    left -= len(chunk)
+                yield chunk
+
     def put_file(self, source: str | Path, sha256: str, ext: str) -> tuple[str, bool]:
         """Copy `source` into the store, checking its hash on the way.
 

@@ -42,7 +42,8 @@ CELL_SIZE = 2.0 / GRID
 # - played: heard and moved on, with no position from a player: the scripted `session` command,
 #   and every play recorded before the player reported from the audio (the old Next button). It
 #   keeps that meaning rather than being migrated, so old rows and the rollups stay true.
-ACTIONS: tuple[str, ...] = ("played", "liked", "skipped", "started", "completed", "paused")
+# "disliked" is the listener's "not for me": a verdict on the track, beside the skip it also is.
+ACTIONS: tuple[str, ...] = ("played", "liked", "skipped", "started", "completed", "paused", "disliked")
 # Each track the listener moved on from ends in exactly one of these: the denominator of the
 # like and skip rates, old rows and new alike.
 OUTCOMES: tuple[str, ...] = ("played", "completed", "skipped")

@@ -10,6 +10,8 @@ import logging
 import os
 import struct
 import unicodedata
+import zlib
+from contextvars import ContextVar
 from typing import BinaryIO
 
 from app.catalog import repository
@@ -209,10 +211,58 @@ def title_artist_from_name(name: str) -> tuple[str, str | None]:
     return stem or "Untitled", None
 
 
+# What the zlib-compressed ID3 frames of one file may inflate to, all together: mutagen inflates
+# every compressed frame with no limit (a 1 MB tag can become gigabytes) and has no option for one.
+TAG_INFLATE_BUDGET = 1 << 20
+_tag_inflate_left: ContextVar[int] = ContextVar("tag_inflate_left", default=0)
+
+
+class _BoundedZlib:
+    """Stands in for `zlib` inside mutagen's ID3 frame parser: inflates at most what is left of
+    TAG_INFLATE_BUDGET for the tags being read (nothing outside read_tags); a frame past it
+    raises zlib.error, which mutagen treats as a junk frame and skips."""
+
+    error = zlib.error
+
+    @staticmethod
+    def decompress(data: bytes, *_args: object, **_kwargs: object) -> bytes:
+        left = _tag_inflate_left.get()
+        if left <= 0:
+            raise zlib.error("compressed ID3 frames are over the inflate budget")
+        inflater = zlib.decompressobj()
+        out = inflater.decompress(data, left + 1)  # stops after left + 1 bytes, however big the frame
+        if len(out) > left or not inflater.eof:
+            _tag_inflate_left.set(0)
+            raise zlib.error("compressed ID3 frame is over the inflate budget or incomplete")
+        _tag_inflate_left.set(left - len(out))
+        return out
+
+
+def _bound_id3_inflate() -> None:
+    """Make mutagen's ID3 frame parser inflate through _BoundedZlib (idempotent). Fails loudly
+    if a mutagen upgrade moved the parser's zlib, rather than silently reading unbounded."""
+    from mutagen.id3 import _frames
+
+    if _frames.zlib is not _BoundedZlib:
+        if _frames.zlib is not zlib:
+            raise RuntimeError("mutagen.id3._frames no longer uses zlib: re-check the ID3 inflate bound")
+        _frames.zlib = _BoundedZlib
+
+
 def read_tags(path: str) -> dict[str, str]:
-    """title/artist/album from the file's tags; {} when it has none or mutagen can't read them."""
+    """title/artist/album from the file's tags; {} when it has none or mutagen can't read them.
+    Compressed ID3 frames inflate to at most TAG_INFLATE_BUDGET bytes in all."""
     import mutagen
 
+    _bound_id3_inflate()
+    budget = _tag_inflate_left.set(TAG_INFLATE_BUDGET)
+    try:
+        return _read_tags(mutagen, path)
+    finally:
+        _tag_inflate_left.reset(budget)
+
+
+def _read_tags(mutagen, path: str) -> dict[str, str]:  # noqa: ANN001 - the lazily imported module
     found: dict[str, str] = {}
     try:
         audio = mutagen.File(path, easy=True)

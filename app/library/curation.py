@@ -116,8 +116,9 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 
 def tagged_by_label(tagged_by: str | None) -> str:
-    """Who set a track's mood, in words: "curator", or "model, 24 Nov" from a model version
-    such as ``model:music-logreg_c0.01-emotify-20261124`` ("model" when it carries no date)."""
+    """Who set a track's mood, in words: "curator", or "model trained 24 Nov" from a model
+    version such as ``model:music-logreg_c0.01-emotify-20261124`` ("model" when it carries no
+    date). The date is the model's, not the tag's: a track added later reads the same."""
     if not tagged_by:
         return ""
     if not tagged_by.startswith("model:"):
@@ -125,7 +126,7 @@ def tagged_by_label(tagged_by: str | None) -> str:
     found = _VERSION_DATE.search(tagged_by)
     if found is None or not 1 <= int(found.group(2)) <= 12:
         return "model"
-    return f"model, {int(found.group(3))} {_MONTHS[int(found.group(2)) - 1]}"
+    return f"model trained {int(found.group(3))} {_MONTHS[int(found.group(2)) - 1]}"
 
 
 def confidence_label(confidence: float | None) -> str:

@@ -6,7 +6,9 @@ executor can ship both to another process or machine. `AnalysisExecutor` is the 
 `DaskExecutor` runs the same tasks on a Dask distributed cluster. `analysis_executor()` is the
 one choice between them: the cluster when a scheduler address is given (`--scheduler` or
 MOODTUNE_DASK_SCHEDULER), else this machine. Workers read the audio by path, so a cluster's
-workers need the files at the same paths (shared storage) and the app with its models/.
+workers need the files at the same paths (shared storage) and the app with its models/. A
+cluster is reached over TLS (plain tcp:// only on this machine, or declared insecure), and its
+answers are rebuilt here only as plain data (`_PlainUnpickler`), within timeouts that hold.
 
 The database and the media store are written only by the calling process, never by a task.
 """
@@ -14,14 +16,20 @@ The database and the media store are written only by the calling process, never 
 from __future__ import annotations
 
 import ctypes
+import io
+import ipaddress
 import logging
 import multiprocessing
 import os
+import pickle
+import queue
 import select
 import signal
+import socket
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -39,6 +47,13 @@ log = logging.getLogger(__name__)
 
 ANALYSIS_IDLE_S = 120.0
 SCHEDULER_ENV = "MOODTUNE_DASK_SCHEDULER"
+# Plain tcp:// to a scheduler that isn't on this machine only with this set to 1: anyone who can
+# reach such a scheduler can run code on it and answer tasks (README, Tagging on a cluster).
+INSECURE_ENV = "MOODTUNE_DASK_INSECURE"
+# How long the cluster may go without answering (a task's result, the model check) before the
+# jobs still waiting are given up: a long track's analysis, with room to spare.
+ANSWER_TIMEOUT_ENV = "MOODTUNE_DASK_ANSWER_TIMEOUT_S"
+DEFAULT_ANSWER_TIMEOUT_S = 600.0
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -261,7 +276,197 @@ def local_executor(workers: int) -> Iterator[AnalysisExecutor]:
 
 
 class SchedulerUnreachable(IngestSetupError):
-    """No Dask scheduler answers at the address given: nothing was analysed or imported."""
+    """No Dask scheduler answers at the address given (or none may be used there): nothing was
+    analysed or imported."""
+
+
+class ClusterAnswerRefused(IngestSetupError):
+    """The cluster answered a task with something other than plain data: refused unread (a job's
+    outcome; raised from `run`, it stops the import with its message)."""
+
+
+class ClusterSilent(IngestSetupError):
+    """The cluster did not answer within the answer timeout (a job's outcome; raised from `run`,
+    it stops the import with its message)."""
+
+
+def answer_timeout_s() -> float:
+    """MOODTUNE_DASK_ANSWER_TIMEOUT_S, else DEFAULT_ANSWER_TIMEOUT_S."""
+    try:
+        value = float(os.environ.get(ANSWER_TIMEOUT_ENV) or DEFAULT_ANSWER_TIMEOUT_S)
+    except ValueError:
+        value = DEFAULT_ANSWER_TIMEOUT_S
+    return value if value > 0 else DEFAULT_ANSWER_TIMEOUT_S
+
+
+def _is_loopback(host: str) -> bool:
+    """Every address `host` names is this machine's loopback (a name is resolved)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
+
+
+def cluster_security(address: str):  # noqa: ANN201 - distributed.Security, imported lazily
+    """How to reach the scheduler at `address`: tls:// with the certificates of Dask's own TLS
+    settings (`distributed.comm.tls.*`, e.g. DASK_DISTRIBUTED__COMM__TLS__CA_FILE), plain tcp://
+    only on this machine or with MOODTUNE_DASK_INSECURE=1 (returns None then). Raises
+    SchedulerUnreachable for anything else."""
+    from distributed.comm import parse_address, parse_host_port
+    from distributed.security import Security
+
+    scheme, location = parse_address(address)
+    if scheme == "tls":
+        security = Security(require_encryption=True)  # the CA, certificate and key from dask's config
+        missing = [
+            env
+            for env, value in (
+                ("DASK_DISTRIBUTED__COMM__TLS__CA_FILE", security.tls_ca_file),
+                ("DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT", security.tls_client_cert),
+            )
+            if not value
+        ]
+        if missing:
+            raise SchedulerUnreachable(
+                f"{address} is a TLS scheduler but no certificates are configured: set {' and '.join(missing)} "
+                "(and DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY unless the key is in the certificate file)"
+            )
+        return security
+    if scheme == "tcp":
+        host, _ = parse_host_port(location)
+        if not _is_loopback(host) and os.environ.get(INSECURE_ENV) != "1":
+            raise SchedulerUnreachable(
+                f"refusing plain tcp:// to {address}: anyone who can reach that scheduler can run code on it "
+                f"and answer its tasks. Use tls:// with certificates (README, Tagging on a cluster), or set "
+                f"{INSECURE_ENV}=1 on a network you trust"
+            )
+        return None
+    raise SchedulerUnreachable(f"{address!r}: a scheduler address is tls://host:port (or tcp:// on this machine)")
+
+
+# ----------------------------------------------------------------------------- plain data only
+
+# What the importing process rebuilds from a cluster's answers (module -> names; "*" for any
+# exception class there): the jobs, the tasks' results, exceptions and their tracebacks, and the
+# task graph the scheduler sends back in errors. Never a function made from code (cloudpickle),
+# nor builtins such as open, eval or getattr: a pickle that names them could run anything here.
+_PLAIN_GLOBALS: dict[str, frozenset[str]] = {
+    "app.library.executor": frozenset({"AnalysisJob", "RetagJob", "WorkerLost"}),
+    "app.library.ingest": frozenset({"IngestResult", "_Analysis", "analyse_file"}),
+    "app.library.retag": frozenset({"_Retagged", "retag_file"}),
+    "app.library.tagging": frozenset({"IngestSetupError", "check_tagger"}),
+    "app.music.tagger": frozenset({"MoodPoint", "MoodTag"}),
+    "app.music.errors": frozenset({"*"}),
+    "builtins": frozenset(
+        {
+            "bytes",
+            "bytearray",
+            "str",
+            "int",
+            "float",
+            "complex",
+            "bool",
+            "tuple",
+            "list",
+            "dict",
+            "set",
+            "frozenset",
+            "slice",
+            "range",
+            "NoneType",
+            "*",
+        }  # fmt: skip
+    ),
+    "tblib": frozenset({"Code", "Frame", "Traceback"}),
+    "tblib.pickling_support": frozenset({"unpickle_exception_with_attrs", "unpickle_traceback", "unpickle_exception"}),
+    "dask._task_spec": frozenset({"Task", "Alias", "DataNode", "TaskRef", "List", "Dict", "Tuple", "Set"}),
+    "dask._expr": frozenset({"Expr._reconstruct", "LLGExpr"}),
+    "distributed.client": frozenset({"_MapExpr", "FutureCancelledError"}),
+    "distributed.scheduler": frozenset({"KilledWorker", "WorkerState"}),  # a lost worker's report
+    "distributed.core": frozenset({"Status", "*"}),
+    "collections": frozenset({"deque", "defaultdict", "OrderedDict"}),
+}
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> object:
+        allowed = _PLAIN_GLOBALS.get(module, frozenset())
+        if name in allowed:
+            return super().find_class(module, name)
+        if "*" in allowed and "." not in name:
+            found = super().find_class(module, name)
+            if isinstance(found, type) and issubclass(found, Exception):  # not SystemExit, KeyboardInterrupt
+                return found
+        raise pickle.UnpicklingError(f"a Dask answer named {module}.{name}, which is not plain data")
+
+
+_client_loop_threads: Counter[int] = Counter()  # thread id -> open clients on it
+
+
+def _plain_loads(data: bytes, *, buffers: Sequence[object] = ()) -> object:
+    """distributed's pickle.loads, restricted to _PLAIN_GLOBALS: everywhere in this process, the
+    client's handshake included, unless it also runs a scheduler, nanny or worker (a LocalCluster,
+    as in tests), which must read what it is sent: then only on the threads of its clients."""
+    from distributed import Nanny, Scheduler, Worker
+
+    hosts_servers = bool(Scheduler._instances or Worker._instances or Nanny._instances)
+    if hosts_servers and threading.get_ident() not in _client_loop_threads:
+        return _distributed_loads(data, buffers=buffers)
+    return _PlainUnpickler(io.BytesIO(data), buffers=buffers).load()
+
+
+_distributed_loads: Callable[..., object] = pickle.loads
+
+
+def _answer_plain_data_only(client: Client) -> int:
+    """From now on, what `client` receives is unpickled by _PlainUnpickler: Dask's wire protocol
+    unpickles whatever a peer sends (a hostile worker's result could run a shell command here), and
+    has no setting against it, so its pickle.loads is wrapped (once per process)."""
+
+    async def loop_thread() -> int:
+        return threading.get_ident()
+
+    thread = client.sync(loop_thread)
+    _client_loop_threads[thread] += 1
+    _install_plain_loads()
+    return thread
+
+
+def _install_plain_loads() -> None:
+    """Wrap distributed's pickle.loads with _plain_loads (once per process)."""
+    global _distributed_loads
+    import distributed.protocol.pickle as wire_pickle
+
+    if wire_pickle.loads is not _plain_loads:
+        _distributed_loads = wire_pickle.loads
+        wire_pickle.loads = _plain_loads
+
+
+def _within(seconds: float, call: Callable[[], R], silent: str) -> R:
+    """call() on a daemon thread, its result or exception here; SchedulerUnreachable(silent) if it
+    takes longer than `seconds` (a scheduler that accepts connections but never answers would
+    otherwise hang Client() whatever its timeout says; the thread is left to die with the process)."""
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # handed to the caller
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="dask-connect", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise SchedulerUnreachable(silent)
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["value"]  # type: ignore[return-value]
 
 
 class DaskExecutor:
@@ -270,16 +475,21 @@ class DaskExecutor:
     installed with its models/ and the audio files at the same paths as here.
 
     A task's exception comes back as that exception; a job whose worker died (past the
-    scheduler's allowed-failures) or that the cluster cancelled comes back as WorkerLost."""
+    scheduler's allowed-failures) or that the cluster cancelled comes back as WorkerLost; an
+    answer that isn't plain data as ClusterAnswerRefused; no answer within answer_timeout_s()
+    as ClusterSilent."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, answer_timeout: float | None = None) -> None:
         self.client = client
+        self.answer_timeout = answer_timeout if answer_timeout is not None else answer_timeout_s()
+        self.loop_thread: int | None = None  # where this client's answers are unpickled
 
     @classmethod
     def connect(cls, address: str) -> DaskExecutor:
-        """A client of the scheduler at `address` (`tcp://host:8786`), or SchedulerUnreachable.
-        How long to try is dask's `distributed.comm.timeouts.connect` (e.g. the environment's
-        DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=5s)."""
+        """A client of the scheduler at `address` (`tls://host:8786`, see cluster_security), or
+        SchedulerUnreachable. How long to try is dask's `distributed.comm.timeouts.connect` (e.g.
+        the environment's DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=5s), for connecting and again
+        for the scheduler's first answer."""
         try:
             import dask.config
             from dask.utils import parse_timedelta
@@ -293,32 +503,66 @@ class DaskExecutor:
         try:
             get_address_host_port(address)  # a malformed address would leave a half-made client behind
         except ValueError as exc:
-            raise SchedulerUnreachable(f"{address!r} is not a scheduler address like tcp://host:8786 ({exc})") from None
+            raise SchedulerUnreachable(f"{address!r} is not a scheduler address like tls://host:8786 ({exc})") from None
+        security = cluster_security(address)
+        _install_plain_loads()  # before the handshake: the scheduler's first answers are plain data too
+        timeout = float(parse_timedelta(dask.config.get("distributed.comm.timeouts.connect")))
+        silent = f"the Dask scheduler at {address} did not answer within {2 * timeout:g} s; {hint}"
         try:
-            client = Client(address, set_as_default=False)
-        except (OSError, TimeoutError) as exc:
+            client = _within(
+                2 * timeout,
+                lambda: Client(address, security=security, set_as_default=False, timeout=timeout),
+                silent,
+            )
+        except SchedulerUnreachable:
+            raise
+        except Exception as exc:  # OSError, TimeoutError, ssl errors, a bad certificate file...
             raise SchedulerUnreachable(f"no Dask scheduler answers at {address} ({exc}); {hint}") from None
         try:  # without a worker every job would wait forever
-            client.wait_for_workers(1, timeout=parse_timedelta(dask.config.get("distributed.comm.timeouts.connect")))
+            loop_thread = _answer_plain_data_only(client)
+            _within(timeout + 5, lambda: client.wait_for_workers(1, timeout=timeout), silent)
         except (OSError, TimeoutError):
-            client.close()
+            client.close(timeout=timeout)
             raise SchedulerUnreachable(
                 f"the Dask scheduler at {address} has no workers; start them with `dask worker {address}`"
             ) from None
-        return cls(client)
+        except SchedulerUnreachable:
+            raise
+        executor = cls(client)
+        executor.loop_thread = loop_thread
+        return executor
 
     def close(self) -> None:
-        self.client.close()
+        try:
+            _within(self.answer_timeout, lambda: self.client.close(timeout=30), "closing the Dask client timed out")
+        except SchedulerUnreachable:
+            log.warning("the Dask scheduler did not answer while closing the client")
+        if self.loop_thread is not None:
+            _client_loop_threads[self.loop_thread] -= 1
+            if _client_loop_threads[self.loop_thread] <= 0:
+                del _client_loop_threads[self.loop_thread]
+
+    def _result(self, future: object) -> object:
+        """A finished (or pending) future's result, as plain data, within the answer timeout."""
+        try:
+            return future.result(timeout=self.answer_timeout)  # type: ignore[attr-defined]
+        except pickle.UnpicklingError as exc:
+            log.warning("refused a Dask answer: %s", exc)
+            raise ClusterAnswerRefused(
+                f"the Dask cluster answered with something other than plain data ({exc})"
+            ) from None
+        except TimeoutError:
+            raise ClusterSilent(f"the Dask cluster did not answer within {self.answer_timeout:g} s") from None
 
     def run(self, fn: Callable[[], R]) -> R:
         from distributed import KilledWorker
         from distributed.client import FutureCancelledError
 
         try:
-            return self.client.submit(fn, pure=False).result()
+            return self._result(self.client.submit(fn, pure=False))  # type: ignore[return-value]
         except (KilledWorker, FutureCancelledError) as exc:
             raise WorkerLost(f"the Dask worker running it was lost ({type(exc).__name__})") from None
-        except IngestSetupError:
+        except IngestSetupError:  # ClusterAnswerRefused and ClusterSilent too
             raise
         except (ImportError, RuntimeError) as exc:
             # The scheduler unpickles the task too: one that can't import `app` says "deserialization".
@@ -331,15 +575,29 @@ class DaskExecutor:
             ) from None
 
     def map_unordered(self, fn: Callable[[J], R], jobs: Sequence[J]) -> Iterator[tuple[J, R | Exception]]:
-        from distributed import KilledWorker, as_completed
+        from distributed import KilledWorker
         from distributed.client import FutureCancelledError
 
         futures = self.client.map(fn, list(jobs), pure=False)
         by_key = {future.key: job for future, job in zip(futures, jobs, strict=True)}
-        for future in as_completed(futures, loop=self.client.loop):
+        finished: queue.SimpleQueue = queue.SimpleQueue()
+        for future in futures:
+            future.add_done_callback(finished.put)
+        while by_key:
+            try:  # the clock restarts with every answer: a long import is fine, a silent cluster is not
+                future = finished.get(timeout=self.answer_timeout)
+            except queue.Empty:
+                silent = ClusterSilent(f"the Dask cluster did not answer within {self.answer_timeout:g} s")
+                for future in futures:
+                    if future.key in by_key:
+                        future.release()
+                        yield by_key.pop(future.key), silent
+                return
+            if future.key not in by_key:
+                continue
             job = by_key.pop(future.key)
             try:
-                outcome: R | Exception = future.result()
+                outcome: R | Exception = self._result(future)  # type: ignore[assignment]
             except (KilledWorker, FutureCancelledError) as exc:
                 outcome = WorkerLost(f"the Dask worker running it was lost ({type(exc).__name__})")
             except Exception as exc:

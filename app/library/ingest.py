@@ -222,6 +222,9 @@ def _commit(analysis: _Analysis, store: MediaStore, database_url: str | None) ->
 
 SYMLINK_REFUSED = "refused: symbolic link (a server-folder import reads only regular files inside the import folder)"
 NOT_REGULAR_REFUSED = "refused: not a regular file"
+# A hard link is the same file under a second name, which may be outside the import folder (its
+# other names can't be listed): a server-folder import reads only files with one name.
+HARDLINK_REFUSED = "refused: hard link (the file has another name, maybe outside the import folder; copy it in instead)"
 CONFINED_BATCH = 32  # files copied out of the import folder at a time (bounds the private copies on disk)
 
 
@@ -309,8 +312,9 @@ def _descriptor_path(fd: int, named: Path) -> Path | None:
 
 def open_confined(path: Path, root: Path) -> int:
     """Open a file for a server-folder import: not through a symbolic link (O_NOFOLLOW), a regular
-    file (fstat), and inside `root` by the descriptor's own path. Returns the descriptor; raises
-    Refused with the reason otherwise. Every later read goes through this descriptor."""
+    file with no other name (fstat: no hard link), and inside `root` by the descriptor's own
+    path. Returns the descriptor; raises Refused with the reason otherwise. Every later read goes
+    through this descriptor."""
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
@@ -319,8 +323,11 @@ def open_confined(path: Path, root: Path) -> int:
             raise Refused(SYMLINK_REFUSED) from None
         raise
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
             raise Refused(NOT_REGULAR_REFUSED)
+        if opened.st_nlink > 1:
+            raise Refused(HARDLINK_REFUSED)
         real = _descriptor_path(fd, path)
         if real is None or not real.is_relative_to(root):
             raise Refused(_outside(root))

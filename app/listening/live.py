@@ -67,6 +67,7 @@ class LiveSnapshot:
     mood: SmoothedMood | None  # None when no face is in view
     updated_at: float | None  # time.monotonic() of the last analysis
     error: str | None
+    faces: int = 0  # faces in the last analysed frame (the music follows the most prominent)
 
 
 class MoodHolder:
@@ -78,13 +79,15 @@ class MoodHolder:
         self._mood: SmoothedMood | None = None
         self._updated_at: float | None = None
         self._error: str | None = None
+        self._faces = 0
 
-    def put(self, mood: SmoothedMood | None, now: float) -> None:
+    def put(self, mood: SmoothedMood | None, now: float, faces: int = 0) -> None:
         with self._lock:
             self._frames_seen += 1
             self._mood = mood
             self._updated_at = now
             self._error = None
+            self._faces = faces
 
     def put_error(self, message: str) -> None:
         with self._lock:
@@ -92,11 +95,11 @@ class MoodHolder:
 
     def snapshot(self) -> LiveSnapshot:
         with self._lock:
-            return LiveSnapshot(self._frames_seen, self._mood, self._updated_at, self._error)
+            return LiveSnapshot(self._frames_seen, self._mood, self._updated_at, self._error, self._faces)
 
     def clear(self) -> None:
         with self._lock:
-            self._frames_seen, self._mood, self._updated_at, self._error = 0, None, None, None
+            self._frames_seen, self._mood, self._updated_at, self._error, self._faces = 0, None, None, None, 0
 
 
 def make_frame_processor(
@@ -129,7 +132,7 @@ def make_frame_processor(
                 else:
                     height, width = image_bgr.shape[:2]
                     mood = smoother.update(faces, now, (width, height))
-                    holder.put(mood, now)
+                    holder.put(mood, now, len(faces))
                     state["label"] = mood.label if mood is not None else None
                 state["faces"] = faces
                 state["cost"] += COST_SMOOTHING * (clock() - now - state["cost"])

@@ -4,6 +4,7 @@ distribution or the camera's smoothed mood; and when a reading is worth storing.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -147,18 +148,70 @@ def reading_from_smoothed(mood: SmoothedMood | None) -> MoodReading | None:
 # ----------------------------------------------------------------------------- still pictures
 
 
+# What the photo and snapshot widgets accept (the photo widget's max_upload_size; checked here
+# too, since the server's upload limit is the larger one audio needs).
+MAX_PICTURE_MB = 10
+# Decoding costs width x height x 3 bytes whatever the file size (a 200 KB PNG can claim
+# 15000 x 15000): refused from the header, before decoding. Face analysis needs far fewer.
+MAX_PICTURE_PIXELS = 16_000_000
+PICTURE_FORMATS = ("JPEG", "PNG")
+# Decoding holds the whole picture at once: at most two at a time in the process, each shrunk to
+# this longest side before it is kept (face analysis needs no more), so many visitors sending
+# pictures at once stay within the app's memory.
+MAX_ANALYSED_SIDE = 1600
+_DECODING = threading.BoundedSemaphore(2)
+
+
 class NotAnImage(ValueError):
-    """The bytes of a snapshot or photo don't decode as an image."""
+    """A snapshot or photo that is refused: not a JPEG/PNG, or too big; the message says which,
+    for the listener."""
 
 
 def decode_image(data: bytes) -> np.ndarray:
-    """JPEG/PNG bytes → a BGR image (H, W, 3) uint8. Raises NotAnImage."""
+    """JPEG/PNG bytes → a BGR image (H, W, 3) uint8, at most MAX_ANALYSED_SIDE on its longest side.
+    Raises NotAnImage, for a picture over MAX_PICTURE_MB or MAX_PICTURE_PIXELS before it is decoded."""
     import cv2
 
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise NotAnImage("not an image")
+    if len(data) > MAX_PICTURE_MB * 1024 * 1024:
+        raise NotAnImage(f"That picture is over {MAX_PICTURE_MB} MB. Use a smaller one, or pick your mood.")
+    width, height = picture_size(data)
+    if width * height > MAX_PICTURE_PIXELS:
+        raise NotAnImage(
+            f"That picture is {width} × {height} pixels, over the {MAX_PICTURE_PIXELS // 1_000_000} megapixel "
+            "limit. Use a smaller one, or pick your mood."
+        )
+    with _DECODING:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        if image is None or image.shape[0] * image.shape[1] > width * height:
+            raise NotAnImage("That file is not an image I can read (JPEG or PNG, please).")
+        longest = max(image.shape[:2])
+        if longest > MAX_ANALYSED_SIDE:
+            scale = MAX_ANALYSED_SIDE / longest
+            size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     return image
+
+
+def picture_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a JPEG's or PNG's header alone (Pillow opens lazily: no pixel is
+    decoded). Raises NotAnImage for anything else."""
+    import io
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we apply our own, lower limit
+            with Image.open(io.BytesIO(data), formats=PICTURE_FORMATS) as picture:
+                return int(picture.width), int(picture.height)
+    except Image.DecompressionBombError:  # past Pillow's own limit, far past ours
+        raise NotAnImage(
+            f"That picture is over the {MAX_PICTURE_PIXELS // 1_000_000} megapixel limit. Use a smaller one, "
+            "or pick your mood."
+        ) from None
+    except Exception:  # Pillow raises several types for what isn't a JPEG/PNG
+        raise NotAnImage("That file is not an image I can read (JPEG or PNG, please).") from None
 
 
 def reading_from_faces(faces: Sequence[Face], source: str) -> MoodReading | None:

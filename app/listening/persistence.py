@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete as sql_delete
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,6 +41,13 @@ SESSION_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 MAX_STATE_CHARS = 60_000
 MAX_POSITION_S = 24 * 3600.0
 MAX_REASON_CHARS = 500
+# What a forgotten session's row holds instead of its snapshot (no mood, no history): the id stays
+# taken, so another tab still holding the session can never write under it again.
+FORGOTTEN_STATE = '{"forgotten": true}'
+
+
+class SessionForgotten(RuntimeError):
+    """The session was forgotten (in this tab or another): nothing is written under its id."""
 
 
 class InvalidSessionId(ValueError):
@@ -186,7 +194,9 @@ def restore(session_id: str, state: Mapping[str, Any], tracks: Mapping[int, Trac
 
 
 def _upsert(db: Session, session_id: str, text: str) -> None:
-    row = db.get(ListenerSessionState, session_id)
+    row = db.get(ListenerSessionState, session_id, with_for_update=True)
+    if row is not None and row.state == FORGOTTEN_STATE:
+        raise SessionForgotten(f"session {session_id[:8]}… was forgotten")
     if row is None:
         db.add(ListenerSessionState(session_id=session_id, state=text))
     else:
@@ -226,13 +236,33 @@ def load(session_id: str) -> ListenerSession | None:
     return restore(session_id, state, tracks)
 
 
-def delete(db: Session, session_id: str) -> int:
-    """Delete the session's snapshot in the caller's transaction; returns 1 or 0."""
-    result = db.execute(sql_delete(ListenerSessionState).where(ListenerSessionState.session_id == session_id))
-    return int(result.rowcount or 0)
+def forget(db: Session, session_id: str) -> None:
+    """Replace the session's snapshot by FORGOTTEN_STATE in the caller's transaction. Call it
+    before deleting the session's events: it locks the row that every write under the id checks
+    (`is_forgotten`), so a write from another tab either lands before (and is deleted) or sees it."""
+    row = db.get(ListenerSessionState, session_id, with_for_update=True)
+    if row is None:
+        db.add(ListenerSessionState(session_id=session_id, state=FORGOTTEN_STATE))
+    else:
+        row.state = FORGOTTEN_STATE
+    db.flush()
+
+
+def is_forgotten(db: Session, session_id: str) -> bool:
+    """Whether the session was forgotten; locks its row (if any) until the caller's transaction
+    ends, so a Forget in another tab can't slip between this check and the write after it."""
+    state = db.scalar(
+        select(ListenerSessionState.state).where(ListenerSessionState.session_id == session_id).with_for_update()
+    )
+    return state == FORGOTTEN_STATE
 
 
 def purge_older_than(db: Session, cutoff: datetime) -> int:
-    """Delete snapshots not saved since `cutoff` (naive UTC); returns how many."""
-    result = db.execute(sql_delete(ListenerSessionState).where(ListenerSessionState.updated_at < cutoff))
+    """Delete snapshots not saved since `cutoff` (naive UTC); returns how many. A forgotten
+    session's marker stays: its id must never be written again."""
+    result = db.execute(
+        sql_delete(ListenerSessionState).where(
+            ListenerSessionState.updated_at < cutoff, ListenerSessionState.state != FORGOTTEN_STATE
+        )
+    )
     return int(result.rowcount or 0)

@@ -7,13 +7,20 @@ for a rerun) — and hands Python its last reports as one component *state* valu
 "position_s": 0.0}, …]}``. A state value persists across reruns, so every rerun sees the same
 reports again: `PlayerLog.take` returns each one once, validated; `writes_for` turns reports
 into listening-event rows and `record` stores them.
+
+A report is believed only as far as the bar could have done it (anyone can send the bar's state
+value from a script): about a track the page gave it (`ListenerSession.known_track_ids`), one
+end (completed or skipped) per play, positions that advance no faster than wall time (one bar
+plays one track at a time, so what all reports together claim was listened to can't exceed the
+time since the log began), and at most MAX_REPORTS_PER_MINUTE per listener session.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections import OrderedDict
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -24,12 +31,25 @@ from app.catalog import repository
 from app.catalog.models import ListeningEvent, Track
 from app.listening.session import ListenerSession, Outcome
 
-KINDS: tuple[str, ...] = ("started", "paused", "resumed", "completed", "skipped", "advanced")
+KINDS: tuple[str, ...] = ("started", "paused", "resumed", "completed", "skipped", "advanced", "failed", "previous")
 # The reports that become a listening event, and its action (resumed and advanced are not
-# listening: the first continues a play already counted, the second is followed by "started").
-ACTION_OF: dict[str, str] = {"started": "started", "paused": "paused", "completed": "completed", "skipped": "skipped"}
+# listening: the first continues a play already counted, the second is followed by "started";
+# failed is the file not loading, no verdict of the listener's; previous leaves a track as played).
+ACTION_OF: dict[str, str] = {
+    "started": "started",
+    "paused": "paused",
+    "completed": "completed",
+    "skipped": "skipped",
+    "previous": "played",
+}
 MAX_POSITION_S = 24 * 3600.0  # no track is longer; a bigger number is a broken report
 _PAGES_KEPT = 8  # page loads whose last report number is remembered
+MAX_REPORTS_PER_MINUTE = 60  # a listener clicking as fast as they can makes far fewer
+# Listening claimed may run ahead of wall time by this factor and slack (buffering, the page's
+# and the bar's clocks, a rerun's delay).
+WALL_TIME_FACTOR = 1.25
+WALL_TIME_SLACK_S = 5.0
+_ENDS = ("completed", "skipped")
 
 
 @dataclass(frozen=True)
@@ -78,10 +98,16 @@ class PlayerLog:
     ``st.session_state``; and the page should follow `track_id` on every run rather than from
     a session-state write that a stopped run may never make."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._last_seq: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
         self.track_id: int | None = None  # the track of the last report taken
+        self.clock = clock
+        self._began = clock()
+        self._listened_s = 0.0  # what accepted reports claim was played, all tracks together
+        self._position: dict[int, float] = {}  # each track's last believed position
+        self._ended: set[int] = set()  # tracks whose play ended (completed/skipped) until started again
+        self._recent: deque[float] = deque()  # when the reports of the last minute were accepted
 
     def __getstate__(self) -> dict:
         return {"last_seq": dict(self._last_seq), "track_id": self.track_id}
@@ -90,6 +116,37 @@ class PlayerLog:
         self.__init__()
         self._last_seq.update(state["last_seq"])
         self.track_id = state["track_id"]
+
+    def _believable(self, event: PlayerEvent, now: float) -> bool:
+        """Whether the bar could have sent `event` now; notes it when so (see the module docstring)."""
+        while self._recent and now - self._recent[0] >= 60.0:
+            self._recent.popleft()
+        if len(self._recent) >= MAX_REPORTS_PER_MINUTE:
+            return False
+        track = event.track_id
+        if event.kind in _ENDS and track in self._ended:
+            return False  # one end per play
+        advance = 0.0
+        if event.position_s is not None:
+            if event.kind == "started" or track not in self._position:
+                base = 0.0 if event.kind == "started" and track in self._position else event.position_s
+                if event.kind in _ENDS:
+                    base = 0.0  # an end with no start: all of it counts as played
+            else:
+                base = self._position[track]
+            advance = max(0.0, event.position_s - base)
+            budget = (now - self._began) * WALL_TIME_FACTOR + WALL_TIME_SLACK_S
+            if self._listened_s + advance > budget:
+                return False
+        self._recent.append(now)
+        self._listened_s += advance
+        if event.position_s is not None:
+            self._position[track] = event.position_s
+        if event.kind == "started":
+            self._ended.discard(track)
+        elif event.kind in _ENDS:
+            self._ended.add(track)
+        return True
 
     def take(
         self,
@@ -118,9 +175,15 @@ class PlayerLog:
                 fresh[seq] = self._parse(item, seq, page, known_ids)
             if not fresh:
                 return []
-            events = [event for _, event in sorted(fresh.items()) if event is not None]
+            now = self.clock()
+            before = (self._listened_s, dict(self._position), set(self._ended), deque(self._recent))
+            events = [e for _, e in sorted(fresh.items()) if e is not None and self._believable(e, now)]
             if events and store is not None:
-                store(events)
+                try:
+                    store(events)
+                except BaseException:  # not taken: the next run judges them again, from the same state
+                    self._listened_s, self._position, self._ended, self._recent = before
+                    raise
             self._last_seq[page] = max(fresh)
             self._last_seq.move_to_end(page)
             while len(self._last_seq) > _PAGES_KEPT:
@@ -191,13 +254,18 @@ def record(
 
 def follow_player(session: ListenerSession, events: Sequence[PlayerEvent]) -> bool:
     """Apply the bar's reports to the session: positions, the track it moved on to by itself
-    (after an end, or its Next), and a track it finished or skipped with nothing queued after
-    it. Pure Python (no Streamlit): it runs inside `PlayerLog.take`. True when now-playing
-    changed."""
+    (after an end, its Next, or a file that failed to load), its Previous, and a track it
+    finished, skipped or failed with nothing queued after it. Pure Python (no Streamlit): it
+    runs inside `PlayerLog.take`. True when now-playing changed."""
     changed = False
     left: dict[int, tuple[Outcome, float | None]] = {}  # what the bar left each track at
     for event in events:
-        if event.kind in ("completed", "skipped"):
+        if event.kind == "failed":
+            left[event.track_id] = ("failed", event.position_s)
+        elif event.kind == "previous":
+            if session.now_playing is not None and session.now_playing.track_id == event.track_id:
+                changed = session.previous(event.position_s) is not None or changed
+        elif event.kind in ("completed", "skipped"):
             left[event.track_id] = ("completed" if event.kind == "completed" else "skipped", event.position_s)
             if event.position_s is not None:
                 session.set_position(event.track_id, event.position_s)

@@ -41,6 +41,7 @@ EVIDENCE_LIMIT = 150
 HISTORY_LIMIT = 500
 
 LIKE = 1.0
+DISLIKE = -1.5  # "not for me": said outright, stronger than any skip (which may mean "not now")
 COMPLETE = 0.5
 PLAYED = 0.2  # heard and moved on, no position known (the scripted command, the old Next)
 REPLAY = 0.5  # each hearing of a track after its first
@@ -102,6 +103,8 @@ def event_weight(action: str, position_s: float | None = None) -> float:
     """The evidence one listening event gives about its track (0 for started/paused)."""
     if action == "liked":
         return LIKE
+    if action == "disliked":
+        return DISLIKE
     if action == "completed":
         return COMPLETE
     if action == "played":

@@ -9,7 +9,7 @@ transaction, so the page never holds a database session across reruns.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from app.catalog import repository
@@ -35,13 +35,17 @@ def recommend(
     variant_start: int = 0,
     session_id: str | None = None,
     path_start: int | None = None,
+    heard: Sequence[int] = (),
 ) -> list[Recommendation]:
     """Ranked tracks for the listener's mood and strategy (app.recommend does the ranking),
     with reasons that say where the mood came from; fits ``ListenerSession.refill``.
     With ``path_start``, the picks follow the steering path from the mood
     (``app.listening.steering``), the i-th against its point ``path_start + i`` (without, they
     aim at the strategy's goal at once); with ``session_id`` the ranking learns from that
-    session's listening events (``app.listening.preferences``)."""
+    session's listening events (``app.listening.preferences``) and its taste may move where
+    the tracks are looked for (``app.listening.taste``). ``exclude`` is never offered;
+    ``heard`` (most recent first) is offered again, least recently heard first, only when
+    nothing new is left, so the music never stops while the catalog has tracks."""
     # The face distribution when there is one (the recommender derives label and point from
     # it), else the label, else the bare point picked on the mood pad.
     mood_input = mood.probabilities or mood.label or mood.point
@@ -53,6 +57,7 @@ def recommend(
             n=n,
             session_id=session_id,
             exclude_track_ids=exclude,
+            heard_track_ids=heard,
             source=mood.source,
             variant_start=variant_start,
             path=steering_path(mood.point, strategy) if path_start is not None else None,
@@ -70,8 +75,21 @@ def recommender_for(session: ListenerSession) -> RecommendFn:
         # refill calls this before it replaces up next: a rebuild when the basis changed, else
         # the fresh tracks go after the ones kept.
         start = 0 if session.basis_changed() else len(session.queue)
+        # What the session heard may come back when nothing new is left (a replay already up
+        # next or playing again excepted); the rest never.
+        staying = {item.track_id for item in session.queue}
+        if session.now_playing is not None:
+            staying.add(session.now_playing.track_id)
+        heard = [t for t in dict.fromkeys(e.track_id for e in reversed(session.history)) if t not in staying]
         return recommend(
-            mood, strategy, exclude, n, variant_start=variant_start, session_id=session.session_id, path_start=start
+            mood,
+            strategy,
+            exclude - set(heard),
+            n,
+            variant_start=variant_start,
+            session_id=session.session_id,
+            path_start=start,
+            heard=heard,
         )
 
     return bound
@@ -130,6 +148,8 @@ def log_listening(
     `position_s` where the player was, when known. The player's own reports go through
     ``app.listening.playback``."""
     with session_scope() as s:
+        if persistence.is_forgotten(s, session_id):
+            return
         repository.record_listening(
             s,
             session_id,
@@ -147,6 +167,8 @@ def log_player_writes(
     """Store what the now-playing bar reported (``playback.writes_for`` of its events) in one
     transaction, with the applied mood; returns how many events were stored."""
     with session_scope() as s:
+        if persistence.is_forgotten(s, session_id):
+            return 0
         stored = playback.record(
             s,
             session_id,
@@ -164,6 +186,8 @@ def store_responses(session_id: str, responses: Iterable[Response]) -> int:
     if not responses:
         return 0
     with session_scope() as s:
+        if persistence.is_forgotten(s, session_id):
+            return 0
         return mood_response.store(s, session_id, responses)
 
 
@@ -186,6 +210,8 @@ def log_mood(session_id: str, mood: MoodReading) -> bool:
     if not distribution:
         return False
     with session_scope() as s:
+        if persistence.is_forgotten(s, session_id):
+            return False
         repository.record_mood(s, session_id, distribution)
     return True
 
@@ -193,11 +219,12 @@ def log_mood(session_id: str, mood: MoodReading) -> bool:
 def forget_session(session_id: str) -> int:
     """Delete every mood and listening event and mood response of this anonymous session, and
     its snapshot, in one transaction; returns how many events and responses (the snapshot is
-    not counted)."""
+    not counted). The id is marked forgotten first: no tab still holding the session writes
+    under it again (every write here checks, and `save_session` moves such a tab on)."""
     with session_scope() as s:
+        persistence.forget(s, session_id)
         listening, mood = repository.forget_session(s, session_id)
         responses = mood_response.forget(s, session_id)
-        persistence.delete(s, session_id)
     return listening + mood + responses
 
 
@@ -209,7 +236,11 @@ def save_session(session: ListenerSession, last_saved: str | None = None) -> str
     returned); returns the snapshot text now stored."""
     if last_saved is not None and persistence.state_json(session) == last_saved:
         return last_saved
-    return persistence.save(session)
+    try:
+        return persistence.save(session)
+    except persistence.SessionForgotten:  # another tab forgot it: this one starts over too
+        session.forget()
+        return persistence.save(session)
 
 
 def resume_session(session_id: str | None) -> ListenerSession:

@@ -46,11 +46,18 @@ RECENTLY_OFFERED = 2 * QUEUE_LENGTH
 REPLAY_REASON = "played again from your history"
 # A camera reading this recent when a track starts is the mood at its start.
 START_READING_S = 5.0
+# A new mood from the camera must hold this long before up next is rebuilt for it: a smile that
+# flickers to neutral for a moment is no change of mood, and a row the listener is aiming at
+# must not be replaced between two clicks (issue 30, 11).
+CAMERA_SETTLE_S = 3.0
 # Measured responses waiting to be stored; a database outage longer than this loses the oldest.
 PENDING_RESPONSES = 20
 
-# What happened to a track the listener moved on from (the listening event's action, too).
-Outcome = Literal["played", "completed", "skipped"]
+# What happened to a track the listener moved on from (the listening event's action, too), or
+# "failed": its audio didn't load, which says nothing of the listener's taste (no history, no
+# event, not offered again this session).
+Outcome = Literal["played", "completed", "skipped", "failed"]
+FAILED: Outcome = "failed"
 
 
 class RecommendFn(Protocol):
@@ -118,7 +125,13 @@ class ListenerSession:
     # readings while now_playing plays, and responses measured but not yet stored.
     trace: MoodTrace | None = field(default=None, compare=False)
     camera_at: float | None = field(default=None, compare=False)
+    # The camera mood's basis up next follows (see CAMERA_SETTLE_S), and a different one waiting
+    # to hold long enough, with when it was first seen.
+    camera_basis: tuple | None = field(default=None, compare=False)
+    camera_next: tuple[tuple, float] | None = field(default=None, compare=False)
     pending_responses: list[Response] = field(default_factory=list, compare=False)
+    # Tracks whose audio failed to load in this page's player: not offered again this session.
+    unplayable: set[int] = field(default_factory=set, compare=False)
 
     # ---- mood -------------------------------------------------------------------------------
     def effective_mood(self) -> MoodReading | None:
@@ -139,14 +152,25 @@ class ListenerSession:
         is the source and the mood isn't locked."""
         if reading.source != "camera":
             raise ValueError(f"a {reading.source} reading is not the camera's; use apply_manual_reading")
+        now = time.monotonic()
         # The page may hand the same smoothed reading twice (its fragment and a rerun): one reading.
         if reading != self.camera_mood or self.camera_at is None:
-            now = time.monotonic()
             self.camera_at = now
             if self.trace is not None and self.now_playing is not None:
                 self.trace.add(reading.point, now)
         self.camera_mood = reading
+        self._settle_camera_basis(reading.basis(), now)
         return self.mood_source == "camera" and not self.is_locked
+
+    def _settle_camera_basis(self, basis: tuple, now: float) -> None:
+        # Only a camera that drives the music waits: otherwise nothing follows it yet.
+        drives = self.mood_source == "camera" and not self.is_locked
+        if not drives or self.camera_basis is None or basis == self.camera_basis:
+            self.camera_basis, self.camera_next = basis, None
+        elif self.camera_next is None or self.camera_next[0] != basis:
+            self.camera_next = (basis, now)
+        elif now - self.camera_next[1] >= CAMERA_SETTLE_S:
+            self.camera_basis, self.camera_next = basis, None
 
     def apply_manual_reading(self, reading: MoodReading) -> bool:
         """The listener's own mood: a picked label or point, or a snapshot/photo. Kept as
@@ -176,6 +200,8 @@ class ListenerSession:
             return False
         before = self.effective_mood()
         self.mood_source = source
+        if source == "camera" and self.camera_mood is not None:  # the listener asked: at once
+            self.camera_basis, self.camera_next = self.camera_mood.basis(), None
         after = self.effective_mood()
         return after is not None and after != before
 
@@ -203,9 +229,14 @@ class ListenerSession:
 
     # ---- up next ----------------------------------------------------------------------------
     def basis(self) -> tuple | None:
-        """What up next was chosen for: the strategy and the applied mood's coarse basis."""
+        """What up next is chosen for: the strategy and the applied mood's coarse basis (for the
+        camera's mood, the one that has held for CAMERA_SETTLE_S)."""
         mood = self.effective_mood()
-        return None if mood is None else (self.strategy, *mood.basis())
+        if mood is None:
+            return None
+        if self.locked_mood is None and mood is self.camera_mood and self.camera_basis is not None:
+            return (self.strategy, *self.camera_basis)
+        return (self.strategy, *mood.basis())
 
     def basis_changed(self) -> bool:
         """True when the mood or strategy up next was built for is no longer the current one."""
@@ -227,7 +258,7 @@ class ListenerSession:
     def excluded_ids(self) -> set[int]:
         """Tracks not to suggest again this session: playing, played, completed or skipped
         (removed from up next counts as skipped)."""
-        ids = {entry.track_id for entry in self.history}
+        ids = {entry.track_id for entry in self.history} | self.unplayable
         if self.now_playing is not None:
             ids.add(self.now_playing.track_id)
         return ids
@@ -246,7 +277,12 @@ class ListenerSession:
         exclude = self.excluded_ids() | {item.track_id for item in keep}
         wanted = n - len(keep)
         fresh = list(recommend(mood, self.strategy, exclude, wanted, variant_start=self.reason_seq))
-        fresh = [r for r in fresh if r.track_id not in exclude][:wanted]
+        # A heard track comes back only as a replay (nothing new left); never what plays or stays.
+        staying = {item.track_id for item in keep}
+        if self.now_playing is not None:
+            staying.add(self.now_playing.track_id)
+        fresh = [r for r in fresh if r.track_id not in staying and (r.replay or r.track_id not in exclude)]
+        fresh = list({r.track_id: r for r in fresh}.values())[:wanted]
         self.reason_seq += len(fresh)
         if rebuild or self.rerank:
             staying = {r.track_id for r in (*keep, *fresh)}
@@ -302,19 +338,31 @@ class ListenerSession:
         self._start(item)
         return item
 
-    def replay(self, track_id: int) -> Recommendation | None:
+    def replay(
+        self, track_id: int, *, outcome: Outcome = "skipped", position_s: float | None = None
+    ) -> Recommendation | None:
         """Play a track from this session's history again, now: it becomes now_playing (the
-        one playing goes to history as skipped at its last position); up next stays as it is.
-        Returns it, or None when it isn't in history."""
+        one playing goes to history with ``outcome``, by default skipped at its last position);
+        up next stays as it is. Returns it, or None when it isn't in history."""
         if self.now_playing is not None and self.now_playing.track_id == track_id:
             return self.now_playing
         entry = next((e for e in reversed(self.history) if e.track_id == track_id), None)
         if entry is None:
             return None
-        self._finish_current("skipped", None)
+        self._finish_current(outcome, position_s)
         item = Recommendation(track=entry.track, score=0.0, reason=REPLAY_REASON)
         self._start(item)
         return item
+
+    def previous(self, position_s: float | None = None) -> Recommendation | None:
+        """The player's Previous: the last track heard before this one plays again; the one
+        playing goes to history as played (going back is no verdict on it). None when nothing
+        was heard before."""
+        current = self.now_playing.track_id if self.now_playing is not None else None
+        entry = next((e for e in reversed(self.history) if e.track_id != current), None)
+        if entry is None:
+            return None
+        return self.replay(entry.track_id, outcome="played", position_s=position_s)
 
     def set_position(self, track_id: int, position_s: float) -> bool:
         """The player's report of where the current track is (started, paused, …). Ignored
@@ -325,6 +373,11 @@ class ListenerSession:
         return True
 
     def _finish_current(self, outcome: Outcome, position_s: float | None) -> None:
+        if outcome == FAILED:
+            if self.now_playing is not None:
+                self.unplayable.add(self.now_playing.track_id)
+            self.trace = None
+            return
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}")
         position = _check_position(position_s)
@@ -369,8 +422,10 @@ class ListenerSession:
         return entry.track if entry else None
 
     def known_track_ids(self) -> set[int]:
-        """Every track id ``find`` knows: what a player report may name."""
-        ids = {entry.track_id for entry in self.history}
+        """What a player report may name, the tracks the bar could be playing: the one it just
+        left (its end may arrive after the page moved on), now playing, up next, and what a
+        rebuild just took out of up next."""
+        ids = {self.history[-1].track_id} if self.history else set()
         ids.update(item.track_id for item in (self.now_playing, *self.queue, *self.recently_offered) if item)
         return ids
 

@@ -329,7 +329,10 @@ def _feedback(feedback: pd.DataFrame, key: str, group: str, chart_key: str, csv_
             f"Not enough data yet: a rate needs at least {analytics.MIN_MOVED_ON} tracks moved on from "
             f"per {group} (played, completed or skipped)."
         )
-    _chart(rates_figure(feedback, key), chart_key)
+    fig = rates_figure(feedback, key)
+    if key == "quadrant":
+        fig.update_xaxes(labelalias=QUADRANT_NAMES)  # words on the axis; the data keeps its codes
+    _chart(fig, chart_key)
     st.dataframe(rates_table(feedback, key), hide_index=True, width="stretch")
     _csv(feedback, csv_name)
 
@@ -358,7 +361,7 @@ def render() -> None:
             color_discrete_map=QUADRANT_COLOURS,
         )
         fig.update_layout(showlegend=False)
-        fig.update_xaxes(type="category", title=None)
+        fig.update_xaxes(type="category", title=None, labelalias=QUADRANT_NAMES)
         _chart(count_axis(fig, per_quadrant["tracks"]), "chart_quadrants")
         if not per_quadrant["tracks"].any():
             st.caption("No tracks were added in this date range.")
@@ -385,6 +388,8 @@ def render() -> None:
         range_y=[-1.05, 1.05],
         category_orders={"quadrant": list(QUADRANT_NAMES)},
     )
+    fig.for_each_trace(lambda trace: trace.update(name=QUADRANT_NAMES.get(trace.name, trace.name)))
+    fig.update_layout(legend_title_text="mood")
     _chart(fig, "chart_scatter", height=380)
     if scatter.empty:
         st.caption("No tracks were added in this date range.")

@@ -6,13 +6,13 @@ The gate instead stores an HMAC of the configured password and the client under 
 process knows; forging it requires the password, a Streamlit session id replayed from another
 client doesn't carry it over, and changing the password invalidates every open admin session.
 
-Guessing: every attempt counts against its browser session and its client in one process-wide
-store (`LOGIN_THROTTLE`, see app.curator_access): reconnecting or opening new sessions doesn't
-reset it. The client is the connection's address as Streamlit reports it (``st.context.
-ip_address``); Streamlit gives none for localhost, so local connections share the one client
-"local", and behind a reverse proxy every client has the proxy's address, which makes the
-limit shared by all (the safe direction). Forwarded-for headers aren't used: a client sets them.
-Each failure is logged with the client and the count, never the guess.
+Guessing: every attempt counts against its browser session, its client and the curator account
+in one process-wide store (`LOGIN_THROTTLE`, see app.curator_access for which of them refuse and
+which only slow the answer): reconnecting or opening new sessions doesn't reset it, and no
+stranger can lock the curator out. The client is the connection's address as Streamlit reports it
+(``st.context.ip_address``), or, behind a reverse proxy, the address the proxy puts in the header
+named by MOODTUNE_TRUSTED_PROXY_HEADER (a client's own forwarded-for claims are never used).
+Each failure is logged with the client and the counts, never the guess.
 
 Reloads: a login also sets a signed, expiring cookie (`COOKIE_SIGNER`) through a tiny custom
 component; a new session whose request carries a valid one is logged in from it. Logging out
@@ -30,7 +30,7 @@ import secrets
 import streamlit as st
 
 from app.config import get_settings
-from app.curator_access import COOKIE_NAME, CookieSigner, LoginThrottle
+from app.curator_access import COOKIE_NAME, CookieSigner, LoginKeys, LoginThrottle, client_key
 from app.ui import state_keys as keys
 
 log = logging.getLogger(__name__)
@@ -71,13 +71,17 @@ def password_matches(candidate: str, password: str) -> bool:
     return hmac.compare_digest(candidate.encode("utf-8"), password.encode("utf-8"))
 
 
+def _client() -> tuple[str, bool]:
+    try:
+        ip, headers = st.context.ip_address, st.context.headers
+    except Exception:  # no connection behind this run (tests, bare scripts)
+        ip, headers = None, None
+    return client_key(ip, headers, get_settings().trusted_proxy_header)
+
+
 def client_id() -> str:
     """Who is asking, for the throttle and the session token (see the module docstring)."""
-    try:
-        ip = st.context.ip_address
-    except Exception:  # no connection behind this run (tests, bare scripts)
-        ip = None
-    return f"ip:{ip}" if isinstance(ip, str) and ip else "ip:local"
+    return _client()[0]
 
 
 def _session_key() -> str:
@@ -87,8 +91,9 @@ def _session_key() -> str:
     return f"session:{key}"
 
 
-def _throttle_keys() -> tuple[str, str]:
-    return _session_key(), client_id()
+def _throttle_keys() -> LoginKeys:
+    client, distinct = _client()
+    return LoginKeys(_session_key(), client, distinct)
 
 
 def request_cookie() -> str | None:
@@ -135,24 +140,28 @@ def _try_login() -> None:
     then forget it."""
     password = configured_password()
     candidate = st.session_state.pop(keys.ADMIN_PASSWORD_INPUT, "") or ""
-    throttle_keys = _throttle_keys()
-    wait = LOGIN_THROTTLE.wait_s(throttle_keys)
+    attempt = _throttle_keys()
+    wait = LOGIN_THROTTLE.wait_s(attempt.refusing)
     if wait > 0:
         st.session_state[keys.LOGIN_FAILED] = f"Too many wrong passwords. Try again in {_wait_text(wait)}."
         return
+    LOGIN_THROTTLE.slow_down(attempt.slowing)  # the right password too: no answer comes faster
     if password is not None and password_matches(str(candidate), password):
-        LOGIN_THROTTLE.success(throttle_keys)
+        LOGIN_THROTTLE.success(attempt.refusing + (attempt.client,))
+        log.info("curator login: client=%s session=%s", attempt.client, attempt.session)
         st.session_state[keys.ADMIN_TOKEN] = _token_for(password, client_id())
         st.session_state[keys.CURATOR_COOKIE] = COOKIE_SIGNER.sign(password)
         st.session_state.pop(keys.LOGIN_FAILED, None)
         return
-    verdict = LOGIN_THROTTLE.failure(throttle_keys)
+    verdict = LOGIN_THROTTLE.failure(attempt.refusing)
+    shared = LOGIN_THROTTLE.failure(attempt.slowing)
     log.warning(
-        "curator login failed: client=%s session=%s failures=%d wait_s=%.0f",
-        throttle_keys[1],
-        throttle_keys[0],
+        "curator login failed: client=%s session=%s failures=%d wait_s=%.0f shared_failures=%d",
+        attempt.client,
+        attempt.session,
         verdict.failures,
         verdict.wait_s,
+        shared.failures,
     )
     message = "Wrong password."
     if verdict.wait_s > 0:
@@ -162,7 +171,7 @@ def _try_login() -> None:
 
 def render_locked_page() -> None:
     """What an admin page shows to anyone who isn't logged in."""
-    st.title("🔒 Curators only")
+    st.title(":material/lock: Curators only")
     password = configured_password()
     if password is None:
         st.warning("This page is locked because no admin password is configured. Set one to open it:")

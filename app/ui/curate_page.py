@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from app.config import get_settings
 from app.emotions import QUADRANT_COLOURS, QUADRANT_NAMES, QUADRANTS
-from app.escaping import csv_bytes
+from app.escaping import csv_bytes, markdown_literal
 from app.library import curation
 from app.library.curation import IngestResult
 from app.library.formats import UPLOAD_EXTENSIONS, mime_type
@@ -25,9 +25,19 @@ from app.ui.analytics_page import PLOT_CONFIG
 log = logging.getLogger(__name__)
 
 
-def _status_icon(result: IngestResult) -> str:
-    # ok covers a retag's "retagged"/"unchanged" as well as "imported"
-    return "↩️" if result.status == "skipped" else "✅" if result.ok else "❌"
+# Words, not emoji: st.text draws no icon font, and emoji need a colour font a curator's
+# machine may lack (they drew as empty boxes).
+STATUS_WORDS = {
+    "imported": "added",
+    "retagged": "re-tagged",
+    "unchanged": "unchanged",
+    "skipped": "already there",
+    "failed": "FAILED",
+}
+
+
+def _status_word(result: IngestResult) -> str:
+    return STATUS_WORDS.get(result.status, result.status)
 
 
 def _ingest_done(results: list) -> str:
@@ -56,8 +66,8 @@ def _run_with_progress(label: str, work, done=_ingest_done) -> tuple[list[Ingest
 
         def progress(n: int, total: int, result: IngestResult) -> None:
             results.append(result)
-            bar.progress(n / max(total, 1), text=f"{n}/{total} {result.source}")
-            st.text(f"{_status_icon(result)} {result.source}: {result.message}")
+            bar.progress(n / max(total, 1), text=f"{n}/{total} {markdown_literal(result.source)}")
+            st.text(f"{_status_word(result)} · {result.source}: {result.message}")
 
         try:
             work(progress)
@@ -80,8 +90,9 @@ def _render_results(table: pd.DataFrame, summary: str | None, key: str, csv_name
     """A results table with its summary, and every failure again as wrapped text below it."""
     if summary:
         (st.warning if summary.startswith("Stopped") else st.success)(summary)
+    shown = table.assign(quadrant=table["quadrant"].map(QUADRANT_NAMES).fillna(table["quadrant"]))
     st.dataframe(
-        _blank(table),
+        _blank(shown),
         hide_index=True,
         key=key,
         column_order=["file", "status", "title", "artist", "quadrant", "message"]
@@ -93,7 +104,7 @@ def _render_results(table: pd.DataFrame, summary: str | None, key: str, csv_name
         with st.container(key=f"{key}_failures"):
             st.markdown("**Failed:**")
             for source, message in zip(failed["file"], failed["message"], strict=True):
-                st.text(f"❌ {source}: {message}")  # plain text that wraps; names are never markup
+                st.text(f"{source}: {message}")  # plain text that wraps; names are never markup
     if csv_name:
         _csv_button(table, csv_name, f"{key}_csv")
 
@@ -127,12 +138,13 @@ def _csv_button(table, file_name: str, key: str) -> None:
     st.download_button("⬇️ CSV", csv_bytes(table), file_name, "text/csv", key=key, on_click="ignore")
 
 
-# Key columns first, so a phone shows delete, title, artist and mood without scrolling sideways.
+# Key columns first, so a phone (390 px) shows delete, title and mood without scrolling sideways;
+# the artist comes next.
 REVIEW_COLUMNS = [
     "delete",
     "title",
-    "artist",
     "quadrant",
+    "artist",
     "certainty",
     "hint",
     "tagged",
@@ -171,16 +183,16 @@ def _render_save_feedback() -> None:
     outcome = st.session_state.pop(keys.EDIT_OUTCOME, None)
     if outcome is not None:
         if outcome.updated or outcome.deleted:
-            names = ", ".join(f"“{t}”" for t in list(outcome.titles.values())[:3])
+            names = ", ".join(f"“{markdown_literal(t)}”" for t in list(outcome.titles.values())[:3])
             text = f"Saved: {len(outcome.updated)} updated, {len(outcome.deleted)} deleted ({names})."
             st.success(text)
             st.toast(text, icon=":material/check_circle:")
         for error in outcome.errors:
-            st.error(error)
+            st.error(markdown_literal(error))  # messages name tracks: shown as typed
     undo_done = st.session_state.pop(keys.UNDO_DONE, None)
     if undo_done is not None:
         for problem in undo_done:
-            st.error(problem)
+            st.error(markdown_literal(problem))
         if not undo_done:
             st.success("Undone: the tracks are back as they were.")
             st.toast("Undone", icon=":material/undo:")
@@ -205,7 +217,11 @@ def _render_delete_confirmation() -> bool:
     with st.container(border=True, key="delete_confirmation"):
         st.warning(
             f"Delete {len(doomed)} track(s) and their audio files? "
-            + ", ".join(f"“{t}”" for t in doomed["title"].head(5))
+            # Title, artist and id: two tracks may share a title.
+            + ", ".join(
+                f"“{markdown_literal(title)}” by {markdown_literal(artist)} (#{track_id})"
+                for title, artist, track_id in doomed[["title", "artist", "id"]].head(5).itertuples(index=False)
+            )
             + (" …" if len(doomed) > 5 else "")
             + " You can undo right after."
         )
@@ -233,7 +249,7 @@ def _render_review() -> None:
     quadrant = c2.selectbox(
         "Mood",
         [None, *QUADRANTS],
-        format_func=lambda q: "all" if q is None else f"{q} {QUADRANT_NAMES[q]}",
+        format_func=lambda q: "all" if q is None else QUADRANT_NAMES[q],
         key="review_quadrant",
     )
     tagged_by = c3.selectbox(
@@ -269,12 +285,13 @@ def _render_review() -> None:
         disabled=[c for c in original.columns if c not in curation.EDITABLE_COLUMNS],
         column_config={
             "delete": st.column_config.CheckboxColumn("Delete", help="Delete the track and its file", width="small"),
-            "title": st.column_config.TextColumn("title", width="medium"),
+            "title": st.column_config.TextColumn("title", width="small"),
             "quadrant": st.column_config.SelectboxColumn(
                 "mood",
                 options=list(QUADRANTS),
+                format_func=QUADRANT_NAMES.get,  # words; the stored value stays the quadrant
                 required=True,
-                help=" · ".join(f"{q} {n}" for q, n in QUADRANT_NAMES.items()),
+                width="medium",
             ),
             "hint": st.column_config.TextColumn("hint", help="The file had no tags: its title is the file name"),
             "tagged": st.column_config.TextColumn("tagged by"),
@@ -288,8 +305,11 @@ def _render_review() -> None:
     )
     untagged = int((original["hint"] != "").sum())
     if untagged:
-        st.caption(f"✏️ {untagged} track(s) have no tags (title from the file name, artist unknown): fix them above.")
-    if st.button("💾 Save changes", key="review_save", type="primary"):
+        st.caption(
+            f":material/edit: {untagged} track(s) have no tags (title from the file name, artist unknown): "
+            "fix them above."
+        )
+    if st.button("Save changes", icon=":material/save:", key="review_save", type="primary"):
         if edited["delete"].astype(bool).any():
             st.session_state[keys.EDIT_PENDING] = (original, edited)
         else:
@@ -444,7 +464,7 @@ def render() -> None:
         st.warning(_outage_text())
     else:
         # One wrapping line, not five metrics: on a phone the counts stay off most of the first screen.
-        parts = " · ".join(f"{q} {QUADRANT_NAMES[q].split(' / ')[0]} **{counts[q]}**" for q in QUADRANTS)
+        parts = " · ".join(f"{QUADRANT_NAMES[q]} **{counts[q]}**" for q in QUADRANTS)
         st.markdown(f"**{sum(counts.values())} tracks** · {parts}")
     # Material icons rather than emoji: those need a colour-emoji font the curator's machine may lack.
     upload, review, retag, folder = st.tabs(

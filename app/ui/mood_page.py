@@ -14,16 +14,17 @@ when the mood the music follows changed enough to rebuild up next (the bar survi
 from __future__ import annotations
 
 import logging
-import re
 import time
 from typing import Any
 
 import streamlit as st
 
 from app.emotions import FACE_LABELS, QUADRANT_COLOURS, QUADRANT_NAMES, STRATEGIES, STRATEGY_NAMES, target_for_strategy
+from app.escaping import markdown_literal
 from app.listening import playback, service
 from app.listening.live import LiveSnapshot, MoodHolder, live_frame_processor
 from app.listening.mood import (
+    MAX_PICTURE_MB,
     MoodLogThrottle,
     MoodReading,
     NotAnImage,
@@ -74,12 +75,6 @@ HEARD_EVERYTHING = (
 )
 LIKE_FAILED = "Couldn't save this like; it's kept on this page only."
 log = logging.getLogger(__name__)
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
-
-
-def plain(text: str) -> str:
-    """User data (titles, artists) shown through markdown as the literal text it is."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 # ----------------------------------------------------------------------------- session objects
@@ -205,6 +200,16 @@ def _on_like(track_id: int) -> None:
         st.session_state[keys.LIKE_ERROR] = track_id  # said beside its button, not only in a toast
 
 
+def _on_not_for_me(track_id: int) -> None:
+    """ "Not for me": a verdict on the playing track (stored as such, stronger than a skip for
+    the recommender), and the music moves on to the next track."""
+    session = listener()
+    if session.now_playing is None or session.now_playing.track_id != track_id:
+        return
+    _log(track_id, "disliked")
+    _leave_current(lambda s: s.play_next(outcome="skipped"))
+
+
 def _on_remove(track_id: int) -> None:
     if listener().remove(track_id) is not None:
         _log(track_id, "skipped")
@@ -221,7 +226,23 @@ def _on_replay(track_id: int) -> None:
 def _on_pad_label() -> None:
     label = st.session_state.get("mood_pad_label")
     if label in FACE_LABELS:
-        _adopt_manual(reading_from_label(label))
+        _apply_pick(label)
+    else:
+        st.session_state[keys.APPLIED_PICK] = None
+
+
+def _apply_pick(label: str) -> None:
+    _adopt_manual(reading_from_label(label))
+    st.session_state[keys.APPLIED_PICK] = label  # after: a run stopped before it leaves it pending
+
+
+def _pick_pending() -> str | None:
+    """A picked emotion whose callback never ran. Streamlit stops a run at any session-state
+    access, its widget callbacks included: with the camera on, the fragment's rerun every
+    second can stop a run after the bar's callback and before the pick's, and the widget, its
+    value already stored, never calls back (issue 30, 3: a pick ignored with the camera on)."""
+    label = st.session_state.get("mood_pad_label")
+    return label if label in FACE_LABELS and label != st.session_state.get(keys.APPLIED_PICK) else None
 
 
 def _on_pad_point() -> None:
@@ -238,14 +259,23 @@ def _on_pad_click() -> None:
         _adopt_manual(reading_from_point(float(point["x"]), float(point["y"])))
 
 
-def _on_source() -> None:
-    session, choice = listener(), st.session_state.get("mood_source")
+def source_key(source: str) -> str:
+    """The "Music follows" switch's key, which names the source the session had when it was
+    drawn. A rerun request already on its way carries the switch's old value under the old
+    key, and so can't read as the listener switching back (it undid a pick made with the
+    camera on: issue 30, 3)."""
+    return f"mood_source_{source}"
+
+
+def _on_source(key: str) -> None:
+    session, choice = listener(), st.session_state.get(key)
     if session.is_locked:
         st.session_state[keys.SOURCE_HINT] = "The mood is locked: unlock it to change where it comes from."
         return
     if choice == "camera":
         applied = session.use_camera()
         st.session_state["mood_pad_label"] = None  # so picking the same mood again applies it
+        st.session_state[keys.APPLIED_PICK] = None
     elif choice == "manual":
         if session.manual_mood is None:
             st.session_state[keys.SOURCE_HINT] = "Pick a mood below (or take a snapshot) to choose it yourself."
@@ -287,6 +317,7 @@ def _on_forget() -> None:
     st.session_state[keys.STILL_NONCE] = st.session_state.get(keys.STILL_NONCE, 0) + 1
     st.session_state.pop(keys.LAST_IMAGE, None)
     st.session_state["mood_pad_label"] = None
+    st.session_state[keys.APPLIED_PICK] = None
     st.session_state[keys.FORGOT] = removed
 
 
@@ -334,8 +365,8 @@ def _reading_from_image(data: bytes, source: str) -> None:
 
     try:
         image = decode_image(data)
-    except NotAnImage:
-        st.error("That file is not an image I can read (JPEG or PNG, please).")
+    except NotAnImage as exc:  # not a JPEG/PNG, or over the size limits: the message says which
+        st.error(str(exc))
         return
     try:
         faces = face_analyzer().analyze(image)
@@ -410,7 +441,10 @@ def _render_mood_inputs(session: ListenerSession, live_camera: bool) -> bool:
     with photo_tab:
         _render_still_input(
             st.file_uploader(
-                "Upload a photo of your face", type=["jpg", "jpeg", "png"], key=f"photo_{nonce}", max_upload_size=10
+                "Upload a photo of your face",
+                type=["jpg", "jpeg", "png"],
+                key=f"photo_{nonce}",
+                max_upload_size=MAX_PICTURE_MB,
             ),
             "photo",
         )
@@ -422,29 +456,48 @@ def _render_mood_inputs(session: ListenerSession, live_camera: bool) -> bool:
 # ----------------------------------------------------------------------------- mood panel
 
 
+def _camera_status(snap: LiveSnapshot | None, mood: MoodReading | None) -> None:
+    """One line on what the camera is doing now; nothing when it is off."""
+    if snap is None:
+        return
+    if snap.error:
+        st.error(snap.error)
+    elif snap.frames_seen == 0:
+        st.info("Waiting for the camera… (blocked? allow camera access in the browser's address bar)")
+    elif snap.mood is None:
+        st.warning("No face in view — look at the camera" + (", or pick a mood." if mood is None else "."))
+    elif snap.faces > 1:
+        st.caption(f"{snap.faces} faces in view: the music follows the biggest face nearest the middle.")
+
+
 def _render_mood_panel(session: ListenerSession, snap: LiveSnapshot | None) -> None:
+    """The mood the music follows, and where it comes from. `snap` is the live camera's state
+    while it runs, None while it is off: then no camera reading is claimed as current."""
     mood = session.effective_mood()
-    if snap is not None:
-        if snap.error:
-            st.error(snap.error)
-        elif snap.frames_seen == 0:
-            st.info("Waiting for the camera… (blocked? allow camera access in the browser's address bar)")
-        elif snap.mood is None:
-            st.warning("No face in view — look at the camera.")
+    _camera_status(snap, mood)
     if mood is None:
         st.metric("Your mood", "—")
-        st.caption("Start the camera or pick a mood to get music.")
+        if snap is None:  # with the camera running, its own line above says what to do
+            st.caption("Start the camera or pick a mood to get music.")
         return
     st.metric("Your mood", mood.describe(), help="What the music follows right now.")
-    who = describe_listener(mood.label, mood.point, mood.source)
-    lock = " · 🔒 locked" if session.is_locked else ""
-    confidence = f", {mood.confidence:.0%} sure" if mood.confidence is not None else ""
-    st.markdown(f"**Music follows {'you' if mood.drives == 'manual' else 'the camera'}**: {who}{confidence}{lock}")
+    lock = " · :material/lock: locked" if session.is_locked else ""
+    if mood.drives == "camera" and snap is None:
+        # The camera is off: its last reading still steers the music, but nothing reads you now.
+        st.markdown(
+            f"**Music follows the camera's last reading** ({mood.label}){lock}. "
+            "The camera is off: press **START** to read you again, or pick a mood."
+        )
+    else:
+        who = describe_listener(mood.label, mood.point, mood.source)
+        confidence = f", {mood.confidence:.0%} sure" if mood.confidence is not None else ""
+        source = "you" if mood.drives == "manual" else "the camera"
+        st.markdown(f"**Music follows {source}**: {who}{confidence}{lock}")
     camera = session.camera_mood
-    if mood.drives == "manual" and camera is not None:
+    if mood.drives == "manual" and camera is not None and snap is not None and snap.mood is not None:
         st.caption(
             f"{describe_listener(camera.label, camera.point, camera.source).capitalize()}, "
-            "but your own pick wins. Switch to 📷 Camera to follow it."
+            "but your own pick wins. Choose **Camera** under *Music follows* to follow it."
         )
     target = target_for_strategy(mood.point, session.strategy)
     path, places = service.steering(session)
@@ -466,6 +519,8 @@ def _render_mood_panel(session: ListenerSession, snap: LiveSnapshot | None) -> N
 def _live_mood_fragment() -> None:
     """Refreshes only the mood panel every second while the camera runs; reruns the whole page
     (to rebuild up next) only when the applied mood's basis changed."""
+    if _pick_pending():
+        st.rerun(scope="app")  # the full run applies it (and rebuilds up next for it)
     session = listener()
     snap = _holder().snapshot()
     reading = reading_from_smoothed(snap.mood)
@@ -496,8 +551,8 @@ def _refresh_queue(session: ListenerSession) -> str | None:
 
 def _track_text(title: str, artist: str, quadrant: str) -> str:
     colour, icon = MOOD_BADGES.get(quadrant, ("gray", ":material/music_note:"))
-    words = plain(QUADRANT_NAMES.get(quadrant, quadrant))
-    return f"**{plain(title)}** · {plain(artist)} :{colour}-badge[{icon} {words}]"
+    words = markdown_literal(QUADRANT_NAMES.get(quadrant, quadrant))
+    return f"**{markdown_literal(title)}** · {markdown_literal(artist)} :{colour}-badge[{icon} {words}]"
 
 
 def _render_now_playing(session: ListenerSession) -> None:
@@ -525,6 +580,14 @@ def _render_now_playing(session: ListenerSession) -> None:
             args=(current.track_id,),
             disabled=liked,
             help="Like the track that is playing",
+        )
+        st.button(
+            "Not for me",
+            icon=":material/thumb_down:",
+            key="not_for_me",
+            on_click=_on_not_for_me,
+            args=(current.track_id,),
+            help="Not my kind of music: play the next track, and suggest fewer like this one",
         )
     if st.session_state.get(keys.LIKE_ERROR) == current.track_id:
         st.caption(f":red[{LIKE_FAILED}]", width="stretch")
@@ -670,25 +733,28 @@ def render_privacy_sidebar() -> None:
 def _render_controls(session: ListenerSession) -> None:
     """Where the mood comes from, the lock and the strategy, in one wrapping row."""
     # The widgets show the session, which callbacks, a resume or the domain may have changed.
-    st.session_state["mood_source"] = session.mood_source
+    source = source_key(session.mood_source)
+    st.session_state[source] = session.mood_source
     st.session_state["lock_mood"] = session.is_locked
     st.session_state["strategy"] = session.strategy
     with st.container(horizontal=True, vertical_alignment="bottom", gap="medium", key="mood_controls"):
         st.segmented_control(
-            "Music follows",
+            "Music follows",  # (the strategy gets a row of its own: on a phone it is a row wide)
             ("camera", "manual"),
             format_func=SOURCE_NAMES.get,
-            key="mood_source",
+            key=source,
             on_change=_on_source,
+            args=(source,),
             required=True,
         )
         st.toggle(
-            ":material/lock: Lock",
+            "Lock",  # plain: a label's markup would be read out as its accessible name
             key="lock_mood",
             on_change=_on_lock,
             help="Keep the music on this mood, whatever the camera or a pick says.",
             disabled=session.effective_mood() is None,
         )
+    with st.container(key="strategy_row"):
         st.segmented_control(
             "Music should…",
             STRATEGIES,
@@ -728,16 +794,21 @@ def render(live_camera: bool = True) -> None:
     if st.query_params.get(SESSION_PARAM) != session.session_id:
         st.query_params[SESSION_PARAM] = session.session_id  # the anonymous id a reload resumes
     _take_reports()
+    pending = _pick_pending()
+    if pending:
+        _apply_pick(pending)
 
     st.title(":material/headphones: Moodtune")
     st.caption("Music for the mood on your face.")
     render_privacy_sidebar()
 
     bar_slot = st.container()
-    left, right = st.columns([3, 2], gap="large")
+    # The mood column first: on a phone the columns stack, and the camera's START must be on
+    # the first screen under the bar (issue 30, 7), not below up next.
+    right, left = st.columns([2, 3], gap="large")
     with right:
-        panel_slot = st.container()
         playing = _render_mood_inputs(session, live_camera)
+        panel_slot = st.container()
     if playing:
         # Take the latest live reading now, so up next follows it in this same run.
         live = reading_from_smoothed(_holder().snapshot().mood)

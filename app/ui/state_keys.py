@@ -14,6 +14,7 @@ PLAYER_LOG = PREFIX + "player_log"  # the PlayerLog of the now-playing bar's rep
 SAVED_STATE = PREFIX + "saved_state"  # the session snapshot last stored (skip unchanged saves)
 STILL_NONCE = PREFIX + "still_nonce"  # part of the snapshot/photo widgets' keys: a new one clears them
 LAST_IMAGE = PREFIX + "last_image_id"  # the snapshot/photo already analysed
+APPLIED_PICK = PREFIX + "applied_pick"  # the picked emotion last applied (see mood_page._pick_pending)
 SOURCE_HINT = PREFIX + "source_hint"  # why the mood-source switch was refused, shown once
 STORE_ERROR = PREFIX + "store_error"  # a listening or mood event couldn't be stored, shown once
 FORGET_ERROR = PREFIX + "forget_error"
