@@ -162,6 +162,99 @@ def _validation(m: dict) -> str:
     )
 
 
+def _worst_confusions(labels: list[str], matrix: list[list[float]], k: int = 4) -> str:
+    """The largest off-diagonal cells: which true label is read as which, and how often."""
+    cells = [
+        (matrix[i][j] / max(sum(matrix[i]), 1), labels[i], labels[j], matrix[i][j])
+        for i in range(len(labels))
+        for j in range(len(labels))
+        if i != j and matrix[i][j]
+    ]
+    return "; ".join(
+        f"{true} read as {pred} {share * 100:.0f} % ({_count(n)})" for share, true, pred, n in sorted(cells)[::-1][:k]
+    )
+
+
+def _dev_row(name: str, d: dict) -> str:
+    fp, fl, ck = d["ferplus_plurality"], d["fer2013_labels"], d.get("ckplus") or {}
+    ck_all = d.get("ckplus_all_dev_subjects") or {}
+    cells = [
+        f"{fp['accuracy']:.4f} (macro-F1 {fp['macro_f1']:.4f})",
+        f"{fl['accuracy']:.4f} (macro-F1 {fl['macro_f1']:.4f})",
+        f"{ck['accuracy']:.4f} ({ck.get('subjects')} subjects, {ck['n']} faces)" if ck else "—",
+        f"{ck_all['accuracy']:.4f} ({ck_all.get('subjects')} subjects)" if ck_all else "—",
+    ]
+    return f"| {name} | " + " | ".join(cells) + " |\n"
+
+
+def _dev_measures(m: dict) -> str:
+    """Every dev measure of the served model (and of the one it replaced), its confusion matrix
+    against the FER+ plurality, and what it still gets wrong; from `dev` in face_metrics.json
+    (`python -m app.vision.train --measure`, or `--export`)."""
+    dev = m.get("dev")
+    if not dev:
+        return ""
+    rows = _dev_row("served", dev) + (_dev_row("before this export", m["dev_before"]) if m.get("dev_before") else "")
+    fold = dev.get("ckplus_fold") or {}
+    fp = dev["ferplus_plurality"]
+    labels = list(FACE_LABELS)
+    weakest = sorted(fp["per_class"].items(), key=lambda kv: kv[1])[:3]
+    ck = dev.get("ckplus") or {}
+    ck_weak = sorted((ck.get("per_class") or {}).items(), key=lambda kv: kv[1])[:2]
+    return f"""
+**Dev measures** (`python -m app.vision.train --measure`, through the serving code): FER+ plurality is
+the label most of FER+'s ten annotators gave (Barsoum et al. 2016; images whose plurality is
+"unknown" or "not a face" left out, contempt votes dropped; a prediction tied at the top counts),
+on de-duplicated val; FER2013 labels on the same faces; CK+ on the subjects of fold {fold.get("fold")} of
+{fold.get("of")} subject-grouped folds of `ckplus_dev` (held out of the fine-tune), and on all dev subjects
+(a fair figure only for a model that never trained on CK+).
+
+| model | FER+ plurality | FER2013 labels | CK+ held-out fold | CK+ all dev subjects |
+|---|---|---|---|---|
+{rows}
+Confusion matrix against the FER+ plurality ({fp["n"]} faces; rows: plurality label, first of a tie):
+
+{_confusion_table(labels, fp["confusion"])}
+**What it still gets wrong**: {_worst_confusions(labels, fp["confusion"])}. Weakest FER+ recall:
+{", ".join(f"{lab} {r:.3f}" for lab, r in weakest)}.{
+        " On CK+'s posed faces the weakest: " + ", ".join(f"{lab} {r:.3f}" for lab, r in ck_weak) + "."
+        if ck_weak
+        else ""
+    }
+"""
+
+
+def _finetune_runs(runs: dict | None) -> str:
+    """The recorded fine-tune runs (`models/face_finetune_runs.json`): options, data hash and
+    every epoch's dev figures, so the card's recipe comes from what ran."""
+    if not runs:
+        return ""
+    out = (
+        "\n**Fine-tune runs** (`python -m app.vision.train`, from the committed checkpoints; "
+        "recorded with `--record`):\n\n"
+    )
+    for name, run in runs.items():
+        o = run["options"]
+        curve = ", ".join(
+            f"{h['epoch']}: {h['ferplus_plurality']['accuracy']:.3f} / {h['fer2013_labels']['accuracy']:.3f}"
+            + (f" / {h['ckplus']['accuracy']:.3f}" if h.get("ckplus") else "")
+            for h in run["history"]
+        )
+        start = run["start"]
+        out += (
+            f"- `{name}`: {o['epochs']} epochs of {run['steps_per_epoch']} steps × {o['batch']} faces "
+            f"({run['n_train']:,} training faces, data sha256 {run['data_sha256'][:12]}…), AdamW peak LR {o['lr']}, "
+            f"FER2013's label counted as {o['fer2013_votes']} extra votes, CK+ ×{o['ck_repeat']}, seed {o['seed']}; "
+            f"{len(run['history'])} epochs done. FER+ plurality / FER2013 labels / CK+ held-out by epoch: "
+            f"start {start['ferplus_plurality']['accuracy']:.3f} / {start['fer2013_labels']['accuracy']:.3f}"
+            + (f" / {start['ckplus']['accuracy']:.3f}" if start.get("ckplus") else "")
+            + f", {curve}."
+            + (f" Best epoch's nets: `{run['kept_best']}` (go on with `--init`)." if run.get("kept_best") else "")
+            + "\n"
+        )
+    return out
+
+
 def face_section(m: dict | None, bench: dict | None) -> str:
     if m is None:
         return "## Face expression model\n\nNot trained yet (`models/face_metrics.json` missing).\n"
@@ -186,6 +279,7 @@ def face_section(m: dict | None, bench: dict | None) -> str:
             f"(640×480 astronaut photo: detect + classify + overlay, detecting on every frame) median "
             f"{bench.get('frame_ms_p50_detect_every_frame')} ms (the face detector section says how).\n"
         )
+    runs = _finetune_runs(_load("face_finetune_runs.json"))
     return f"""## Face expression model — `{FACE_MODEL_FILE}`
 
 - **Task**: 7-way facial expression ({", ".join(FACE_LABELS)}) from a 48×48 grayscale face crop.
@@ -213,7 +307,7 @@ def face_section(m: dict | None, bench: dict | None) -> str:
 {rows}
 Confusion matrix (rows: true label):
 
-{_confusion_table(list(FACE_LABELS), confusion)}{speed}
+{_confusion_table(list(FACE_LABELS), confusion)}{_dev_measures(m)}{runs}{speed}
 **Limits**: FER2013 faces are mostly frontal, low-resolution web images; accuracy drops for
 profile views, strong lighting and faces under ~40 px. Disgust and fear are the weakest classes.
 Expression is not emotion: the app treats it as a hint for music, never as a judgement.
@@ -604,6 +698,30 @@ def _train_command(member: dict) -> str:
     return f"{TRAIN_FACE} --workdir .cache/{member['workdir']} \\\n    {flags}\n"
 
 
+def _finetune_recipe(runs: dict | None) -> str:
+    """The fine-tune commands, rebuilt from the options each recorded run stored."""
+    if not runs:
+        return ""
+    steps = ""
+    for name, run in runs.items():
+        flags = " ".join(
+            f"--{key.replace('_', '-')} {value}"
+            for key, value in run["options"].items()
+            if key not in ("extra", "threads", "save_every") and value not in (None, {})
+        )
+        command = f"python -m app.vision.train --out .cache/{name}"
+        steps += f"{command} \\\n    {flags}\n{command} --record\n"
+    return (
+        "\n## How to fine-tune\n\nFrom the committed checkpoints (`models/checkpoints/`, the served nets; "
+        "`python -m app.vision.served_nets` reads them back out of the tflite). Each run resumes where it "
+        "stopped when the same command is run again; `--export` serves its best epoch only if it beats the "
+        "served model on FER+ plurality without losing more than a point on FER2013 labels, and makes its nets "
+        "the committed checkpoints. The runs recorded in `models/face_finetune_runs.json`:\n\n"
+        f"```\n{steps}python -m app.vision.train --out .cache/{next(iter(runs))} --export\n"
+        "python -m app bench --only vision --merge models/bench.json\npython -m app.tools.model_card\n```\n"
+    )
+
+
 def _retrain(face: dict | None) -> str:
     members = face["members"] if face else [{"workdir": "face_swa", "warm_start": True}]
     steps = ""
@@ -626,7 +744,8 @@ def _retrain(face: dict | None) -> str:
         + "".join(f" --ensemble-with .cache/{member['workdir']}" for member in members[1:])
     )
     return (
-        "\n## How to retrain\n\nEvery stage is resumable (rerun the same command); each stage's options are in "
+        _finetune_recipe(_load("face_finetune_runs.json"))
+        + "\n## How to retrain\n\nEvery stage is resumable (rerun the same command); each stage's options are in "
         "its workdir's `state.json` and, for the served nets, in `face_metrics.json` (`members`: `warm_start`, "
         "`options`). A net trained in a chain of warm restarts is given below as a three-stage recipe; the served "
         "one took the longer chain listed above.\n\n"

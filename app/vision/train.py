@@ -31,21 +31,12 @@ IMG = 48
 
 
 def load_split(root: Path, split: str, cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Load `<root>/<split>/<label>/*.jpg` as uint8 (N, 48, 48) and int labels; cached as .npz
-    outside the repo (the data never enters git). `val` leaves out byte-for-byte copies of
-    training images (app.vision.splits), so selection is on faces the model has not seen."""
-    cache = cache_dir / f"fer_{split}{'_dedup' if split == 'val' else ''}.npz"
-    if cache.exists():
-        d = np.load(cache)
-        return d["x"], d["y"]
-    from app.vision.evaluate import load_crops  # the same reading eval-face does
-    from app.vision.splits import clean_val_files
+    """uint8 (N, 48, 48) crops and FER2013 label indices of `train` or de-duplicated `val`
+    (`app.vision.ferplus.load_fer_split`, cached as .npz outside the repo)."""
+    from app.vision.ferplus import load_fer_split
 
-    crops, labels = load_crops(root / split, clean_val_files(root)[0] if split == "val" else None)
-    x, y = crops.astype(np.uint8), np.asarray([FACE_LABELS.index(lab) for lab in labels], dtype=np.int64)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, x=x, y=y)
-    return x, y
+    faces = load_fer_split(root, split, cache_dir)
+    return faces.x, faces.y
 
 
 def stage_widths(width: int = 32, widths: str | None = None) -> tuple[int, ...]:
@@ -596,6 +587,55 @@ def export(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Fine-tune the served nets (the default), or `--from-scratch` train one net the old way."""
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--from-scratch" in argv:
+        argv.remove("--from-scratch")
+        scratch_main(argv)
+    else:
+        finetune_main(argv)
+
+
+def finetune_main(argv: list[str]) -> None:
+    from app.vision import finetune
+
+    defaults = finetune.FinetuneOptions()
+    p = argparse.ArgumentParser(
+        description=finetune.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, prog="app.vision.train"
+    )
+    p.add_argument(
+        "--data", default="../shared/data/fer2013", help="FER2013 folder with ferplus_votes.csv, or a --pack file"
+    )
+    p.add_argument("--ckplus", default="../shared/data/ckplus_dev", help="CK+ dev folder ('' to leave it out)")
+    p.add_argument("--init", default=str(MODELS_DIR / "checkpoints"), help="members' weights to start from")
+    p.add_argument("--out", default=".cache/face_finetune", help="output folder (resumed when it holds a run)")
+    for name, value in vars(defaults).items():
+        if name != "extra":
+            p.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+    p.add_argument("--export", action="store_true", help="serve --out's best epoch if it beats the served model")
+    p.add_argument("--force", action="store_true", help="with --export: serve it even if it does not")
+    p.add_argument("--measure", action="store_true", help="record the served model's dev figures and stop")
+    p.add_argument("--pack", metavar="FILE", help="write the dev sets to one .npz (for a GPU machine) and stop")
+    p.add_argument("--record", action="store_true", help="record --out's run in models/face_finetune_runs.json")
+    p.add_argument("--keep-best", action="store_true", help="with --record: commit-ready copy of the best epoch's nets")
+    args = p.parse_args(argv)
+    if args.record:
+        finetune.record_run(Path(args.out), keep_best=args.keep_best)
+    elif args.pack:
+        finetune.pack_dev_data(
+            Path(args.data), Path(args.ckplus) if args.ckplus else None, Path(args.pack), Path(args.out) / "cache"
+        )
+    elif args.measure:
+        finetune.measure(args)
+    elif args.export:
+        raise SystemExit(finetune.export(args))
+    else:
+        finetune.run(args)
+
+
+def scratch_main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="../shared/data/fer2013")
     p.add_argument("--workdir", default=".cache/face_train")
