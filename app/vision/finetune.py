@@ -59,13 +59,13 @@ class FinetuneOptions:
 
 
 def augment(x, seed_gen):
-    """`app.vision.train.augment_batch` (flip, rotation, zoom, shift, brightness/contrast, random
+    """`app.vision.training_ops.augment_batch` (flip, rotation, zoom, shift, brightness/contrast, random
     erasing) plus what a webcam listener adds: a turned head (a perspective squeeze), light from
     one side and gamma, defocus blur, glasses (a dark band over the eyes) and a hand (a flat
     blob over part of the lower face). x: float32 (B, 48, 48, 1) in [0, 1]."""
     import tensorflow as tf
 
-    from app.vision.train import augment_batch
+    from app.vision.training_ops import augment_batch
 
     x = augment_batch(x, seed_gen, erase_prob=0.2)
     b = tf.shape(x)[0]
@@ -424,7 +424,7 @@ def export(args) -> int:
         pair_model,
         save_members,
     )
-    from app.vision.train import choose_variant
+    from app.vision.training_ops import choose_variant
 
     out = Path(args.out)
     state = json.loads((out / "state.json").read_text())
@@ -449,10 +449,10 @@ def export(args) -> int:
 
     blobs = {"float32": convert(False), "int8": convert(True, True), "dynamic": convert(True)}
     variants, probs = {}, {}
-    from app.vision.train import _litert_predict
+    from app.vision.training_ops import litert_predict
 
     for name, blob in blobs.items():
-        p, ms = _litert_predict(blob, fer_val.x)
+        p, ms = litert_predict(blob, fer_val.x)
         probs[name] = p
         variants[name] = {"accuracy": plurality_accuracy(p, fer_val), "ms_per_face": ms, "bytes": len(blob)}
         print(f"{name}: FER+ plurality {variants[name]['accuracy']:.4f}, {ms:.2f} ms/face", flush=True)
