@@ -122,6 +122,7 @@ def run_server(
         MOODTUNE_MEDIA_DIR=str(media),
         MOODTUNE_ADMIN_PASSWORD=ADMIN_PASSWORD,
         MOODTUNE_ICE_SERVERS="[]",
+        MOODTUNE_FRAGMENT_BELOW_S="0",  # the seeded clips last seconds: none is held back as a jingle
         PYTHONPATH=str(REPO_ROOT),
     )
     # Seed in a child process so this test process keeps its own (isolated) settings.
