@@ -77,3 +77,14 @@ class Listener:
         while time.monotonic() < end:
             self.sample()
             time.sleep(0.2)
+
+
+# The listener presses Pause: the click happens only while the bar shows Pause (a track
+# playing). A click from outside can land in the instant between two short clips, when the
+# bar shows Play, and so start the music instead. Returns whether it pressed.
+PRESS_PAUSE = """() => {
+  const root = document.querySelector('[data-testid=stBidiComponentIsolated]').shadowRoot;
+  if (root.querySelector('.bar').dataset.state !== 'playing') return false;
+  root.querySelector('button.play').click();
+  return true;
+}"""
