@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 
 import numpy as np
 import pytest
@@ -56,10 +57,14 @@ def test_live_camera_shows_overlay_reports_happy_and_plays_music(page: Page, ser
     # in the frame the camera sends.
     b, g, r = LABEL_COLOURS["happy"]
     sent = _near(astronaut_frame()[:, :, ::-1], (r, g, b))
+    # The returned video can lag the mood panel on a busy machine: look again until the boxes
+    # show, as a person watching the video would.
     video = webrtc.locator("video")
-    shot = np.asarray(Image.open(io.BytesIO(video.screenshot())).convert("RGB"))
-    scale = (640 * 480) / (shot.shape[0] * shot.shape[1])
-    assert _near(shot, (r, g, b)) * scale > sent + 1500
+    deadline, drawn = time.monotonic() + 30, 0.0
+    while drawn <= sent + 1500 and time.monotonic() < deadline:
+        shot = np.asarray(Image.open(io.BytesIO(video.screenshot())).convert("RGB"))
+        drawn = _near(shot, (r, g, b)) * (640 * 480) / (shot.shape[0] * shot.shape[1])
+    assert drawn > sent + 1500, f"no overlay in the returned video ({drawn:.0f} pixels in its colour)"
 
     # Up next fills with reasons true to the source (five rows for "happy"), and the one player,
     # the now-playing bar, holds a track served by the app's audio route.

@@ -439,11 +439,13 @@ def test_a_file_that_fails_to_load_is_passed_over_with_a_word_and_is_no_skip(ope
     _shot(page, "passed_over_1280.png")
 
 
-def test_a_pick_with_the_camera_on_takes_effect_every_time(open_page):
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_pick_with_the_camera_on_takes_effect_every_time(open_page, width: int):
     """Issue 30 (3): with the live camera reading happy, ten picks in a row each take effect at
-    once: the pick is selected and the mood the music follows is the one picked."""
+    once: the pick is selected and the mood the music follows is the one picked, on a desktop
+    and on a phone."""
     require(FACE_MODEL.is_file(), f"{FACE_MODEL} not trained yet (python -m app.vision.train)")
-    page = open_page(1280, 900)
+    page = open_page(width, 844 if width < 500 else 900)
     _start_camera(page)
     picks = ["sad", "angry", "neutral", "fear", "surprise", "sad", "disgust", "neutral", "angry", "fear"]
     pills = page.get_by_test_id("stButtonGroup").filter(has_text="surprise")  # the pick's, not a switch's
@@ -459,7 +461,7 @@ def test_a_pick_with_the_camera_on_takes_effect_every_time(open_page):
         expect(selected).to_have_count(1)
         expect(selected).to_contain_text(label)
     expect(page.get_by_role("radio", name="Me", exact=True)).to_have_attribute("aria-checked", "true")
-    _shot(page, "picks_with_camera_1280.png")
+    _shot(page, f"picks_with_camera_{width}.png")
 
 
 @pytest.mark.parametrize("width", [1280, 390])
