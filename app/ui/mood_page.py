@@ -569,7 +569,9 @@ def _render_now_playing(session: ListenerSession) -> None:
     )
     if current is None:
         return
-    with st.container(horizontal=True, vertical_alignment="center", gap="small", wrap=False, key="playing_line"):
+    # Wraps: on a phone the reason takes the row and the buttons go under it, instead of a
+    # five-line column beside them that pushed the camera's control off the first screen.
+    with st.container(horizontal=True, vertical_alignment="center", gap="small", wrap=True, key="playing_line"):
         st.caption(f"Playing because {current.reason}", width="stretch")
         liked = current.track_id in session.liked
         st.button(
