@@ -290,7 +290,7 @@ def test_a_like_changes_up_next_within_one_click(open_page, width, height):
     listener.until(lambda a: not _bar_audio(a)["playing"], 5, "the pause")
     rows = page.locator('[class*="st-key-row_"]')
     expect(rows).to_have_count(5)
-    time.sleep(1.0)  # the pause's report has been taken; up next stays put from here
+    page.wait_for_function(CAUGHT_UP_NEXT)  # up next has caught up with the bar: it stays put from here
     before = [r["title"] for r in page.evaluate(UP_NEXT_ROWS)]
     # The lowest track whose look-alike is up next too, behind at least one other track.
     liked = [t for t in before if (_sibling_rank(before, t) or 0) > 0][-1]
