@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from app.emotions import FACE_LABELS, STRATEGIES
@@ -57,13 +58,13 @@ def _print_summary(summary) -> None:
 
 def cmd_init_db(args: argparse.Namespace) -> int:
     from app.catalog.db import init_db, safe_url
-    from app.catalog.media import MediaStore
+    from app.catalog.media import open_media_store
     from app.config import get_settings
 
     init_db()
     media_dir = get_settings().media_dir
     media_dir.mkdir(parents=True, exist_ok=True)
-    swept = MediaStore(media_dir).sweep_temp_files()
+    swept = open_media_store().sweep_temp_files()
     print(f"schema ready on {safe_url()}", file=sys.stderr)
     if swept:
         print(f"removed {swept} leftover temp files from {media_dir}", file=sys.stderr)
@@ -72,22 +73,21 @@ def cmd_init_db(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from app.catalog.db import open_catalog, session_scope
-    from app.catalog.media import MediaStore
+    from app.catalog.media import open_media_store
     from app.catalog.reconcile import ORPHAN_GRACE_S, check_catalog
-    from app.config import get_settings
 
     grace_s = ORPHAN_GRACE_S if args.grace_s is None else args.grace_s
     if grace_s < 0:
         raise CommandError("--grace-s must be at least 0")
     open_catalog()  # a check must not create the catalog it is checking
-    store = MediaStore(get_settings().media_dir)
+    store = open_media_store()
     with session_scope() as session:
         report = check_catalog(session, store, repair=args.repair, grace_s=grace_s)
     if args.json:
         _print_json(report.as_json())
         return 0
     verb = "removed" if args.repair else "found"
-    print(f"{verb} {len(report.orphan_files)} orphan files (in the media folder, in no row)")
+    print(f"{verb} {len(report.orphan_files)} orphan files (in the media store, in no row)")
     for path in report.orphan_files:
         print(f"  {path}")
     print(f"{verb} {len(report.temp_files)} leftover temp files")
@@ -321,6 +321,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sessions", type=int, default=30, metavar="N", help="simulated listener sessions (default 30)")
     p.add_argument("--catalog-size", type=int, default=3000, metavar="N", help="synthetic catalog size (default 3000)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--taste-db",
+        metavar="URL",
+        help="also run the taste-away listeners on this catalog (e.g. clips imported with `import`)",
+    )
+    p.add_argument(
+        "--taste-labels", type=Path, metavar="CSV", help="Song,Quadrant labels of --taste-db's titles (4Q annotations)"
+    )
 
     p = add("bench", cmd_bench, "performance figures as one JSON object")
     p.add_argument("--json", action="store_true")
@@ -342,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--only",
         action="append",
-        choices=("vision", "music", "recommend", "analytics", "app"),
+        choices=("vision", "music", "recommend", "analytics", "app", "deploy", "listeners"),
         help="measure only this part (repeatable; default: all)",
     )
     p.add_argument(

@@ -24,6 +24,10 @@ MODELS_DIR = REPO_ROOT / "models"
 FACE_MODEL_FILE = "face_expression.tflite"
 MUSIC_MODEL_FILE = "music_mood.npz"
 MUSICNN_MODEL_FILE = "musicnn_msd.tflite"
+# Tracks shorter than this (stingers, jingles, fragments) are too short for the mood model's
+# ~10 s segments: their tags are always listed for review, and listeners are not offered them
+# until a curator has set their mood. Below the demo catalog's shortest clip (20 s).
+FRAGMENT_BELOW_S = 18.0
 
 # Where Streamlit looks for secrets: the user's file, then the project's (which wins).
 SECRETS_FILES = (Path.home() / ".streamlit" / "secrets.toml", REPO_ROOT / ".streamlit" / "secrets.toml")
@@ -100,6 +104,55 @@ def _ice_servers(secrets: Any | None) -> list[dict[str, Any]]:
     return [dict(s) for s in raw]
 
 
+@dataclass(frozen=True)
+class BucketSettings:
+    """An S3-compatible bucket for the media (`MOODTUNE_MEDIA_URL=s3://bucket/prefix`)."""
+
+    name: str
+    prefix: str
+    endpoint: str | None  # None: AWS itself; else e.g. https://<account>.r2.cloudflarestorage.com
+    region: str
+    access_key_id: str | None = field(default=None, repr=False)
+    secret_access_key: str | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.name}/{self.prefix}".rstrip("/")
+
+
+def _media_bucket(secrets: Any | None) -> BucketSettings | None:
+    raw = _lookup(secrets, "MOODTUNE_MEDIA_URL", "media_url")
+    if raw is None:
+        return None
+    url = str(raw)
+    if not url.startswith("s3://"):
+        raise ConfigError("MOODTUNE_MEDIA_URL must be s3://bucket/prefix (a local folder is MOODTUNE_MEDIA_DIR)")
+    name, _, prefix = url[len("s3://") :].partition("/")
+    if not name:
+        raise ConfigError("MOODTUNE_MEDIA_URL must name a bucket: s3://bucket/prefix")
+    key_id = _lookup(secrets, "AWS_ACCESS_KEY_ID", "s3_access_key_id")
+    secret = _lookup(secrets, "AWS_SECRET_ACCESS_KEY", "s3_secret_access_key")
+    if (key_id is None) != (secret is None):
+        raise ConfigError("give both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or neither)")
+    endpoint = _lookup(secrets, "MOODTUNE_S3_ENDPOINT", "AWS_ENDPOINT_URL", "s3_endpoint")
+    return BucketSettings(
+        name=name,
+        prefix=prefix.strip("/"),
+        endpoint=str(endpoint).rstrip("/") if endpoint else None,
+        region=str(_lookup(secrets, "AWS_REGION", "AWS_DEFAULT_REGION", "s3_region") or "us-east-1"),
+        access_key_id=str(key_id) if key_id is not None else None,
+        secret_access_key=str(secret) if secret is not None else None,
+    )
+
+
+def _curators(secrets: Any | None) -> tuple[str, ...]:
+    raw = _lookup(secrets, "MOODTUNE_CURATORS", "curators")
+    if raw is None:
+        return ()
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    return tuple(sorted({str(item).strip().lower() for item in items if str(item).strip()}))
+
+
 def _sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
@@ -107,7 +160,7 @@ def _sqlite_url(path: Path) -> str:
 @dataclass(frozen=True)
 class Settings:
     database_url: str
-    media_dir: Path
+    media_dir: Path  # the media folder; with a bucket, only its local staging area
     admin_password: str | None = field(repr=False)  # never printed
     ice_servers: tuple[dict[str, Any], ...] = ()
     import_root: Path | None = None
@@ -115,6 +168,9 @@ class Settings:
     max_duration_s: float = 900.0
     # Processes that analyse audio for imports and uploads; 0 analyses in the calling process.
     analysis_workers: int = 2
+    media_bucket: BucketSettings | None = None  # set: audio lives in this bucket, not media_dir
+    # Accounts (e-mail, lower case) that may curate when sign-in (st.login, [auth]) is configured.
+    curators: tuple[str, ...] = ()
     # The header a reverse proxy in front of the app sets to the client's address (X-Forwarded-For,
     # X-Real-IP): only then can the login throttle tell proxied clients apart.
     trusted_proxy_header: str | None = None
@@ -144,6 +200,8 @@ def get_settings() -> Settings:
         max_upload_mb=_number(secrets, "MOODTUNE_MAX_UPLOAD_MB", 50.0),
         max_duration_s=_number(secrets, "MOODTUNE_MAX_DURATION_S", 900.0),
         analysis_workers=int(_number(secrets, "MOODTUNE_ANALYSIS_WORKERS", 2, allow_zero=True)),
+        media_bucket=_media_bucket(secrets),
+        curators=_curators(secrets),
         trusted_proxy_header=str(_lookup(secrets, "MOODTUNE_TRUSTED_PROXY_HEADER", "trusted_proxy_header") or "")
         or None,
     )

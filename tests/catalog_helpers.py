@@ -43,8 +43,9 @@ def as_an_older_version(
     indexes: Mapping[str, Sequence[str]] | None = None,
     tables: Sequence[str] = (),
 ) -> None:
-    """Make the catalog at `db_url` look like one an earlier version made: without these indexes
-    and columns (table -> names) and these tables. The app's engines are let go first."""
+    """Make the catalog at `db_url` look like one an earlier version made, before migrations
+    began (no revision recorded): without these indexes and columns (table -> names) and these
+    tables. The app's engines are let go first."""
     dispose_engines()
     engine = create_engine(db_url)
     on = (lambda table: f" ON {table}") if engine.dialect.name == "mysql" else (lambda table: "")
@@ -57,4 +58,5 @@ def as_an_older_version(
         for table, names in (columns or {}).items():
             for name in names:
                 conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {name}"))
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()

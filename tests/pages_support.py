@@ -14,7 +14,7 @@ import numpy as np
 
 from app.catalog import repository
 from app.catalog.db import dispose_engines, init_db, session_scope
-from app.catalog.media import MediaStore
+from app.catalog.media import FolderStore
 from app.catalog.summary import TrackSummary
 from app.config import REPO_ROOT
 from app.emotions import quadrant_of
@@ -40,7 +40,7 @@ def wav_bytes(freq: float = 440.0, seconds: float = 1.0, sr: int = 22050, tremol
 def seed_catalog(media_dir: Path, tmp_dir: Path, per_quadrant: int = 6) -> list[TrackSummary]:
     """`per_quadrant` tracks in each quadrant, spread over the plane, one artist per track."""
     init_db()
-    store = MediaStore(media_dir)
+    store = FolderStore(media_dir)
     seeded: list[TrackSummary] = []
     corners = {"Q1": (1, 1), "Q2": (-1, 1), "Q3": (-1, -1), "Q4": (1, -1)}
     n = 0
@@ -97,7 +97,7 @@ def seed_review_catalog(media_dir: Path, tmp_dir: Path, sr: int = 8000) -> list[
     from app.tools.samples import tone
 
     init_db()
-    store = MediaStore(media_dir)
+    store = FolderStore(media_dir)
     seeded: list[TrackSummary] = []
     with session_scope() as s:
         for n, (title, artist, tagged_by, confidence, moods) in enumerate(REVIEW_TRACKS):

@@ -15,7 +15,7 @@ from app.ui import state_keys as keys
 from tests.pages_support import APP_FILE, cleanup_engines, configure_env
 
 PASSWORD = "correct horse battery staple"
-LOCKED_TITLE = "🔒 Curators only"
+LOCKED_TITLE = ":material/lock: Curators only"
 
 
 class Clock:

@@ -7,7 +7,6 @@ from sqlalchemy.exc import IntegrityError
 
 from app.catalog import repository
 from app.catalog.db import get_engine, session_scope
-from app.catalog.media import MediaStore
 from app.catalog.models import GRID, ListeningEvent, MoodEvent, Track, va_cell_of
 from app.catalog.synthetic import populate
 
@@ -135,8 +134,8 @@ def test_events_reject_unknown_actions_and_empty_distributions(db_url):
             repository.record_mood(s, "me", {"bored": 1.0})
 
 
-def test_delete_track_removes_its_events_and_its_file_only_once_committed(db_url, media_dir, tmp_path):
-    store = MediaStore(media_dir)
+def test_delete_track_removes_its_events_and_its_file_only_once_committed(db_url, media_store, tmp_path):
+    store = media_store
     src = tmp_path / "a.bin"
     src.write_bytes(b"audio bytes")
     from app.catalog.media import sha256_of_file

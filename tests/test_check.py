@@ -17,7 +17,7 @@ from catalog_helpers import add
 from sqlalchemy import func, select
 
 from app.catalog.db import session_scope
-from app.catalog.media import MediaStore
+from app.catalog.media import FolderStore
 from app.catalog.models import Track
 from app.catalog.reconcile import check_catalog
 from app.cli import main
@@ -33,7 +33,7 @@ def _age(path: Path, seconds: float) -> Path:
     return path
 
 
-def _stored(store: MediaStore, content: bytes, age_s: float = 3600) -> tuple[str, str]:
+def _stored(store: FolderStore, content: bytes, age_s: float = 3600) -> tuple[str, str]:
     sha = hashlib.sha256(content).hexdigest()
     rel = store.relative_path(sha, "wav")
     path = store.resolve(rel)
@@ -47,7 +47,7 @@ def _stored(store: MediaStore, content: bytes, age_s: float = 3600) -> tuple[str
 def messy(db_url, media_dir):
     """Two tracks with their files, one track whose file is gone, two old orphans, a crashed
     writer's temp files and an upload in flight (this live process's)."""
-    store = MediaStore(media_dir)
+    store = FolderStore(media_dir)
     with session_scope(db_url) as s:
         kept = [add(s, f"Kept {i}", 0.2 * i, 0.5) for i in range(1, 3)]
         lost = add(s, "Lost file", -0.5, -0.5)
@@ -112,7 +112,7 @@ def test_repair_removes_orphans_and_leftovers_keeps_rows_and_what_is_in_flight(d
 
 
 def test_a_file_just_copied_in_is_looked_at_again_before_it_counts_as_an_orphan(db_url, media_dir):
-    store = MediaStore(media_dir)
+    store = FolderStore(media_dir)
     finishing, finishing_sha = _stored(store, b"its import is about to insert the row", age_s=0)
     abandoned, _ = _stored(store, b"its import died after the copy", age_s=0)
     waits: list[float] = []

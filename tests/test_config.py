@@ -62,3 +62,10 @@ def test_the_cli_reads_the_streamlit_secrets_file_without_streamlit(monkeypatch,
     assert "streamlit" not in sys.modules
     monkeypatch.setenv("DATABASE_URL", "sqlite:///from-env.db")  # the environment comes first
     assert get_settings().database_url == "sqlite:///from-env.db"
+
+
+def test_the_curators_list_is_read_without_regard_to_case_or_spaces(monkeypatch):
+    from app.config import get_settings
+
+    monkeypatch.setenv("MOODTUNE_CURATORS", " Ana@Example.org, bo@example.org ,,")
+    assert get_settings().curators == ("ana@example.org", "bo@example.org")

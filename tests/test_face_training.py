@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from app.emotions import FACE_LABELS
-from app.vision.train import choose_variant, class_weights, prior_corrected, update_running_mean
+from app.vision.train import class_weights, prior_corrected, update_running_mean
+from app.vision.training_ops import choose_variant
 
 # find_spec, not importorskip: that would import TensorFlow into this process.
 needs_tensorflow = pytest.mark.skipif(

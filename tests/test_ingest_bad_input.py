@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import all_files, audio_bytes, tone
+from conftest import all_files, audio_bytes, stored_keys, tone
 
 from app.catalog import repository
 from app.catalog.db import session_scope
@@ -131,7 +131,7 @@ def test_an_oversized_upload_names_the_limit(db_url, media_dir, stub_tagger, mon
     _assert_nothing_stored(db_url, media_dir)
 
 
-def test_the_same_file_twice_is_stored_once_and_reported(db_url, media_dir, tmp_path, stub_tagger):
+def test_the_same_file_twice_is_stored_once_and_reported(db_url, media_store, tmp_path, stub_tagger):
     first = _write(tmp_path, "Blue Harbor - Rainy Day.wav", audio_bytes("wav"))
     second = _write(tmp_path, "copy.wav", audio_bytes("wav"))
     summary = ingest_files([first, second], tagger=stub_tagger)
@@ -139,7 +139,7 @@ def test_the_same_file_twice_is_stored_once_and_reported(db_url, media_dir, tmp_
     assert "earlier in this import" in summary.results[1].message
     again = ingest_files([second], tagger=stub_tagger).results[0]
     assert again.status == "skipped" and "already in the catalog as “Rainy Day” by Blue Harbor" in again.message
-    assert len(all_files(media_dir)) == 1
+    assert len(stored_keys(media_store)) == 1
 
 
 @pytest.mark.parametrize(
@@ -160,7 +160,7 @@ def test_uploads_with_weird_names_are_stored_safely(db_url, media_dir, stub_tagg
     assert ".." not in stored.name and "\x00" not in str(stored)
 
 
-def test_a_failed_database_write_removes_the_stored_file(db_url, media_dir, tmp_path, stub_tagger, monkeypatch):
+def test_a_failed_database_write_leaves_no_stored_file(db_url, media_store, tmp_path, stub_tagger, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
     def unavailable(*args, **kwargs):
@@ -170,7 +170,9 @@ def test_a_failed_database_write_removes_the_stored_file(db_url, media_dir, tmp_
     path = _write(tmp_path, "ok.wav", audio_bytes("wav"))
     [result] = ingest_files([path], tagger=stub_tagger).results
     assert result.status == "failed" and "database is unavailable" in result.message
-    _assert_nothing_stored(db_url, media_dir)
+    with session_scope(db_url) as s:
+        assert repository.count_tracks(s) == 0
+    assert stored_keys(media_store) == []
 
 
 def test_folder_import_lists_good_and_bad_files(db_url, media_dir, tmp_path, stub_tagger):

@@ -8,7 +8,6 @@ import pytest
 from catalog_helpers import add
 from sqlalchemy import func, select
 
-from app import recommend as recommend_module
 from app.catalog.db import session_scope
 from app.catalog.models import MoodResponse
 from app.emotions import MoodPoint
@@ -18,6 +17,7 @@ from app.listening.response import MIN_READINGS, MIN_SECONDS, MoodTrace, Respons
 from app.listening.script import ScriptedSession
 from app.listening.session import ListenerSession
 from app.recommend import Recommendation
+from app.recommend import ranking as recommend_module
 
 
 class FakeClock:

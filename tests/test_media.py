@@ -8,11 +8,11 @@ import uuid
 import pytest
 from conftest import all_files
 
-from app.catalog.media import TEMP_GRACE_S, MediaPathError, MediaStore
+from app.catalog.media import TEMP_GRACE_S, FolderStore, MediaPathError
 
 
 def test_files_are_stored_by_content_hash_once(media_dir, tmp_path):
-    store = MediaStore(media_dir)
+    store = FolderStore(media_dir)
     src = tmp_path / "song.mp3"
     src.write_bytes(b"some audio")
     sha = hashlib.sha256(b"some audio").hexdigest()
@@ -24,7 +24,7 @@ def test_files_are_stored_by_content_hash_once(media_dir, tmp_path):
 
 
 def test_a_file_that_changed_under_us_is_not_stored(media_dir, tmp_path):
-    store = MediaStore(media_dir)
+    store = FolderStore(media_dir)
     src = tmp_path / "song.wav"
     src.write_bytes(b"new content")
     with pytest.raises(ValueError, match="changed"):
@@ -35,7 +35,7 @@ def test_a_file_that_changed_under_us_is_not_stored(media_dir, tmp_path):
 @pytest.mark.parametrize("bad", ["../secrets.toml", "/etc/passwd", "ab/../../x.wav", "a\x00b", "", "."])
 def test_paths_outside_the_store_are_refused(media_dir, bad):
     with pytest.raises(MediaPathError):
-        MediaStore(media_dir).resolve(bad)
+        FolderStore(media_dir).resolve(bad)
 
 
 def _dead_pid() -> int:
@@ -44,7 +44,7 @@ def _dead_pid() -> int:
 
 
 def test_leftovers_of_a_dead_writer_are_swept_an_upload_in_flight_is_not(media_dir):
-    store = MediaStore(media_dir)
+    store = FolderStore(media_dir)
     in_flight = store.incoming_path(".wav")  # written by this (live) process
     in_flight.write_bytes(b"being analysed")
     os.utime(in_flight, (0, 0))  # however long its analysis has taken
@@ -63,7 +63,7 @@ def test_leftovers_of_a_dead_writer_are_swept_an_upload_in_flight_is_not(media_d
 
 def test_a_live_pid_that_is_another_process_now_does_not_protect_a_leftover(media_dir):
     # A restart can reuse the pid (a container's pid 1): the start time tells the two apart.
-    store = MediaStore(media_dir)
+    store = FolderStore(media_dir)
     mine = store.incoming_path()
     pid, start = mine.name.split("-", 1)[0].split("x")
     assert int(pid) == os.getpid()
@@ -74,7 +74,7 @@ def test_a_live_pid_that_is_another_process_now_does_not_protect_a_leftover(medi
 
 
 def test_temp_files_of_an_unknown_writer_are_swept_only_after_the_grace_period(media_dir):
-    store = MediaStore(media_dir)
+    store = FolderStore(media_dir)
     folder = media_dir / ".incoming"
     folder.mkdir(parents=True)
     fresh = folder / f"{uuid.uuid4().hex}.tmp"  # named the old way: no writer recorded
@@ -88,7 +88,7 @@ def test_temp_files_of_an_unknown_writer_are_swept_only_after_the_grace_period(m
 
 
 def test_stored_files_lists_only_files_named_by_the_store(media_dir, tmp_path):
-    store = MediaStore(media_dir)
+    store = FolderStore(media_dir)
     src = tmp_path / "a.wav"
     src.write_bytes(b"audio")
     sha = hashlib.sha256(b"audio").hexdigest()

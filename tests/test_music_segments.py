@@ -3,6 +3,8 @@ audio, every second of a track belongs to a segment, and the cues are picked by 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -36,16 +38,24 @@ def test_the_cues_are_chosen_by_name():
 def test_training_and_tagging_build_the_same_rows_for_a_file(tmp_path, seconds):
     path = tmp_path / f"clip_{seconds}.flac"
     sf.write(path, mood_clip("Q3", 2, seconds), SAMPLE_RATE)
-    served = features.analyse_source(path)
+    every_net = music_train.ALL_NETS
+    served = features.analyse_source(path, nets=every_net)
     work = tmp_path / "work"
     trained = music_train.clip_segments([path], work, "set")[0]
     cached = music_train.clip_segments([path], work, "set")[0]  # read back from work/
     assert served.bounds == trained.bounds == cached.bounds
-    # Training keeps more patches per segment; the one tagging uses is among them.
-    assert trained.per_patch.shape[1] == music_train.TRAIN_PATCHES
-    np.testing.assert_array_equal(music_train.served_view(trained).inputs, served.inputs)
-    np.testing.assert_array_equal(music_train.served_view(cached).inputs, served.inputs)
-    assert served.inputs.shape == (len(served.bounds) * features.SERVING_PATCHES, 250 + len(features.CUE_FEATURES))
+    np.testing.assert_array_equal(trained.inputs, served.inputs)
+    np.testing.assert_array_equal(cached.inputs, served.inputs)
+    # A model on fewer nets reads its columns of the same cache, as tagging computes them.
+    msd = music_train.clip_segments([path], work, "set", ("MSD_musicnn",))[0]
+    np.testing.assert_array_equal(msd.inputs, features.analyse_source(path).inputs)
+    assert msd.inputs.shape == (len(served.bounds) * features.SERVING_PATCHES, 250 + len(features.CUE_FEATURES))
+    # With every patch cached too, the one tagging uses is among them.
+    every = music_train.clip_segments(
+        [path], tmp_path / "every", "set", ("MSD_musicnn",), all_patches=True, every_patch=True
+    )[0]
+    assert every.per_patch.shape[1] == music_train.TRAIN_PATCHES
+    np.testing.assert_array_equal(music_train.served_view(every).inputs, msd.inputs)
 
 
 def test_each_segment_is_described_by_its_own_audio():
@@ -68,7 +78,10 @@ def _clip_set(name: str, n_per_quadrant: int, rng: np.random.Generator) -> music
         clips.append(features.SongAnalysis([(0.0, 10.0)], hand, per_patch))
     va = np.array([[1.0 if q in (0, 3) else -1.0, 1.0 if q in (0, 1) else -1.0] for q in quadrant]) * 0.5
     n = len(quadrant)
-    return music_train.ClipSet(name, clips, quadrant, va, np.arange(n), np.array(["pop"] * n), np.ones(n))
+    return music_train.ClipSet(
+        name, [Path(f"{name}_{i}.opus") for i in range(n)], quadrant, va, np.arange(n), np.array(["pop"] * n),
+        np.ones(n), [f"artist {i}" for i in range(n)], loaded={(("MSD_musicnn",), True): clips},
+    )  # fmt: skip
 
 
 def test_the_reported_figures_are_the_mean_over_repeated_splits():
@@ -79,11 +92,11 @@ def test_the_reported_figures_are_the_mean_over_repeated_splits():
     sets[1].groups = sets[1].groups + 100
     cand = music_train.Candidate(0.1, 10.0, "all")
     seeds = [3, 4, 5]
-    runs = [music_train.cross_validate(sets, cand, seed=s) for s in seeds]
+    runs = [music_train.cross_validate(sets, Path("unused"), cand, seed=s)["trimmed_mean"] for s in seeds]
     assert len({r["4q"]["macro_f1"] for r in runs}) > 1  # the splits do differ
-    repeated = music_train.repeated_cross_validate(sets, cand, seeds=seeds)
+    repeated = music_train.repeated_cross_validate(sets, Path("unused"), cand, seeds=seeds)["trimmed_mean"]
     assert repeated["seeds"] == seeds
-    for set_name, key in music_train.SPREAD_KEYS:
+    for set_name, key in music_train.SPREAD_KEYS[:6]:
         values = [r[set_name][key] for r in runs]
         assert repeated[set_name][key] == pytest.approx(np.mean(values))
         assert repeated["spread"][f"{set_name}_{key}"] == pytest.approx(np.std(values))
@@ -98,6 +111,7 @@ def _result(macro_f1: float, demo: dict[str, int]) -> dict:
     return {
         "4q": {"macro_f1": macro_f1},
         "emotify": {"accuracy": 0.5, "valence_spearman": 0.4},
+        "musifeast17": {"valence_spearman": 0.5},
         "demo_quadrants": demo,
     }
 

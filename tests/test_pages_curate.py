@@ -85,7 +85,7 @@ def test_wrong_password_and_tampering_stay_locked_right_password_opens(env, page
     assert is_locked(at)
 
     log_in(at)
-    assert not [t for t in at.title if t.value == "🔒 Curators only"]
+    assert not [t for t in at.title if t.value == ":material/lock: Curators only"]
     assert state_keys.ADMIN_PASSWORD_INPUT not in at.session_state  # the typed password is not kept
 
 

@@ -155,9 +155,26 @@ def test_played_and_skipped_tracks_do_not_come_back_in_the_session(db_url, catal
     with session_scope(db_url) as s:
         again = recommend(s, "sad", n=12, session_id="me")
         other_listener = recommend(s, "sad", n=3, session_id="you")
-    assert {p.track_id for p in first}.isdisjoint(p.track_id for p in again)
-    assert len(again) == 10
+    new = [p for p in again if not p.replay]
+    assert {p.track_id for p in first}.isdisjoint(p.track_id for p in new)
+    assert len(new) == 10
     assert {p.track_id for p in first} <= {p.track_id for p in other_listener}
+
+
+def test_when_everything_new_was_heard_the_least_recently_heard_come_back_and_say_so(db_url, catalog):
+    """Never silent: asked for more than the unheard tracks, the session gets every new one
+    first and then the tracks it heard longest ago, each reason saying it's a replay."""
+    with session_scope(db_url) as s:
+        heard = [p.track_id for p in recommend(s, "sad", n=8, session_id="me")]
+        for tid in heard:  # heard in this order: heard[0] longest ago
+            repository.record_listening(s, "me", tid, "completed")
+    with session_scope(db_url) as s:
+        again = recommend(s, "sad", n=6, session_id="me")
+    assert [p.replay for p in again] == [False] * 4 + [True] * 2
+    assert {p.track_id for p in again[:4]}.isdisjoint(heard)
+    assert {p.track_id for p in again[4:]} <= set(heard[:3])  # the oldest; the newest five held back
+    assert all("heard earlier" in p.reason for p in again[4:])
+    assert not any("heard earlier" in p.reason for p in again[:4])
 
 
 def test_no_artist_twice_in_a_row(db_url):

@@ -34,10 +34,10 @@ KILLED_IMPORT = textwrap.dedent(
     from pathlib import Path
 
     from app.catalog.db import init_db
-    from app.catalog.media import MediaStore
+    from app.catalog.media import FolderStore
     from app.library import ingest
 
-    real_put = MediaStore.put_file
+    real_put = FolderStore.put_file
 
     def put_then_hang(self, *args, **kwargs):
         stored = real_put(self, *args, **kwargs)
@@ -45,9 +45,9 @@ KILLED_IMPORT = textwrap.dedent(
         time.sleep(3600)  # killed here: the file is in the store, its row is not in the catalog
 
     if __name__ == "__main__":  # the workers re-import this module: they must not run it
-        MediaStore.put_file = put_then_hang
+        FolderStore.put_file = put_then_hang
         init_db()
-        MediaStore().incoming_path(".wav").write_bytes(b"RIFF an upload being analysed")
+        FolderStore().incoming_path(".wav").write_bytes(b"RIFF an upload being analysed")
         ingest.ingest_paths([sys.argv[1]], workers=2)
     """
 )

@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.catalog.models import Base, Track
+from app.catalog.models import Track
 from app.config import get_settings
 
 _engines: dict[str, Engine] = {}
@@ -257,103 +257,41 @@ def get_sessionmaker(url: str | None = None) -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(url), expire_on_commit=False)
 
 
-# Columns added to listening_events after its first release, with the DDL that adds each to an
-# existing table (rows recorded before them get NULL / false: no player reported a position).
-_ADDED_LISTENING_COLUMNS = {
-    "position_s": "ALTER TABLE listening_events ADD COLUMN position_s FLOAT",
-    "completed": "ALTER TABLE listening_events ADD COLUMN completed BOOLEAN NOT NULL DEFAULT FALSE",
-}
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-# Columns added to tracks after its first release (older tags get NULL: no stored confidence
-# or timeline until they are re-tagged).
-_ADDED_TRACK_COLUMNS = {
-    "confidence": "ALTER TABLE tracks ADD COLUMN confidence FLOAT",
-    "mood_timeline": "ALTER TABLE tracks ADD COLUMN mood_timeline JSON",
-    "end_valence": "ALTER TABLE tracks ADD COLUMN end_valence FLOAT",
-    "end_arousal": "ALTER TABLE tracks ADD COLUMN end_arousal FLOAT",
-}
+def _alembic_config(connection) -> object:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
 
 
-def _upgrade(engine: Engine, existing_tables: set[str]) -> None:
-    """Bring a database made by an earlier version up to date: the listening events' quadrant
-    column (filled from the tracks' current tags), their player position and completed flag, and
-    the analytics rollups, rebuilt from the events when their tables are new. A fresh database
-    has nothing to do here."""
-    from sqlalchemy.orm import Session as _Session
+def schema_revision(url: str | None = None) -> str | None:
+    """The Alembic revision the database is at (None: never migrated)."""
+    from alembic.runtime.migration import MigrationContext
 
-    from app.catalog import rollups
-    from app.catalog.models import ListeningDaily, ListeningEvent, Track
-
-    if "listening_events" not in existing_tables:
-        return
-    columns = {c["name"] for c in inspect(engine).get_columns("listening_events")}
-    track_columns = {c["name"] for c in inspect(engine).get_columns("tracks")}
-    with _Session(engine) as session, session.begin():
-        for name, ddl in _ADDED_TRACK_COLUMNS.items():
-            if name not in track_columns:
-                session.execute(text(ddl))
-        if "end_valence" not in track_columns:
-            _store_track_endings(session)
-        if "quadrant" not in columns:
-            session.execute(text("ALTER TABLE listening_events ADD COLUMN quadrant VARCHAR(2)"))
-            session.execute(
-                ListeningEvent.__table__.update().values(
-                    quadrant=Track.__table__.select()
-                    .with_only_columns(Track.quadrant)
-                    .where(Track.id == ListeningEvent.track_id)
-                    .scalar_subquery()
-                )
-            )
-        for name, ddl in _ADDED_LISTENING_COLUMNS.items():
-            if name not in columns:
-                session.execute(text(ddl))
-        if ListeningDaily.__tablename__ not in existing_tables:
-            rollups.rebuild(session)
-
-
-def _store_track_endings(session: Session) -> None:
-    """Where each track with a timeline ends, for a database from before that had its own columns
-    (once, when they are added)."""
-    from sqlalchemy import select, update
-
-    from app.catalog.models import Track
-    from app.catalog.timeline import end_mood
-
-    rows = session.execute(select(Track.id, Track.mood_timeline).where(Track.mood_timeline.is_not(None))).all()
-    for track_id, points in rows:
-        if points:
-            end_v, end_a = end_mood(points)
-            session.execute(update(Track).where(Track.id == track_id).values(end_valence=end_v, end_arousal=end_a))
-
-
-def _create_missing_indexes(engine: Engine, existing_tables: set[str]) -> None:
-    """Indexes a later version added to a table that already existed (create_all only makes the
-    indexes of tables it creates): without them the queries stay right but get slow."""
-    for table in Base.metadata.sorted_tables:
-        if table.name not in existing_tables:
-            continue
-        present = {ix["name"] for ix in inspect(engine).get_indexes(table.name)}
-        for index in table.indexes:
-            if index.name not in present:
-                index.create(engine)
+    with get_engine(url).connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
 
 
 def init_db(url: str | None = None) -> Engine:
-    """Create the tables and indexes that don't exist yet (a table added by a later version,
-    such as listener_sessions, arrives in an existing database this way; new columns of an
-    existing table need `_upgrade`). Raises DatabaseUnavailable."""
+    """Bring the database to the newest schema revision (app/catalog/migrations): a new database
+    gets the whole schema, one made by any earlier version (before migrations began, too: it
+    has no revision recorded) gets what it lacks. Raises DatabaseUnavailable."""
+    from alembic import command
+
     engine = get_engine(url)
     try:
-        existing = set(inspect(engine).get_table_names())
-        Base.metadata.create_all(engine)
-        _upgrade(engine, existing)
-        _create_missing_indexes(engine, existing)
+        with engine.begin() as connection:
+            command.upgrade(_alembic_config(connection), "head")
     except DatabaseReplaced:
         raise
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(
-            f"cannot create the schema on {safe_url(url)}: {type(exc.orig or exc).__name__}"
+            f"cannot create the schema on {safe_url(url)}: {type(getattr(exc, 'orig', None) or exc).__name__}"
         ) from None
     return engine
 

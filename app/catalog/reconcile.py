@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -36,7 +35,7 @@ ORPHAN_GRACE_S = 10.0  # well past the copy-to-row moment, which a busy database
 
 @dataclass
 class CheckReport:
-    orphan_files: list[str] = field(default_factory=list)  # absolute paths
+    orphan_files: list[str] = field(default_factory=list)  # where each is (MediaStore.locator)
     missing_files: list[int] = field(default_factory=list)  # track ids
     temp_files: list[str] = field(default_factory=list)  # absolute paths of leftovers
     in_flight: list[str] = field(default_factory=list)  # temp files a live import is writing: untouched
@@ -114,31 +113,30 @@ def check_catalog(
     report = CheckReport(repaired=repair)
     now = time.time()
 
-    def remove(path: Path, listed: list[str], unlink: Callable[[], None]) -> None:
-        listed.append(str(path))
+    def remove(where: str, listed: list[str], unlink: Callable[[], None]) -> None:
+        listed.append(where)
         if repair:
             try:
                 unlink()
             except OSError as exc:
-                report.errors.append({"path": str(path), "error": f"{type(exc).__name__}: {exc}"})
+                report.errors.append({"path": where, "error": f"{type(exc).__name__}: {exc}"})
 
     for temp in store.temp_files():
         if store.is_leftover(temp, now=now):
-            remove(temp, report.temp_files, partial(temp.unlink, missing_ok=True))
+            remove(str(temp), report.temp_files, partial(temp.unlink, missing_ok=True))
         else:
             report.in_flight.append(str(temp))
 
     young: list[tuple[str, float]] = []
     for rel in _orphans_among(session, store.stored_files(), file_chunk):
-        path = store.resolve(rel)
-        try:
-            age = now - path.stat().st_mtime
-        except FileNotFoundError:
+        modified = store.modified_at(rel)
+        if modified is None:
             continue  # removed meanwhile (an import undoing its copy)
+        age = now - modified
         if age < grace_s:
             young.append((rel, age))
         else:
-            remove(path, report.orphan_files, partial(store.remove, rel))
+            remove(store.locator(rel), report.orphan_files, partial(store.remove, rel))
     if young:
         # Copied in a moment ago: an import may be about to insert their rows. Look again once
         # they are `grace_s` old, in a new transaction (a fresh snapshot of the rows).
@@ -146,9 +144,8 @@ def check_catalog(
         session.rollback()
         still = _orphans_among(session, [(rel, rel.rsplit("/", 1)[1].split(".", 1)[0]) for rel, _ in young], file_chunk)
         for rel in still:
-            path = store.resolve(rel)
-            if path.is_file():
-                remove(path, report.orphan_files, partial(store.remove, rel))
+            if store.exists(rel):
+                remove(store.locator(rel), report.orphan_files, partial(store.remove, rel))
 
     report.missing_files = _missing_files(session, store, row_chunk)
     return report

@@ -11,11 +11,13 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, event, func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.catalog import rollups
-from app.catalog.media import MediaStore
+from app.catalog.media import MediaStore, open_media_store
 from app.catalog.models import ACTIONS, ListeningEvent, MoodEvent, Track
 from app.catalog.summary import TrackSummary
+from app.config import FRAGMENT_BELOW_S
 from app.emotions import FACE_LABELS, QUADRANT_VA, QUADRANTS, emotion_to_point, quadrant_of
 
 CURATOR = "curator"  # Track.tagged_by of a mood a curator set; anything else is "model:<version>"
@@ -275,6 +277,12 @@ def set_track_mood_by_model(session: Session, track: Track, tag, version: str) -
     return True
 
 
+def offered_to_listeners() -> ColumnElement[bool]:
+    """SQL condition for a track listeners may be offered: not a fragment (shorter than
+    FRAGMENT_BELOW_S: a jingle's model tag is a guess) unless a curator has set its mood."""
+    return or_(Track.duration_s >= FRAGMENT_BELOW_S, Track.tagged_by == CURATOR)
+
+
 def model_tagged_track_ids(session: Session) -> list[int]:
     """Ids of tracks a retag may change (everything not set by a curator)."""
     return list(session.scalars(select(Track.id).where(Track.tagged_by != CURATOR).order_by(Track.id)))
@@ -290,7 +298,7 @@ def delete_track(session: Session, track_id: int, store: MediaStore | None = Non
     session.execute(delete(ListeningEvent).where(ListeningEvent.track_id == track_id))
     session.delete(track)
     session.flush()
-    store = store or MediaStore()
+    store = store or open_media_store()
     # Only after commit: a rolled-back delete must still find its file.
     event.listen(session, "after_commit", lambda _s: store.remove(media_path), once=True)
     return True

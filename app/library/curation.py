@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.catalog import repository
 from app.catalog.db import DatabaseUnavailable, ping, session_scope
-from app.catalog.media import MediaPathError, MediaStore
+from app.catalog.media import MediaPathError, MediaStore, open_media_store
 from app.catalog.models import Track
 from app.catalog.repository import TAGGED_BY
 from app.catalog.summary import TrackSummary
@@ -222,18 +221,20 @@ def track_timeline(track_id: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(TIMELINE_COLUMNS))
 
 
-def track_audio(track_id: int, store: MediaStore | None = None) -> Path | None:
-    """A track's stored audio file, or None when the track or its file is gone. Never leaves
-    the media store (MediaStore.resolve refuses paths outside it)."""
+def track_audio(track_id: int, store: MediaStore | None = None) -> Path | str | None:
+    """A track's stored audio: its file on disk (a folder store) or a URL the browser fetches
+    from the bucket; None when the track or its file is gone. Never leaves the media store (a
+    key outside it is refused)."""
     with session_scope() as s:
         found = repository.track_summaries(s, [int(track_id)])
     if not found:
         return None
+    store = store or open_media_store()
+    key = found[0].media_path
     try:
-        path = (store or MediaStore()).resolve(found[0].media_path)
+        return store.local_path(key) or (store.playback_url(key) if store.exists(key) else None)
     except MediaPathError:
         return None
-    return path if path.is_file() else None
 
 
 def result_rows(results: Sequence[IngestResult | RetagResult]) -> pd.DataFrame:
@@ -404,7 +405,11 @@ def _changed(a: object, b: object) -> bool:
 def _hold_file(track: Track, store: MediaStore) -> Path:
     """A copy of a deleted track's audio, in the store's temp area (this process owns it)."""
     held = store.incoming_path(".held")
-    shutil.copyfile(store.resolve(track.media_path), held)
+    try:
+        store.download(track.media_path, held)
+    except BaseException:
+        held.unlink(missing_ok=True)
+        raise
     return held
 
 
@@ -418,7 +423,7 @@ def apply_edits(original: pd.DataFrame, edited: pd.DataFrame, store: MediaStore 
     Raises one of OUTAGE_ERRORS only when the database fails (the rows saved before it stay saved).
     """
     outcome = EditOutcome()
-    store = store or MediaStore()
+    store = store or open_media_store()
     before = original.set_index("id")
     for _, row in edited.iterrows():
         track_id = int(row["id"])
@@ -494,7 +499,7 @@ def undo(outcome: EditOutcome, store: MediaStore | None = None) -> list[str]:
     """Put every track a save changed or deleted back as it was; returns the problems (empty
     when all is back). A deleted track comes back with its audio, mood and tags under a new id;
     its listening history went with the delete."""
-    store = store or MediaStore()
+    store = store or open_media_store()
     problems: list[str] = []
     for b in outcome.backups:
         t = b.track

@@ -75,7 +75,7 @@ class RetagJob:
     """Run the mood model again on one stored track."""
 
     track_id: int
-    path: str
+    path: str  # MediaStore.locator: a path, or an s3:// URL the task downloads
 
 
 class WorkerLost(RuntimeError):
@@ -497,7 +497,7 @@ class DaskExecutor:
             from distributed.comm import get_address_host_port
         except ImportError as exc:
             raise SchedulerUnreachable(
-                f"a Dask scheduler was given but Dask is not installed ({exc}); pip install -r requirements.txt"
+                f"a Dask scheduler was given but Dask is not installed ({exc}); pip install -r requirements-cluster.txt"
             ) from None
         hint = f"start one with `dask scheduler`, or fix --scheduler / {SCHEDULER_ENV}"
         try:

@@ -3,7 +3,7 @@
 For each file: size limit (from the file system, before reading) → content hash → duplicate
 check → real type from magic bytes (never the extension) → decode check and duration limit →
 title/artist/album from tags (mutagen) with a file-name fallback → mood from the music model (tag,
-confidence and timeline) → content-addressed copy into the media store → one database row. Any
+confidence and timeline) → one database row, committed once its content-addressed copy is in the media store. Any
 failure leaves no row, no media file and no temp file, and yields a result whose message names the
 problem or the limit.
 
@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.catalog import repository
 from app.catalog.db import session_scope
-from app.catalog.media import MediaStore, sha256_of_file
+from app.catalog.media import MediaStore, open_media_store, sha256_of_file
 from app.config import Settings, get_settings
 from app.library.checks import (
     Refused,
@@ -167,12 +167,12 @@ def _duplicate_message(track: Any) -> str:
 
 
 def _commit(analysis: _Analysis, store: MediaStore, database_url: str | None) -> IngestResult:
-    """Copy into the media store, then insert the row; undo the copy if the insert fails."""
+    """Insert the row, copy the file into the media store, then commit. A process killed while
+    copying leaves neither: the row was never committed, and the stored file appears only once
+    complete (a rename, or a finished upload). Only the moment between the end of the copy and
+    the commit can leave a stored file without its row, which `check --repair` removes."""
     source = analysis.source
-    try:
-        rel, created = store.put_file(analysis.path, analysis.sha256, analysis.ext)
-    except (OSError, ValueError) as exc:
-        return IngestResult(source, "failed", f"could not store the file: {exc}")
+    created = False
     try:
         with session_scope(database_url) as session:
             track = repository.add_track(
@@ -182,11 +182,15 @@ def _commit(analysis: _Analysis, store: MediaStore, database_url: str | None) ->
                 album=analysis.album,
                 duration_s=analysis.duration_s,
                 sha256=analysis.sha256,
-                media_path=rel,
+                media_path=store.relative_path(analysis.sha256, analysis.ext),
                 format=analysis.ext,
                 tagged_by=analysis.tagged_by,
                 **repository.mood_fields(analysis.mood),  # quadrant, point, confidence, timeline
             )
+            try:
+                _, created = store.put_file(analysis.path, analysis.sha256, analysis.ext)
+            except (OSError, ValueError) as exc:
+                raise _NotStored(f"could not store the file: {exc}") from exc
             result = IngestResult(
                 source,
                 "imported",
@@ -196,6 +200,8 @@ def _commit(analysis: _Analysis, store: MediaStore, database_url: str | None) ->
                 track.artist,
                 track.quadrant,
             )
+    except _NotStored as exc:
+        return IngestResult(source, "failed", str(exc))
     except IntegrityError:
         # Someone imported the same content between our duplicate check and now; their row
         # owns the (identical) media file, so it stays.
@@ -204,17 +210,21 @@ def _commit(analysis: _Analysis, store: MediaStore, database_url: str | None) ->
             if existing is not None:
                 return IngestResult(source, "skipped", _duplicate_message(existing), existing.id)
         if created:
-            store.remove(rel)
+            store.remove(track.media_path)
         return IngestResult(source, "failed", "the database refused the track (constraint violation)")
     except BaseException as exc:
         if created:
-            store.remove(rel)
+            store.remove(store.relative_path(analysis.sha256, analysis.ext))
         if isinstance(exc, SQLAlchemyError):
             return IngestResult(
                 source, "failed", f"the catalog database is unavailable ({type(exc).__name__}); nothing was stored"
             )
         raise
     return result
+
+
+class _NotStored(Exception):
+    """The media store refused the file (the row is rolled back)."""
 
 
 # ----------------------------------------------------------------------------- public API
@@ -381,7 +391,7 @@ def ingest_files(
     """
     settings = settings or get_settings()
     workers = settings.analysis_workers if workers is None else workers
-    store = store or MediaStore(settings.media_dir)
+    store = store or open_media_store(settings)
     n = len(files)
     results: list[IngestResult | None] = [None] * n
     done = 0
@@ -456,7 +466,7 @@ def ingest_paths(
         return summary
     settings = settings or get_settings()
     root = root.resolve()
-    store = MediaStore(settings.media_dir)
+    store = open_media_store(settings)
     total = len(problems) + len(files)
     results: list[IngestResult] = []
 
@@ -513,7 +523,7 @@ def ingest_bytes(
         check_size(len(data), settings)
     except Refused as exc:
         return IngestResult(name, "failed", str(exc))
-    store = MediaStore(settings.media_dir)
+    store = open_media_store(settings)
     temp = store.incoming_path()
     try:
         with open(temp, "wb") as f:

@@ -8,7 +8,7 @@ from typing import Any
 
 from app.catalog import repository
 from app.catalog.db import session_scope
-from app.catalog.media import MediaStore
+from app.catalog.media import local_copy_of, open_media_store
 from app.config import Settings, get_settings
 from app.library.executor import AnalysisExecutor, RetagJob, analyse_all, describe_failure
 from app.library.tagging import Tagger, load_tagger, tagger_version
@@ -75,7 +75,8 @@ def retag_file(job: RetagJob, tagger: Tagger | None = None) -> _Retagged | str:
 
     tagger = tagger if tagger is not None else load_tagger()
     try:
-        return _Retagged(tagger.tag(job.path), tagger_version(tagger))
+        with local_copy_of(job.path) as path:  # a bucket's object is downloaded for the task
+            return _Retagged(tagger.tag(str(path)), tagger_version(tagger))
     except (AudioError, OSError, ValueError) as exc:
         return f"could not retag: {exc}"
 
@@ -92,7 +93,7 @@ def retag_catalog(
     is kept. Raises IngestSetupError if the mood model can't load."""
     settings = settings or get_settings()
     workers = settings.analysis_workers if workers is None else workers
-    store = MediaStore(settings.media_dir)
+    store = open_media_store(settings)
     summary = RetagSummary()
     jobs: list[RetagJob] = []
     titles: dict[int, str] = {}
@@ -101,7 +102,7 @@ def retag_catalog(
             track = repository.get_track(session, track_id)
             titles[track_id] = track.title
             try:
-                jobs.append(RetagJob(track_id, str(store.resolve(track.media_path))))
+                jobs.append(RetagJob(track_id, store.locator(track.media_path)))
             except (OSError, ValueError) as exc:  # MediaPathError is a ValueError
                 summary.results.append(RetagResult(track_id, track.title, "failed", f"could not retag: {exc}"))
     total = len(jobs) + len(summary.results)

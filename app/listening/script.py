@@ -86,7 +86,9 @@ class ScriptedSession:
         self.session_id = new_session_id()
         self.strategy = "match"
         self.mood: MoodReading | None = None
-        self.heard: set[int] = set()  # played, completed or skipped: not suggested again
+        # Played, completed or skipped, most recent last: not suggested again while anything
+        # new is left, then the least recently heard first.
+        self.heard: dict[int, None] = {}
 
     def handle(self, command: object) -> dict[str, Any]:
         if not isinstance(command, Mapping):
@@ -111,7 +113,8 @@ class ScriptedSession:
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_N:
             raise ScriptError(f"n must be a whole number from 1 to {MAX_N}")
         self.mood, self.strategy = mood, strategy
-        tracks = service.recommend(mood, strategy, set(self.heard), n, session_id=self.session_id, path_start=0)
+        heard = list(reversed(self.heard))
+        tracks = service.recommend(mood, strategy, set(), n, session_id=self.session_id, path_start=0, heard=heard)
         return {"tracks": [t.as_json() for t in tracks]}
 
     def _feedback(self, command: Mapping[str, Any]) -> dict[str, Any]:
@@ -141,7 +144,8 @@ class ScriptedSession:
             position_s=float(position) if position is not None else None,
         )
         if action != "liked":
-            self.heard.add(track_id)
+            self.heard.pop(track_id, None)
+            self.heard[track_id] = None
         measured = trace.response(float(position) if position is not None else None) if trace else None
         if measured is not None:
             service.store_responses(self.session_id, [measured])

@@ -9,12 +9,12 @@ transaction, so the page never holds a database session across reruns.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from app.catalog import repository
 from app.catalog.db import session_scope
-from app.catalog.media import MediaPathError, MediaStore
+from app.catalog.media import MediaPathError, MediaStore, open_media_store
 from app.emotions import MoodPoint
 from app.listening import persistence, playback
 from app.listening import response as mood_response
@@ -35,13 +35,17 @@ def recommend(
     variant_start: int = 0,
     session_id: str | None = None,
     path_start: int | None = None,
+    heard: Sequence[int] = (),
 ) -> list[Recommendation]:
     """Ranked tracks for the listener's mood and strategy (app.recommend does the ranking),
     with reasons that say where the mood came from; fits ``ListenerSession.refill``.
     With ``path_start``, the picks follow the steering path from the mood
     (``app.listening.steering``), the i-th against its point ``path_start + i`` (without, they
     aim at the strategy's goal at once); with ``session_id`` the ranking learns from that
-    session's listening events (``app.listening.preferences``)."""
+    session's listening events (``app.listening.preferences``) and its taste may move where
+    the tracks are looked for (``app.listening.taste``). ``exclude`` is never offered;
+    ``heard`` (most recent first) is offered again, least recently heard first, only when
+    nothing new is left, so the music never stops while the catalog has tracks."""
     # The face distribution when there is one (the recommender derives label and point from
     # it), else the label, else the bare point picked on the mood pad.
     mood_input = mood.probabilities or mood.label or mood.point
@@ -53,6 +57,7 @@ def recommend(
             n=n,
             session_id=session_id,
             exclude_track_ids=exclude,
+            heard_track_ids=heard,
             source=mood.source,
             variant_start=variant_start,
             path=steering_path(mood.point, strategy) if path_start is not None else None,
@@ -70,8 +75,21 @@ def recommender_for(session: ListenerSession) -> RecommendFn:
         # refill calls this before it replaces up next: a rebuild when the basis changed, else
         # the fresh tracks go after the ones kept.
         start = 0 if session.basis_changed() else len(session.queue)
+        # What the session heard may come back when nothing new is left (a replay already up
+        # next or playing again excepted); the rest never.
+        staying = {item.track_id for item in session.queue}
+        if session.now_playing is not None:
+            staying.add(session.now_playing.track_id)
+        heard = [t for t in dict.fromkeys(e.track_id for e in reversed(session.history)) if t not in staying]
         return recommend(
-            mood, strategy, exclude, n, variant_start=variant_start, session_id=session.session_id, path_start=start
+            mood,
+            strategy,
+            exclude - set(heard),
+            n,
+            variant_start=variant_start,
+            session_id=session.session_id,
+            path_start=start,
+            heard=heard,
         )
 
     return bound
@@ -99,13 +117,12 @@ def catalog_is_empty() -> bool:
 
 def media_file(item: Recommendation, store: MediaStore | None = None) -> Path | None:
     """The stored audio file of a queued track, or None when it is gone. Never leaves the media
-    store (MediaStore.resolve refuses paths outside it)."""
-    store = store or MediaStore()
+    store (a key outside it is refused). None for a bucket: see MediaStore.playback_url."""
+    store = store or open_media_store()
     try:
-        path = store.resolve(item.track.media_path)
+        return store.local_path(item.track.media_path)
     except MediaPathError:
         return None
-    return path if path.is_file() else None
 
 
 def _mood_columns(mood: MoodReading | None) -> dict[str, float | str | None]:

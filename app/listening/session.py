@@ -277,7 +277,12 @@ class ListenerSession:
         exclude = self.excluded_ids() | {item.track_id for item in keep}
         wanted = n - len(keep)
         fresh = list(recommend(mood, self.strategy, exclude, wanted, variant_start=self.reason_seq))
-        fresh = [r for r in fresh if r.track_id not in exclude][:wanted]
+        # A heard track comes back only as a replay (nothing new left); never what plays or stays.
+        staying = {item.track_id for item in keep}
+        if self.now_playing is not None:
+            staying.add(self.now_playing.track_id)
+        fresh = [r for r in fresh if r.track_id not in staying and (r.replay or r.track_id not in exclude)]
+        fresh = list({r.track_id: r for r in fresh}.values())[:wanted]
         self.reason_seq += len(fresh)
         if rebuild or self.rerank:
             staying = {r.track_id for r in (*keep, *fresh)}

@@ -1,6 +1,10 @@
-"""Convert musicnn's MSD_musicnn TF1 checkpoint (from the PyPI wheel) to models/musicnn_msd.tflite.
+"""Convert the musicnn wheel's TF1 checkpoints (MSD/MTT x musicnn/vgg) to models/musicnn_*.tflite.
 
-    python -m app.music.convert_musicnn --wheel /path/to/musicnn-0.1.0-py3-none-any.whl
+    pip download musicnn==0.1.0 --no-deps -d /tmp/musicnn
+    python -m app.music.convert_musicnn --wheel /tmp/musicnn/musicnn-0.1.0-py3-none-any.whl [--net all]
+
+Each exported model has one "serving_default" signature, x [B, 187, 96] -> taggram [B, 50] and
+penultimate (musicnn: the 200-d dense layer; vgg: the flattened last pooling, 256-d).
 
 Build-time only: this is the one module that imports TensorFlow (not in requirements.txt; the app
 serves the result with LiteRT). The wheel's .meta training graph no longer imports as a whole in
@@ -23,34 +27,42 @@ from pathlib import Path
 
 import numpy as np
 
-from app.config import MODELS_DIR, MUSICNN_MODEL_FILE
-from app.music.embedding import N_MELS, PATCH_FRAMES, SR, log_mel, patches
+from app.config import MODELS_DIR
+from app.music.embedding import N_MELS, NET_FILES, PATCH_FRAMES, SR, log_mel, patches
 from app.tools.samples import mood_clip
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-CKPT_DIR = "musicnn/MSD_musicnn"
 BN_EPS = 1e-3  # tf.compat.v1.layers.batch_normalization default (the graph's FusedBatchNorm epsilon)
 TOLERANCE = 1e-2  # max abs diff allowed vs the original graph (quantized weights included)
 
 # Original-graph tensors (names read from MSD_musicnn/.meta).
 REF_INPUT = "model/Placeholder:0"
 REF_IS_TRAINING = "model/Placeholder_2:0"
-REF_OUTPUTS = {
+MUSICNN_REF_OUTPUTS = {
     "taggram": "model/Sigmoid:0",
     "penultimate": "model/batch_normalization_10/batchnorm/add_1:0",
     "mean_pool": "model/moments/Squeeze:0",  # [B, 753, 1]
     "max_pool": "model/Max:0",  # [B, 753, 1]
 }
+VGG_REF_OUTPUTS = {
+    "taggram": "model/Sigmoid:0",
+    "penultimate": "model/Flatten/flatten/Reshape:0",  # pool5 [B, 2, 1, 128] flattened
+}
 
 
-def extract_checkpoint(wheel: Path, dest: Path) -> Path:
+def ref_outputs(net: str) -> dict[str, str]:
+    return VGG_REF_OUTPUTS if net.endswith("_vgg") else MUSICNN_REF_OUTPUTS
+
+
+def extract_checkpoint(wheel: Path, dest: Path, net: str) -> Path:
+    ckpt_dir = f"musicnn/{net}"
     with zipfile.ZipFile(wheel) as zf:
-        members = [m for m in zf.namelist() if m.startswith(CKPT_DIR + "/")]
+        members = [m for m in zf.namelist() if m.startswith(ckpt_dir + "/")]
         if not members:
-            raise SystemExit(f"{wheel} has no {CKPT_DIR}/ (is it the musicnn 0.1.0 wheel?)")
+            raise SystemExit(f"{wheel} has no {ckpt_dir}/ (is it the musicnn 0.1.0 wheel?)")
         zf.extractall(dest, members)
-    return dest / CKPT_DIR
+    return dest / ckpt_dir
 
 
 def read_weights(ckpt_dir: Path) -> dict[str, np.ndarray]:
@@ -65,11 +77,14 @@ def read_weights(ckpt_dir: Path) -> dict[str, np.ndarray]:
     }
 
 
-def reference_outputs(ckpt_dir: Path, weights: dict[str, np.ndarray], batch: np.ndarray) -> dict[str, np.ndarray]:
+def reference_outputs(
+    ckpt_dir: Path, weights: dict[str, np.ndarray], batch: np.ndarray, net: str
+) -> dict[str, np.ndarray]:
     """Run the original training graph (forward part) in a TF1 session, is_training=False."""
     import tensorflow as tf
     from tensorflow.compat.v1 import graph_util
 
+    REF_OUTPUTS = ref_outputs(net)  # noqa: N806
     meta = tf.compat.v1.MetaGraphDef()
     meta.ParseFromString((ckpt_dir / ".meta").read_bytes())
     outputs = [t.split(":")[0] for t in REF_OUTPUTS.values()]
@@ -86,8 +101,9 @@ def reference_outputs(ckpt_dir: Path, weights: dict[str, np.ndarray], batch: np.
         config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
         with tf.compat.v1.Session(graph=graph, config=config) as sess:
             res = sess.run(dict(REF_OUTPUTS), feed_dict={REF_INPUT: batch})
-    res["mean_pool"] = res["mean_pool"][..., 0]
-    res["max_pool"] = res["max_pool"][..., 0]
+    for key in ("mean_pool", "max_pool"):
+        if key in res:
+            res[key] = res[key][..., 0]
     return res
 
 
@@ -144,6 +160,48 @@ def build_function(w: dict[str, np.ndarray]):
     return musicnn
 
 
+def vgg_pools(ckpt_dir: Path) -> list[tuple[list[int], list[int]]]:
+    """(ksize, strides) of the five max-poolings, read from the graph: the wheel's MSD_vgg pools
+    otherwise than models.py's vgg() (and MTT_vgg) say."""
+    import tensorflow as tf
+
+    meta = tf.compat.v1.MetaGraphDef()
+    meta.ParseFromString((ckpt_dir / ".meta").read_bytes())
+    pools = {
+        n.name: (list(n.attr["ksize"].list.i), list(n.attr["strides"].list.i))
+        for n in meta.graph_def.node
+        if n.op == "MaxPool" and n.name.startswith("model/max_pooling2d") and "grad" not in n.name.lower()
+    }
+    names = ["model/max_pooling2d/MaxPool"] + [f"model/max_pooling2d_{i}/MaxPool" for i in range(1, 5)]
+    return [pools[n] for n in names]
+
+
+def build_vgg_function(w: dict[str, np.ndarray], pools: list[tuple[list[int], list[int]]]):
+    """musicnn's vgg (models.py, 128 filters) forward pass in plain TF ops, inference mode."""
+    import tensorflow as tf
+
+    def bn(x, i: int):
+        name = "batch_normalization" + (f"_{i}" if i else "")
+        scale = w[f"{name}/gamma"] / np.sqrt(w[f"{name}/moving_variance"] + BN_EPS)
+        shift = w[f"{name}/beta"] - w[f"{name}/moving_mean"] * scale
+        return x * scale.astype(np.float32) + shift.astype(np.float32)
+
+    def block(x, i: int, pool: list[int], stride: list[int]):
+        y = tf.nn.relu(tf.nn.conv2d(x, w[f"{i}CNN/kernel"], strides=1, padding="SAME") + w[f"{i}CNN/bias"])
+        return tf.nn.max_pool2d(bn(y, i), ksize=pool, strides=stride, padding="VALID")
+
+    @tf.function(input_signature=[tf.TensorSpec([None, PATCH_FRAMES, N_MELS], tf.float32, name="x")])
+    def vgg(x):
+        h = bn(tf.expand_dims(x, 3), 0)
+        for i, (pool, stride) in enumerate(pools, 1):
+            h = block(h, i, pool, stride)
+        flat = tf.reshape(h, [-1, int(np.prod(h.shape[1:]))])
+        taggram = tf.sigmoid(tf.matmul(flat, w["dense/kernel"]) + w["dense/bias"])
+        return {"taggram": taggram, "penultimate": flat}
+
+    return vgg
+
+
 def convert(fn, quant: str, workdir: Path) -> bytes:
     import tensorflow as tf
 
@@ -180,46 +238,56 @@ def test_batch(seconds_per_quadrant: float = 9.0) -> np.ndarray:
 
 
 def max_diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, float]:
-    return {k: float(np.abs(a[k] - b[k]).max()) for k in REF_OUTPUTS}
+    return {k: float(np.abs(a[k] - b[k]).max()) for k in a if k in b}
+
+
+def convert_net(wheel: Path, net: str, quant: str, out: Path) -> int:
+    """Convert one of the wheel's nets, check it against the original graph, and write it."""
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = extract_checkpoint(wheel, Path(tmp), net)
+        weights = read_weights(ckpt)
+        batch = test_batch()
+        ref = reference_outputs(ckpt, weights, batch, net)
+        fn = build_vgg_function(weights, vgg_pools(ckpt)) if net.endswith("_vgg") else build_function(weights)
+        rebuilt = {k: v.numpy() for k, v in fn(tf.constant(batch)).items()}
+        print(f"{net}: rebuilt TF vs original graph, max abs diff:", max_diff(ref, rebuilt))
+        results: dict[str, tuple[bytes, dict[str, float]]] = {}
+        for q in ["none", "float16", "dynamic"] if quant != "none" else ["none"]:
+            model = convert(fn, q, Path(tmp))
+            diff = max_diff(ref, litert_outputs(model, batch))
+            results[q] = (model, diff)
+            print(f"{net}: LiteRT {q:8s} {len(model) / 1e6:5.2f} MB  max abs diff vs original: {diff}")
+
+    model, diff = results[quant]
+    worst = max(diff["taggram"], diff["penultimate"])
+    if worst > TOLERANCE:
+        print(
+            f"{net}: --quant {quant} drifts {worst:.3g} > {TOLERANCE} from the original; not written", file=sys.stderr
+        )
+        return 1
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(model)
+    print(f"wrote {out} ({len(model) / 1e6:.2f} MB, {quant})")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--wheel", type=Path, required=True, help="musicnn-0.1.0-py3-none-any.whl")
+    ap.add_argument("--net", choices=["all", *NET_FILES], default="all")
     # float32 by default: float16 weights already drift near TOLERANCE on the penultimate layer.
     ap.add_argument("--quant", choices=["none", "float16", "dynamic"], default="none")
-    ap.add_argument("--out", type=Path, default=MODELS_DIR / MUSICNN_MODEL_FILE)
+    ap.add_argument("--out-dir", type=Path, default=MODELS_DIR, help="where the musicnn_*.tflite files go")
     args = ap.parse_args(argv)
 
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(1)  # keep the build box responsive
     tf.config.threading.set_inter_op_parallelism_threads(1)
-
-    with tempfile.TemporaryDirectory() as tmp:
-        ckpt = extract_checkpoint(args.wheel, Path(tmp))
-        weights = read_weights(ckpt)
-        batch = test_batch()
-        ref = reference_outputs(ckpt, weights, batch)
-        fn = build_function(weights)
-        rebuilt = {k: v.numpy() for k, v in fn(tf.constant(batch)).items()}
-        print("rebuilt TF vs original graph, max abs diff:", max_diff(ref, rebuilt))
-        results: dict[str, tuple[bytes, dict[str, float]]] = {}
-        for quant in ["none", "float16", "dynamic"]:
-            model = convert(fn, quant, Path(tmp))
-            diff = max_diff(ref, litert_outputs(model, batch))
-            results[quant] = (model, diff)
-            print(f"LiteRT {quant:8s} {len(model) / 1e6:5.2f} MB  max abs diff vs original: {diff}")
-
-    model, diff = results[args.quant]
-    worst = max(diff["taggram"], diff["penultimate"])
-    if worst > TOLERANCE:
-        print(f"--quant {args.quant} drifts {worst:.3g} > {TOLERANCE} from the original; not written", file=sys.stderr)
-        return 1
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(model)
-    print(f"wrote {args.out} ({len(model) / 1e6:.2f} MB, {args.quant})")
-    return 0
+    nets = list(NET_FILES) if args.net == "all" else [args.net]
+    return max(convert_net(args.wheel, net, args.quant, args.out_dir / NET_FILES[net]) for net in nets)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,17 @@ FFT_SIZE = 512
 N_MELS = 96
 PATCH_FRAMES = 187  # 3 s: librosa.time_to_frames(3, sr=16000, n_fft=512, hop_length=256) + 1
 MAX_PATCHES = 10
+
+# The four nets of the musicnn wheel (Pons & Serra 2019): MSD (Million Song Dataset, 50 tags)
+# or MTT (MagnaTagATune, 50 other tags) × the musicnn or the vgg architecture, and their files.
+NET_FILES: dict[str, str] = {
+    "MSD_musicnn": MUSICNN_MODEL_FILE,
+    "MTT_musicnn": "musicnn_mtt.tflite",
+    "MSD_vgg": "musicnn_msd_vgg.tflite",
+    "MTT_vgg": "musicnn_mtt_vgg.tflite",
+}
+# Size of each net's "penultimate" output: musicnn's dense layer, vgg's flattened last pooling.
+PENULTIMATE_DIMS: dict[str, int] = {"MSD_musicnn": 200, "MTT_musicnn": 200, "MSD_vgg": 256, "MTT_vgg": 256}
 # Patches per LiteRT invoke. The interpreter keeps the tensors of its largest batch for good,
 # and a patch costs the same alone as in a batch, so patches go one at a time: the worker's
 # memory stays that of one patch however many it embeds.
@@ -89,6 +100,26 @@ def summarize(per_patch: np.ndarray) -> np.ndarray:
     return np.concatenate([tags.mean(axis=0), tags.std(axis=0), pen.mean(axis=0)]).astype(np.float32)
 
 
+# The other nets' embedders, one per process each (MSD_musicnn's is MusicnnEmbedder.load()).
+_NETS: dict[str, MusicnnEmbedder] = {}
+_NETS_LOCK = threading.Lock()
+
+
+def net_output_dim(net: str) -> int:
+    """Values per patch a net gives: its 50 tag probabilities and its penultimate layer."""
+    return N_TAGS + PENULTIMATE_DIMS[net]
+
+
+def patch_batch(y: np.ndarray, sr: int, max_patches: int = MAX_PATCHES) -> np.ndarray:
+    """[n, 187, 96] log-mel patches of a clip (any rate, mono or multichannel), at most
+    `max_patches` spread over it: every net of the wheel reads the same input."""
+    y = to_mono(y)
+    if y.size == 0 or not np.all(np.isfinite(y)):
+        raise ValueError("audio is empty or contains invalid samples")
+    # The resampler librosa.load uses in musicnn's own extractor.
+    return patches(log_mel(resample(y, sr, SR)), max_patches)
+
+
 class MusicnnEmbedder:
     """musicnn MSD tagger run by LiteRT. Use `MusicnnEmbedder.load()` (one instance per process)."""
 
@@ -106,6 +137,7 @@ class MusicnnEmbedder:
             raise EmbeddingModelError(
                 f"{model_path} is not a usable LiteRT model ({exc}); rebuild it with {REBUILD}"
             ) from None
+        self.model_path = model_path
         if not {"taggram", "penultimate"} <= outputs:
             raise EmbeddingModelError(f"{model_path} lacks the taggram/penultimate outputs (has {sorted(outputs)})")
         # The interpreter holds mutable tensors: one invoke at a time.
@@ -115,6 +147,21 @@ class MusicnnEmbedder:
     def load(cls) -> MusicnnEmbedder:
         """The process-wide embedder, loaded from the repo's models/ folder on first use."""
         return cls(MODELS_DIR / MUSICNN_MODEL_FILE)
+
+    @classmethod
+    def for_net(cls, net: str) -> MusicnnEmbedder:
+        """The process-wide embedder of one of `NET_FILES`' nets (MSD_musicnn is `load()`)."""
+        if net == "MSD_musicnn":
+            return cls.load()
+        if net not in NET_FILES:
+            raise EmbeddingModelError(f"unknown musicnn net {net!r}; known: {sorted(NET_FILES)}")
+        with _NETS_LOCK:
+            if net not in _NETS:
+                path = MODELS_DIR / NET_FILES[net]
+                if not path.is_file():
+                    raise EmbeddingModelError(f"{path} is missing; build it with {REBUILD}")
+                _NETS[net] = cls(path)
+            return _NETS[net]
 
     def run_patches(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """Raw model outputs for [n, 187, 96] log-mel patches (invokes of at most MAX_BATCH)."""
@@ -127,15 +174,15 @@ class MusicnnEmbedder:
                     parts.setdefault(key, []).append(np.array(value))  # copy: buffers are reused next call
         return {key: np.concatenate(values) for key, values in parts.items()}
 
+    def outputs(self, batch: np.ndarray) -> np.ndarray:
+        """[patches, 50 tags + penultimate] for [n, 187, 96] log-mel patches (`patch_batch`)."""
+        out = self.run_patches(batch)
+        return np.concatenate([out["taggram"], out["penultimate"]], axis=1)
+
     def patch_outputs(self, y: np.ndarray, sr: int, max_patches: int = MAX_PATCHES) -> np.ndarray:
         """[patches, 50 tags + 200 penultimate] for at most `max_patches` 3 s patches spread over
         a clip (any rate, mono or multichannel). Raises ValueError on empty/invalid audio."""
-        y = to_mono(y)
-        if y.size == 0 or not np.all(np.isfinite(y)):
-            raise ValueError("audio is empty or contains invalid samples")
-        # The resampler librosa.load uses in musicnn's own extractor.
-        out = self.run_patches(patches(log_mel(resample(y, sr, SR)), max_patches))
-        return np.concatenate([out["taggram"], out["penultimate"]], axis=1)
+        return self.outputs(patch_batch(y, sr, max_patches))
 
     def embed(self, y: np.ndarray, sr: int, max_patches: int = MAX_PATCHES) -> np.ndarray:
         """300-d embedding of a clip from at most `max_patches` 3 s patches spread over it."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.music.audio import SAMPLE_RATE, AudioSource, load_audio
-from app.music.embedding import N_TAGS, MusicnnEmbedder
+from app.music.embedding import N_TAGS, MusicnnEmbedder, net_output_dim, patch_batch
 from app.music.errors import AudioError
 from app.music.handcrafted import FEATURE_GROUPS, FEATURE_NAMES, extract_segments
 
@@ -26,6 +26,8 @@ from app.music.handcrafted import FEATURE_GROUPS, FEATURE_NAMES, extract_segment
 SEGMENT_S = 10.0
 # musicnn 3 s patches per segment when tagging: the net is most of the cost of a long song.
 SERVING_PATCHES = 1
+# The nets a track is analysed with unless the model asks for others (its file names them).
+DEFAULT_NETS: tuple[str, ...] = ("MSD_musicnn",)
 
 # The hand-made cues the mood model keeps beside the musicnn outputs: spectral contrast and
 # shape, key/mode, dynamics/rhythm and dissonance. Timbre summaries (log-mel, MFCC, chroma,
@@ -48,18 +50,19 @@ def segment_bounds(duration_s: float) -> list[tuple[float, float]]:
 @dataclass(frozen=True)
 class SongAnalysis:
     """A track's segments: their bounds, hand-made features [segments, FEATURE_NAMES] and
-    musicnn outputs [segments, patches, 50 tags + 200 penultimate]."""
+    the nets' outputs [segments, patches, per net in `nets` order: 50 tags + penultimate]."""
 
     bounds: list[tuple[float, float]]
     hand: np.ndarray
     per_patch: np.ndarray
+    nets: tuple[str, ...] = DEFAULT_NETS
 
     @property
     def inputs(self) -> np.ndarray:
         """[segments × patches, features]: one model input row per (segment, patch)."""
         n_seg, n_patch = self.per_patch.shape[:2]
         return np.stack(
-            [segment_input(self.hand[s], self.per_patch[s, p]) for s in range(n_seg) for p in range(n_patch)]
+            [segment_input(self.hand[s], self.per_patch[s, p], self.nets) for s in range(n_seg) for p in range(n_patch)]
         )
 
 
@@ -70,28 +73,46 @@ def song_samples(source: AudioSource, sr: int | None = None) -> np.ndarray:
     return load_audio(source, SAMPLE_RATE)
 
 
-def analyse(y: np.ndarray, patches_per_segment: int = SERVING_PATCHES) -> SongAnalysis:
+def analyse(
+    y: np.ndarray, patches_per_segment: int = SERVING_PATCHES, nets: tuple[str, ...] = DEFAULT_NETS
+) -> SongAnalysis:
     """Segment analysis of mono SAMPLE_RATE samples: every segment's hand-made features and
-    musicnn outputs on `patches_per_segment` 3 s patches spread over it."""
+    the outputs of each of `nets` on `patches_per_segment` 3 s patches spread over it."""
     bounds = segment_bounds(y.size / SAMPLE_RATE)
     spans = [(round(a * SAMPLE_RATE), round(b * SAMPLE_RATE)) for a, b in bounds]
     hand = extract_segments(y, SAMPLE_RATE, spans)
-    embedder = MusicnnEmbedder.load()
-    per_patch = np.stack(
-        [embedder.patch_outputs(y[a:b], SAMPLE_RATE, max_patches=patches_per_segment) for a, b in spans]
-    )
-    return SongAnalysis(bounds, hand, per_patch)
+    embedders = [MusicnnEmbedder.for_net(net) for net in nets]
+    segments = []
+    for a, b in spans:
+        batch = patch_batch(y[a:b], SAMPLE_RATE, max_patches=patches_per_segment)
+        segments.append(np.concatenate([e.outputs(batch) for e in embedders], axis=1))
+    return SongAnalysis(bounds, hand, np.stack(segments), tuple(nets))
 
 
-def segment_input(hand: np.ndarray, patch: np.ndarray) -> np.ndarray:
-    """The mood model's input row for one segment: musicnn's 50 tag probabilities and 200-d
+def segment_input(hand: np.ndarray, patch: np.ndarray, nets: tuple[str, ...] = DEFAULT_NETS) -> np.ndarray:
+    """The mood model's input row for one segment: each net's 50 tag probabilities and
     penultimate layer on one patch, then the segment's `CUE_FEATURES`. The one definition, used
     by tagging and by training (`app.music.train`)."""
-    if patch.shape[-1] != N_TAGS + 200:
-        raise ValueError(f"expected musicnn outputs of 250 values, got {patch.shape}")
+    expected = sum(net_output_dim(n) for n in nets)
+    if patch.shape[-1] != expected:
+        raise ValueError(f"expected {expected} net outputs for {list(nets)}, got {patch.shape}")
     return np.concatenate([patch, hand[_CUE_INDEX]]).astype(np.float32)
 
 
-def analyse_source(source: AudioSource, sr: int | None = None) -> SongAnalysis:
+def input_names(nets: tuple[str, ...]) -> tuple[str, ...]:
+    """The names of a model input row's columns, in order (`segment_input`)."""
+    names: list[str] = []
+    for net in nets:
+        names += [f"{net}:tag_{i}" for i in range(N_TAGS)]
+        names += [f"{net}:pen_{i}" for i in range(net_output_dim(net) - N_TAGS)]
+    return (*names, *CUE_FEATURES)
+
+
+def analyse_source(
+    source: AudioSource,
+    sr: int | None = None,
+    patches_per_segment: int = SERVING_PATCHES,
+    nets: tuple[str, ...] = DEFAULT_NETS,
+) -> SongAnalysis:
     """`analyse` of a file path/bytes, or of samples with their rate."""
-    return analyse(song_samples(source, sr))
+    return analyse(song_samples(source, sr), patches_per_segment, nets)

@@ -1,23 +1,24 @@
-"""Train the music mood model on the 4Q and Emotify sets and save it to models/.
+"""Train the music mood model on 4Q, Emotify and MUSIFEAST-17 into an output folder.
 
-    python -m app.music.train --data ../shared/data/music --lexicon ../shared/data/lexicon
+    python -m app.music.train --extract 4q emotify musifeast17   # feature cache (resumable)
+    python -m app.music.train                                    # CV, writes .cache/music_train/out
+    python -m app.music.train --export .cache/music_train/out    # into models/, only if it beat the served one
 
 Steps:
-1. Cut every clip into the segments tagging uses (`app.music.features.analyse`) and compute each
-   segment's input rows (cached per clip under --workdir, so reruns and interrupted runs are quick).
-2. Targets: the quadrant (4Q's label; Emotify's from its listeners' GEMS profile) and continuous
-   valence/arousal: for 4Q the mean norm of the clip's AllMusic mood words in the Warriner
-   lexicon, for Emotify the GEMS profile mapped through `GEMS_VA`; each set's targets are put on
-   one scale (`_common_scale`) so neither set dominates the regression.
-3. Candidates (a quadrant classifier and a valence/arousal regressor behind one standardisation)
-   are compared by cross-validation in which 4Q folds are grouped by artist, with artist aliases
-   merged (`artist_groups`), and every Emotify track sits in one fold. Each held-out clip is
-   tagged exactly as the app tags a track (`MoodTagger.tag_analysis`, one patch per segment).
-   The cross-validation is repeated over several random splits and averaged
-   (`repeated_cross_validate`), so a candidate is not chosen for one split's luck.
+1. Cut every clip into the segments tagging uses and keep, per clip under --workdir, each segment's
+   hand-made cues and every musicnn net's outputs on the served patch (`extract_clip`), so an
+   interrupted extraction resumes and a rerun that only changes the model skips the audio.
+2. Targets: the quadrant (4Q's label; Emotify's from its listeners' GEMS profile; MUSIFEAST-17 has
+   none) and continuous valence/arousal: 4Q's AllMusic mood words through the Warriner norms,
+   Emotify's GEMS profile through `GEMS_VA`, MUSIFEAST-17's listener ratings; each set's targets are
+   put on one scale (`_common_scale`).
+3. Candidates (nets, regularisation, data weights; each with a trimmed-mean and an attention pooling
+   over segments) are compared by repeated cross-validation over one split of all sets, grouped by
+   artist with aliases merged (`artist_groups`), each Emotify track in a fold of its own; held-out
+   clips are tagged exactly as the app tags (`MoodTagger.tag_analysis`).
 4. The best of the candidates that, refitted on everything, tag every quadrant of the demo catalog
-   (`demo_quadrants`: the app's out-of-the-box catalog) is written as plain weights to `models/music_mood.npz`,
-   with its figures in `models/music_metrics.json` (the model card reads them).
+   (`demo_quadrants`) is written with its figures to --out; `--export` copies it into models/ only if
+   it beat the served model's recipe on the same splits and the served model's recorded figures.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import time
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,9 +37,12 @@ import pandas as pd
 
 from app.config import MODELS_DIR, MUSIC_MODEL_FILE
 from app.emotions import QUADRANTS, quadrant_of
+from app.music.audio import SAMPLE_RATE, resample
+from app.music.embedding import NET_FILES, SR, MusicnnEmbedder, log_mel, net_output_dim, patches
 from app.music.errors import AudioError
-from app.music.features import CUE_FEATURES, SERVING_PATCHES, SongAnalysis, analyse, song_samples
-from app.music.tagger import LinearMoodModel, MoodTag, MoodTagger
+from app.music.features import CUE_FEATURES, SERVING_PATCHES, SongAnalysis, segment_bounds, song_samples
+from app.music.handcrafted import extract_segments
+from app.music.tagger import LinearMoodModel, MoodTag, MoodTagger, attention_features, write_model
 from app.tools.evaluation import classification_report
 
 # Emotify's GEMS terms as points in the valence–arousal plane. The first eight follow the
@@ -65,40 +70,110 @@ TRAIN_PATCHES = 3
 # Which of the TRAIN_PATCHES patches tagging's SERVING_PATCHES one is (the segment's middle, see
 # app.music.embedding.patches): held-out clips are scored on it alone, as the app tags.
 _SERVED_PATCH = slice(1, 1 + SERVING_PATCHES)
+# Every net of the musicnn wheel: the feature cache holds them all, candidates pick among them.
+ALL_NETS: tuple[str, ...] = tuple(NET_FILES)
 
 
 # ----------------------------------------------------------------------------- audio → rows
 
 
-def clip_segments(paths: list[Path], work: Path, name: str) -> list[SongAnalysis]:
-    """Per clip, its `app.music.features.analyse` with TRAIN_PATCHES patches per segment: what
-    tagging computes, with more patches. One cache file per clip under `work`, so an interrupted
-    run resumes where it stopped and a rerun that only changes the model skips the audio."""
+def _cache_name(path: Path) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{path.parent.name}__{path.stem}") + ".npz"
+
+
+def extract_clip(y: np.ndarray, every_patch: bool = False) -> dict[str, np.ndarray]:
+    """What training keeps of a clip: segment bounds, hand-made features, every net's outputs on
+    the served patch of each segment (`served`, [segments, 1, all nets]) and, with
+    `every_patch`, MSD_musicnn's on all TRAIN_PATCHES patches (`msd_all`, [segments, 3, 250]).
+    Every net on every patch costs about twice the CPU of the served patch alone."""
+    bounds = segment_bounds(y.size / SAMPLE_RATE)
+    spans = [(round(a * SAMPLE_RATE), round(b * SAMPLE_RATE)) for a, b in bounds]
+    hand = extract_segments(y, SAMPLE_RATE, spans)
+    embedders = {net: MusicnnEmbedder.for_net(net) for net in ALL_NETS}
+    served, msd_all = [], []
+    for a, b in spans:
+        spec = log_mel(resample(y[a:b], SAMPLE_RATE, SR))
+        served.append(np.concatenate([e.outputs(patches(spec, SERVING_PATCHES)) for e in embedders.values()], axis=1))
+        if every_patch:
+            msd_all.append(embedders["MSD_musicnn"].outputs(patches(spec, TRAIN_PATCHES)))
+    out = {"bounds": np.array(bounds), "hand": hand, "served": np.stack(served).astype(np.float32)}
+    if every_patch:
+        out["msd_all"] = np.stack(msd_all).astype(np.float32)
+    return {**out, "nets": np.array(ALL_NETS)}
+
+
+def _from_cache(z: dict[str, np.ndarray], nets: tuple[str, ...], all_patches: bool) -> SongAnalysis:
+    bounds = [tuple(b) for b in z["bounds"]]
+    cached_nets = tuple(str(n) for n in z["nets"])
+    if "per_patch" in z:  # an early cache file: every net on every patch
+        full = SongAnalysis(bounds, z["hand"], z["per_patch"], cached_nets)
+        return with_nets(full if all_patches else served_view(full), nets)
+    if all_patches:
+        if tuple(nets) != ("MSD_musicnn",) or "msd_all" not in z:
+            raise SystemExit("the feature cache holds every patch for MSD_musicnn only, where extracted with it")
+        return SongAnalysis(bounds, z["hand"], z["msd_all"], ("MSD_musicnn",))
+    return with_nets(SongAnalysis(bounds, z["hand"], z["served"], cached_nets), nets)
+
+
+def clip_segments(
+    paths: list[Path],
+    work: Path,
+    name: str,
+    nets: tuple[str, ...] = ALL_NETS,
+    *,
+    all_patches: bool = False,
+    every_patch: bool = False,
+) -> list[SongAnalysis]:
+    """Per clip, the segments as tagging analyses them (`extract_clip`), for `nets`, with every
+    patch of each segment (`all_patches`, MSD_musicnn only) or the served one. One cache file per
+    clip under `work`, named after the clip, so an interrupted run resumes where it stopped and a
+    rerun that only changes the model skips the audio."""
     from tqdm import tqdm
 
     folder = work / f"segments_{name}"
     folder.mkdir(parents=True, exist_ok=True)
     out = []
-    for i, path in enumerate(tqdm(paths, desc=f"segments {name}", mininterval=10)):
-        cache = folder / f"{i:05d}.npz"
-        if cache.exists():
-            with np.load(cache) as z:
-                out.append(SongAnalysis([tuple(b) for b in z["bounds"]], z["hand"], z["per_patch"]))
-            continue
-        try:
-            analysis = analyse(song_samples(path), patches_per_segment=TRAIN_PATCHES)
-        except AudioError as exc:
-            raise SystemExit(f"{path}: {exc}") from None
-        tmp = cache.with_suffix(".tmp.npz")
-        np.savez(tmp, bounds=np.array(analysis.bounds), hand=analysis.hand, per_patch=analysis.per_patch)
-        tmp.replace(cache)
-        out.append(analysis)
+    for path in tqdm(paths, desc=f"segments {name}", mininterval=30):
+        cache = folder / _cache_name(path)
+        if not cache.exists():
+            try:
+                arrays = extract_clip(song_samples(path), every_patch)
+            except AudioError as exc:
+                raise SystemExit(f"{path}: {exc}") from None
+            tmp = cache.with_suffix(".tmp.npz")
+            np.savez(tmp, **arrays)
+            tmp.replace(cache)
+        with np.load(cache) as z:
+            out.append(_from_cache(dict(z), nets, all_patches))
     return out
+
+
+def with_nets(analysis: SongAnalysis, nets: tuple[str, ...]) -> SongAnalysis:
+    """The analysis with only the outputs of `nets`, in that order."""
+    if tuple(nets) == tuple(analysis.nets):
+        return analysis
+    offsets = np.cumsum([0] + [net_output_dim(n) for n in analysis.nets])
+    cols = [np.arange(offsets[analysis.nets.index(n)], offsets[analysis.nets.index(n) + 1]) for n in nets]
+    return SongAnalysis(analysis.bounds, analysis.hand, analysis.per_patch[:, :, np.concatenate(cols)], tuple(nets))
+
+
+def set_paths(root: Path, name: str) -> list[Path]:
+    """A data set's clip files in its annotation order."""
+    if name == "4q":
+        ann = pd.read_csv(root / "4q" / "annotations.csv")
+        return [root / "4q" / "audio" / q / f"{s}.opus" for s, q in zip(ann.Song, ann.Quadrant, strict=True)]
+    if name == "emotify":
+        files = pd.read_csv(root / "emotify" / "annotations.csv").groupby("file").size().index
+        return [root / "emotify" / f for f in files]
+    if name == "musifeast17":
+        ann = pd.read_csv(root / "musifeast17" / "annotations.csv")
+        return [root / "musifeast17" / "audio" / f"{c}.opus" for c in ann.CLIP_NAME]
+    raise SystemExit(f"unknown data set {name!r}")
 
 
 def served_view(analysis: SongAnalysis) -> SongAnalysis:
     """The clip as tagging sees it: only the served patch of each segment."""
-    return SongAnalysis(analysis.bounds, analysis.hand, analysis.per_patch[:, _SERVED_PATCH])
+    return SongAnalysis(analysis.bounds, analysis.hand, analysis.per_patch[:, _SERVED_PATCH], analysis.nets)
 
 
 # ----------------------------------------------------------------------------- targets
@@ -182,30 +257,52 @@ def _common_scale(va: np.ndarray) -> np.ndarray:
 
 @dataclass
 class ClipSet:
-    """One data set's clips: analyses, quadrant index, continuous target, CV group, genre."""
+    """One data set's clips: files, quadrant index (-1: the set has none), continuous target,
+    CV group, genre, and how clear each label is. Their analyses come from the feature cache
+    (`clips`), per candidate's nets."""
 
     name: str
-    clips: list[SongAnalysis]
+    paths: list[Path]
     quadrant: np.ndarray
     va: np.ndarray
     groups: np.ndarray
     genre: np.ndarray
-    strength: np.ndarray  # how clear the label is (Emotify: listener agreement; 4Q: 1)
+    strength: np.ndarray  # how clear the label is (Emotify: listener agreement; others: 1)
+    artists: list[str]
+    # (nets, all_patches) -> the clips' analyses, read from the feature cache on first use.
+    loaded: dict = field(default_factory=dict)
+
+    def clips(self, work: Path, nets: tuple[str, ...], all_patches: bool) -> list[SongAnalysis]:
+        key = (tuple(nets), all_patches)
+        if key not in self.loaded:
+            self.loaded[key] = clip_segments(self.paths, work, self.name, tuple(nets), all_patches=all_patches)
+        return self.loaded[key]
+
+    def keep(self, idx: np.ndarray) -> None:
+        """Only the clips `idx` from now on."""
+        self.paths = [self.paths[i] for i in idx]
+        self.artists = [self.artists[i] for i in idx]
+        self.quadrant, self.va, self.groups = self.quadrant[idx], self.va[idx], self.groups[idx]
+        self.genre, self.strength = self.genre[idx], self.strength[idx]
+        self.loaded = {}
+
+    @property
+    def has_quadrants(self) -> bool:
+        return bool((self.quadrant >= 0).all())
 
 
-def load_4q(root: Path, lexicon: dict, work: Path) -> tuple[ClipSet, dict]:
+def load_4q(root: Path, lexicon: dict) -> tuple[ClipSet, dict]:
     ann = pd.read_csv(root / "4q" / "annotations.csv")
-    paths = [root / "4q" / "audio" / q / f"{s}.opus" for s, q in zip(ann.Song, ann.Quadrant, strict=True)]
-    clips = clip_segments(paths, work, "4q")
     words = np.array([mood_words_va(m, lexicon) for m in ann.MoodsStrSplit.fillna("")])
     va, n_words = words[:, :2], words[:, 2]
     if (n_words == 0).any():
         raise SystemExit(f"{int((n_words == 0).sum())} 4Q clips have no mood word in the lexicon")
-    groups, alias = artist_groups(ann.Artist.fillna("?").tolist())
-    stats = {"alias_merge": alias, "lexicon_words_per_clip_mean": float(np.mean(n_words))}
+    stats = {"lexicon_words_per_clip_mean": float(np.mean(n_words))}
     genre = ann.GenresStr.fillna("?").str.split(";").str[0].str.strip().to_numpy()
     quadrant = np.array([QUADRANTS.index(q) for q in ann.Quadrant])
-    return ClipSet("4q", clips, quadrant, _common_scale(va), groups, genre, np.ones(len(ann))), stats
+    artists = ann.Artist.fillna("?").tolist()
+    clipset = ClipSet("4q", set_paths(root, "4q"), quadrant, _common_scale(va), None, genre, np.ones(len(ann)), artists)
+    return clipset, stats
 
 
 def emotify_labels(ann: pd.DataFrame) -> pd.DataFrame:
@@ -223,19 +320,49 @@ def emotify_labels(ann: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def load_emotify(root: Path, work: Path, first_group: int) -> ClipSet:
+def load_emotify(root: Path) -> ClipSet:
     lab = emotify_labels(pd.read_csv(root / "emotify" / "annotations.csv"))
-    clips = clip_segments([root / "emotify" / f for f in lab.file], work, "emotify")
     va = lab[["valence", "arousal"]].to_numpy()
     return ClipSet(
         "emotify",
-        clips,
+        [root / "emotify" / f for f in lab.file],
         np.array([QUADRANTS.index(q) for q in lab.quadrant]),
         _common_scale(va),
-        first_group + np.arange(len(lab)),
+        None,
         lab.genre.to_numpy(),
         lab.strength.to_numpy(),
+        [f"emotify track {f}" for f in lab.file],  # anonymous: each track its own group
     )
+
+
+def load_musifeast(root: Path) -> ClipSet:
+    """MUSIFEAST-17: perceived valence and arousal (1–5, 701 raters) as continuous targets
+    only. Its valence is compressed, so cutting it into quadrants at the scale's midpoint makes
+    wrong labels (it lowered 4Q macro-F1 when tried): it has no quadrant here (-1)."""
+    ann = pd.read_csv(root / "musifeast17" / "annotations.csv")
+    va = ann[["valence_M", "arousal_M"]].to_numpy(dtype=float)
+    return ClipSet(
+        "musifeast17",
+        set_paths(root, "musifeast17"),
+        np.full(len(ann), -1),
+        _common_scale(va),
+        None,
+        ann.GENRE.to_numpy(),
+        np.ones(len(ann)),
+        ann.ARTIST.fillna("?").tolist(),
+    )
+
+
+def assign_groups(sets: list[ClipSet]) -> dict:
+    """CV groups over all sets at once: one group per artist with aliases merged, so an artist
+    in 4Q and in MUSIFEAST-17 is held out of both together."""
+    artists = [a for s in sets for a in s.artists]
+    groups, alias = artist_groups(artists)
+    start = 0
+    for s in sets:
+        s.groups = groups[start : start + len(s.artists)]
+        start += len(s.artists)
+    return alias
 
 
 # ----------------------------------------------------------------------------- model
@@ -243,36 +370,46 @@ def load_emotify(root: Path, work: Path, first_group: int) -> ClipSet:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One configuration: classifier C, ridge alpha, and which Emotify clips teach the classifier
-    ("none", "clear" = the clearer half by listener agreement, "all")."""
+    """One configuration: classifier C, ridge alpha, which Emotify clips teach the classifier
+    ("none", "clear" = the clearer half by listener agreement, "all"), which nets, whether the
+    training rows come from every patch of a segment (MSD_musicnn only: the cache holds every
+    patch for it alone) or from the served one, and MUSIFEAST-17's weight in the regression."""
 
     c: float
     alpha: float
     emotify_for_classes: str
     emotify_weight: float = 1.0  # an Emotify clip's weight against a 4Q clip's, in both heads
+    nets: tuple[str, ...] = ("MSD_musicnn",)
+    all_patches: bool = True
+    musifeast_weight: float = 0.0
 
     @property
     def name(self) -> str:
         weight = f"x{self.emotify_weight:g}" if self.emotify_weight != 1.0 else ""
-        return f"logreg_c{self.c:g}-ridge_a{self.alpha:g}-emotify_{self.emotify_for_classes}{weight}"
+        nets = "+".join(n.replace("_musicnn", "").replace("_", "-") for n in self.nets)
+        rows = "every-patch" if self.all_patches else "served-patch"
+        mf = f"-musifeast_x{self.musifeast_weight:g}" if self.musifeast_weight else ""
+        return f"{nets}-{rows}-logreg_c{self.c:g}-ridge_a{self.alpha:g}-emotify_{self.emotify_for_classes}{weight}{mf}"
 
 
-def _rows(sets: list[ClipSet], picks: list[np.ndarray], cand: Candidate):
+def _rows(sets: list[ClipSet], clips: list[list[SongAnalysis]], picks: list[np.ndarray], cand: Candidate):
     """Training rows of the picked clips: inputs, quadrant, VA target, per-row weights for the
     classifier (0 for clips that don't teach it) and for the regressor; each clip weighs the same
     however many rows it has."""
     xs, qs, vas, wc, wr = [], [], [], [], []
-    for s, idx in zip(sets, picks, strict=True):
+    for s, set_clips, idx in zip(sets, clips, picks, strict=True):
         clear = s.strength >= np.median(s.strength)
+        weight = {"emotify": cand.emotify_weight, "musifeast17": cand.musifeast_weight}.get(s.name, 1.0)
+        if weight == 0:
+            continue
         for i in idx:
-            rows = s.clips[i].inputs
+            rows = set_clips[i].inputs
             n = len(rows)
-            teaches = (
+            teaches = s.quadrant[i] >= 0 and (
                 s.name != "emotify"
                 or cand.emotify_for_classes == "all"
                 or (cand.emotify_for_classes == "clear" and clear[i])
             )
-            weight = cand.emotify_weight if s.name == "emotify" else 1.0
             xs.append(rows)
             qs.append(np.full(n, s.quadrant[i]))
             vas.append(np.repeat(s.va[i][None], n, axis=0))
@@ -281,44 +418,88 @@ def _rows(sets: list[ClipSet], picks: list[np.ndarray], cand: Candidate):
     return np.vstack(xs), np.concatenate(qs), np.vstack(vas), np.concatenate(wc), np.concatenate(wr)
 
 
-def fit(sets: list[ClipSet], picks: list[np.ndarray], cand: Candidate) -> LinearMoodModel:
-    """Fit both heads on the picked clips and return them as the served numpy weights."""
+def _raw_space(pipe, coef: np.ndarray, intercept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A linear head behind its pipeline's StandardScaler as weights on the raw inputs."""
+    scaler = pipe.named_steps["standardscaler"]
+    w = coef / scaler.scale_
+    return w, intercept - w @ scaler.mean_
+
+
+def fit(
+    sets: list[ClipSet], clips: list[list[SongAnalysis]], picks: list[np.ndarray], cand: Candidate
+) -> tuple[LinearMoodModel, np.ndarray]:
+    """Fit both heads on the picked clips (two scikit-learn pipelines: standardise, then
+    logistic regression / ridge) and return them as the served numpy weights, with the
+    attention-pooling weights learned on the same clips."""
     from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    x, q, va, wc, wr = _rows(sets, picks, cand)
-    scaler = StandardScaler().fit(x)
-    z = scaler.transform(x)
+    x, q, va, wc, wr = _rows(sets, clips, picks, cand)
     keep = wc > 0
-    clf = LogisticRegression(C=cand.c, max_iter=3000, class_weight="balanced")
-    clf.fit(z[keep], q[keep], sample_weight=wc[keep] / wc[keep].mean())
-    reg = Ridge(alpha=cand.alpha).fit(z, va, sample_weight=wr / wr.mean())
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=cand.c, max_iter=3000, class_weight="balanced"))
+    clf.fit(x[keep], q[keep], logisticregression__sample_weight=wc[keep] / wc[keep].mean())
+    reg = make_pipeline(StandardScaler(), Ridge(alpha=cand.alpha))
+    reg.fit(x, va, ridge__sample_weight=wr / wr.mean())
+    if list(clf.classes_) != list(range(len(QUADRANTS))):
+        raise SystemExit(f"a training fold lacks a quadrant: {clf.classes_}")
+    class_coef, class_intercept = _raw_space(clf, clf[-1].coef_, clf[-1].intercept_)
+    va_coef, va_intercept = _raw_space(reg, reg[-1].coef_, reg[-1].intercept_)
     # Ridge shrinks its answers toward the middle of the plane; stretch them back so the fitted
     # clips' predictions spread as widely as their targets (a monotone rescale: the order, and so
     # the Spearman figures, are unchanged), or every track would sit near the centre.
-    fitted = reg.predict(z)
+    fitted = reg.predict(x)
     stretch = np.sqrt(np.cov(va.T, aweights=wr).diagonal() / np.cov(fitted.T, aweights=wr).diagonal())
-    reg.coef_, reg.intercept_ = reg.coef_ * stretch[:, None], reg.intercept_ * stretch
-    if list(clf.classes_) != list(range(len(QUADRANTS))):
-        raise SystemExit(f"a training fold lacks a quadrant: {clf.classes_}")
+    va_coef, va_intercept = va_coef * stretch[:, None], va_intercept * stretch
+    n = x.shape[1]
     model = LinearMoodModel(
         {
-            "mean": scaler.mean_,
-            "scale": scaler.scale_,
-            "class_coef": clf.coef_,
-            "class_intercept": clf.intercept_,
-            "va_coef": reg.coef_,
-            "va_intercept": reg.intercept_,
+            "mean": np.zeros(n),
+            "scale": np.ones(n),
+            "class_coef": class_coef,
+            "class_intercept": class_intercept,
+            "va_coef": va_coef,
+            "va_intercept": va_intercept,
         }
     )
-    # The served numpy arithmetic must be the fitted models' own.
-    probe = z[:: max(1, len(z) // 50)]
-    got_p, got_va = model.predict(scaler.inverse_transform(probe))
-    if not (np.allclose(got_p, clf.predict_proba(probe), atol=1e-6)):
+    # The served numpy arithmetic must be the fitted pipelines' own.
+    probe = x[:: max(1, len(x) // 50)]
+    got_p, got_va = model.predict(probe)
+    if not np.allclose(got_p, clf.predict_proba(probe), atol=1e-5):
         raise SystemExit("exported classifier weights disagree with scikit-learn")
-    if not np.allclose(got_va, np.clip(reg.predict(probe), -1, 1), atol=1e-6):
+    if not np.allclose(got_va, np.clip(reg.predict(probe) * stretch, -1, 1), atol=1e-5):
         raise SystemExit("exported regressor weights disagree with scikit-learn")
-    return model
+    return model, fit_attention(model, sets, clips, picks, cand)
+
+
+def fit_attention(
+    model: LinearMoodModel, sets: list[ClipSet], clips: list[list[SongAnalysis]], picks: list[np.ndarray], cand
+) -> np.ndarray:
+    """Attention pooling over segments (`app.music.tagger.attention_weights`): two weights
+    that make the pooled probability of the clips' true quadrant likeliest, with a small L2
+    penalty, fitted on the frozen head's segment predictions of the training clips."""
+    from scipy.optimize import minimize
+
+    tagger = MoodTagger(model, "fit", list(QUADRANTS), nets=cand.nets)
+    segs, truth = [], []
+    for s, set_clips, idx in zip(sets, clips, picks, strict=True):
+        for i in idx:
+            if s.quadrant[i] < 0:
+                continue
+            a = served_view(set_clips[i]) if cand.all_patches else set_clips[i]
+            segs.append(tagger.segment_predictions(a)[0])
+            truth.append(s.quadrant[i])
+    feats = [attention_features(p) for p in segs]
+
+    def loss(w: np.ndarray) -> float:
+        total = 0.0
+        for f, p, t in zip(feats, segs, truth, strict=True):
+            score = f @ w
+            score = np.exp(score - score.max())
+            total -= np.log((score / score.sum()) @ p[:, t] + 1e-9)
+        return total / len(segs) + 0.01 * float(w @ w)
+
+    return minimize(loss, np.zeros(2), method="L-BFGS-B").x
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -328,47 +509,69 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def score(tags: list[MoodTag], s: ClipSet, idx: np.ndarray | None = None) -> dict:
-    """A set's figures from the app's tags of its clips: quadrant report (classifier), the
-    quadrant of the regressed point, and Spearman correlations with the continuous targets."""
+    """A set's figures from the app's tags of its clips: quadrant report (classifier) and the
+    quadrant of the regressed point where the set has quadrants, and Spearman correlations with
+    the continuous targets."""
     idx = np.arange(len(tags)) if idx is None else idx
-    truth = [QUADRANTS[s.quadrant[i]] for i in idx]
-    pred = [tags[i].quadrant for i in idx]
-    report = classification_report(truth, pred, QUADRANTS)
-    va_quadrant = [quadrant_of(tags[i].valence, tags[i].arousal) for i in idx]
-    report["va_quadrant_agreement"] = float(np.mean([p == t for p, t in zip(va_quadrant, truth, strict=True)]))
+    report: dict = {"n": len(idx)}
+    if s.has_quadrants:
+        truth = [QUADRANTS[s.quadrant[i]] for i in idx]
+        pred = [tags[i].quadrant for i in idx]
+        report.update(classification_report(truth, pred, QUADRANTS))
+        va_quadrant = [quadrant_of(tags[i].valence, tags[i].arousal) for i in idx]
+        report["va_quadrant_agreement"] = float(np.mean([p == t for p, t in zip(va_quadrant, truth, strict=True)]))
+        report["accuracy_confident"] = float(
+            np.mean([p == t for p, t, i in zip(pred, truth, idx, strict=True) if not tags[i].needs_review] or [0.0])
+        )
     report["valence_spearman"] = _spearman(np.array([tags[i].valence for i in idx]), s.va[idx, 0])
     report["arousal_spearman"] = _spearman(np.array([tags[i].arousal for i in idx]), s.va[idx, 1])
     report["needs_review_share"] = float(np.mean([tags[i].needs_review for i in idx]))
-    report["accuracy_confident"] = float(
-        np.mean([p == t for p, t, i in zip(pred, truth, idx, strict=True) if not tags[i].needs_review] or [0.0])
-    )
     return report
 
 
-def cross_validate(sets: list[ClipSet], cand: Candidate, *, seed: int, folds: int = 5) -> dict:
-    """Out-of-fold tags for every clip of every set, folds grouped (4Q by merged artist, Emotify
-    by track) and stratified by quadrant, then each set's `score`, and Emotify's by genre."""
+POOLINGS = ("trimmed_mean", "attention")
+# 4Q genres with at least this many clips get their own figures.
+MIN_GENRE_CLIPS = 30
+
+
+def cross_validate(sets: list[ClipSet], work: Path, cand: Candidate, *, seed: int, folds: int = 5) -> dict:
+    """Out-of-fold tags for every clip of every set, one grouped split over all sets (artists,
+    aliases merged; Emotify by track) stratified by set and quadrant, then each set's `score`
+    and per-genre figures, for each pooling over segments."""
     from sklearn.model_selection import StratifiedGroupKFold
 
+    clips = [s.clips(work, cand.nets, cand.all_patches) for s in sets]
+    strata = np.concatenate([[f"{s.name}:{q}" for q in s.quadrant] for s in sets])
+    groups = np.concatenate([s.groups for s in sets])
+    offsets = np.cumsum([0] + [len(s.paths) for s in sets])
+    fold = np.zeros(len(strata), dtype=int)
     splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
-    fold_of = [np.zeros(len(s.clips), dtype=int) for s in sets]
-    for s, f in zip(sets, fold_of, strict=True):
-        for k, (_, te) in enumerate(splitter.split(np.zeros(len(s.clips)), s.quadrant, s.groups)):
-            f[te] = k
-    tags: list[list[MoodTag | None]] = [[None] * len(s.clips) for s in sets]
+    for k, (_, te) in enumerate(splitter.split(np.zeros(len(strata)), strata, groups)):
+        fold[te] = k
+    fold_of = [fold[offsets[i] : offsets[i + 1]] for i in range(len(sets))]
+    tags = {p: [[None] * len(s.paths) for s in sets] for p in POOLINGS}
     for k in range(folds):
-        model = MoodTagger(fit(sets, [np.flatnonzero(f != k) for f in fold_of], cand), "cv", list(QUADRANTS))
-        for s, f, out in zip(sets, fold_of, tags, strict=True):
+        model, pool = fit(sets, clips, [np.flatnonzero(f != k) for f in fold_of], cand)
+        taggers = {
+            "trimmed_mean": MoodTagger(model, "cv", list(QUADRANTS), nets=cand.nets),
+            "attention": MoodTagger(model, "cv", list(QUADRANTS), nets=cand.nets, pool_weights=pool),
+        }
+        for set_clips, f, si in zip(clips, fold_of, range(len(sets)), strict=True):
             for i in np.flatnonzero(f == k):
-                out[i] = model.tag_analysis(served_view(s.clips[i]))
-    result = {s.name: score(t, s) for s, t in zip(sets, tags, strict=True)}
-    for s, t in zip(sets, tags, strict=True):
-        if s.name == "emotify":
-            result["emotify_by_genre"] = {
+                a = served_view(set_clips[i]) if cand.all_patches else set_clips[i]
+                for p, tagger in taggers.items():
+                    tags[p][si][i] = tagger.tag_analysis(a)
+    out = {}
+    for p in POOLINGS:
+        result = {s.name: score(t, s) for s, t in zip(sets, tags[p], strict=True)}
+        for s, t in zip(sets, tags[p], strict=True):
+            genres = [g for g in sorted(set(s.genre)) if s.name != "4q" or (s.genre == g).sum() >= MIN_GENRE_CLIPS]
+            result[f"{s.name}_by_genre"] = {
                 g: {k: v for k, v in score(t, s, np.flatnonzero(s.genre == g)).items() if k != "confusion"}
-                for g in sorted(set(s.genre))
+                for g in genres
             }
-    return result
+        out[p] = result
+    return out
 
 
 def _mean_report(reports: list):
@@ -394,24 +597,32 @@ SPREAD_KEYS = (
     ("emotify", "accuracy"),
     ("emotify", "valence_spearman"),
     ("emotify", "arousal_spearman"),
+    ("musifeast17", "valence_spearman"),
+    ("musifeast17", "arousal_spearman"),
 )
 
 
-def repeated_cross_validate(sets: list[ClipSet], cand: Candidate, *, seeds: list[int], folds: int = 5) -> dict:
-    """`cross_validate` over several random grouped splits, averaged: on a few hundred clips one
-    split's luck moves macro-F1 by about a point, as much as the candidates differ, so selection
-    and the reported figures use the mean, and `spread` keeps each headline figure's standard
-    deviation across the splits."""
-    runs = [cross_validate(sets, cand, seed=seed, folds=folds) for seed in seeds]
-    result = _mean_report(runs)
-    result["spread"] = {f"{s}_{k}": float(np.std([r[s][k] for r in runs])) for s, k in SPREAD_KEYS}
-    result["seeds"] = list(seeds)
-    return result
+def repeated_cross_validate(
+    sets: list[ClipSet], work: Path, cand: Candidate, *, seeds: list[int], folds: int = 5
+) -> dict[str, dict]:
+    """`cross_validate` over several random grouped splits, averaged per pooling: on a few
+    hundred clips one split's luck moves macro-F1 by about a point, as much as the candidates
+    differ, so selection and the reported figures use the mean, and `spread` keeps each headline
+    figure's standard deviation across the splits."""
+    runs = [cross_validate(sets, work, cand, seed=seed, folds=folds) for seed in seeds]
+    out = {}
+    for p in POOLINGS:
+        per = [r[p] for r in runs]
+        result = _mean_report(per)
+        result["spread"] = {f"{s}_{k}": float(np.std([r[s][k] for r in per])) for s, k in SPREAD_KEYS if s in per[0]}
+        result["seeds"] = list(seeds)
+        out[p] = result
+    return out
 
 
 def demo_analyses() -> list[tuple[str, SongAnalysis]]:
-    """The demo catalog's clips (`app.tools.demo`), written and analysed as its import does, with
-    the quadrant each was synthesised for."""
+    """The demo catalog's clips (`app.tools.demo`), written and analysed as its import does
+    (every net, the served patch), with the quadrant each was synthesised for."""
     import tempfile
 
     from app.music.features import analyse_source
@@ -422,20 +633,45 @@ def demo_analyses() -> list[tuple[str, SongAnalysis]]:
         for quadrant, index, title, artist in demo_specs():
             path = Path(folder) / f"{quadrant}_{index}.wav"
             write_demo_wav(path, quadrant, index, title, artist)
-            out.append((quadrant, analyse_source(path)))
+            out.append((quadrant, analyse_source(path, nets=ALL_NETS)))
     return out
 
 
-def demo_quadrants(model: LinearMoodModel, demo: list[tuple[str, SongAnalysis]]) -> dict[str, int]:
-    """How many demo tracks the model would tag with each quadrant."""
-    tagger = MoodTagger(model, "candidate", list(QUADRANTS))
-    tags = [tagger.tag_analysis(analysis).quadrant for _, analysis in demo]
+def demo_quadrants(tagger: MoodTagger, demo: list[tuple[str, SongAnalysis]]) -> dict[str, int]:
+    """How many demo tracks the tagger would tag with each quadrant."""
+    tags = [tagger.tag_analysis(with_nets(analysis, tagger.nets)).quadrant for _, analysis in demo]
     return {q: tags.count(q) for q in QUADRANTS}
 
 
+def valence_arousal(r: dict) -> tuple[float, float]:
+    """Valence and arousal Spearman, averaged over the three sets."""
+    names = ("4q", "emotify", "musifeast17")
+    return (
+        float(np.mean([r[n]["valence_spearman"] for n in names])),
+        float(np.mean([r[n]["arousal_spearman"] for n in names])),
+    )
+
+
 def _objective(r: dict) -> float:
-    """What selection maximises: 4Q macro-F1 and Emotify quadrant agreement and valence, equally."""
-    return (r["4q"]["macro_f1"] + r["emotify"]["accuracy"] + r["emotify"]["valence_spearman"]) / 3
+    """What selection maximises: 4Q macro-F1, Emotify quadrant agreement and valence Spearman
+    (mean of Emotify's and MUSIFEAST-17's, the sets rated by listeners), equally."""
+    valence = (r["emotify"]["valence_spearman"] + r["musifeast17"]["valence_spearman"]) / 2
+    return (r["4q"]["macro_f1"] + r["emotify"]["accuracy"] + valence) / 3
+
+
+def beats(r: dict, base: dict) -> bool:
+    """Whether a candidate's CV beats the served model's recipe on the same splits: no lower
+    4Q macro-F1, Emotify agreement, or valence/arousal Spearman (mean over the sets), and a
+    higher objective."""
+    v, a = valence_arousal(r)
+    bv, ba = valence_arousal(base)
+    return (
+        r["4q"]["macro_f1"] >= base["4q"]["macro_f1"]
+        and r["emotify"]["accuracy"] >= base["emotify"]["accuracy"]
+        and v >= bv
+        and a >= ba
+        and _objective(r) > _objective(base)
+    )
 
 
 def select(results: dict[str, dict]) -> str:
@@ -450,101 +686,251 @@ def select(results: dict[str, dict]) -> str:
     return max(eligible, key=lambda k: _objective(results[k]))
 
 
+# The served model's recipe (models/music_metrics.json before this training), here on the
+# served patch's rows (the cache has every patch only where extracted with --every-patch): the
+# baseline a new model must beat on the same splits.
+SERVED_RECIPE = Candidate(0.003, 300.0, "all", 2.0, all_patches=False)
+
+
 def candidates() -> list[Candidate]:
+    every = ALL_NETS
     return [
-        Candidate(c, 300.0, emo, weight)
-        for c in (0.003, 0.01, 0.03)
-        for emo in ("clear", "all")
-        for weight in (1.0, 2.0)
+        SERVED_RECIPE,
+        Candidate(0.003, 300.0, "all", 2.0, ("MSD_musicnn",), False, 1.0),
+        Candidate(0.003, 300.0, "all", 2.0, ("MSD_musicnn", "MTT_musicnn"), False, 1.0),
+        Candidate(0.003, 300.0, "all", 2.0, every, False, 1.0),
+        Candidate(0.001, 1000.0, "all", 2.0, every, False, 1.0),
     ]
 
 
+def beats_recorded(r: dict, recorded: dict | None) -> bool:
+    """Whether a candidate's CV is at least the served model's own recorded figures (its
+    music_metrics.json: other splits, 4Q and Emotify only) on 4Q macro-F1, Emotify agreement and
+    the two sets' valence/arousal Spearman."""
+    if not recorded:
+        return True
+    keys = [("4q", "macro_f1"), ("emotify", "accuracy")] + [
+        (s, k) for s in ("4q", "emotify") for k in ("valence_spearman", "arousal_spearman")
+    ]
+    return all(r[s][k] >= recorded[s][k] for s, k in keys)
+
+
+def export(folder: Path) -> None:
+    """Replace models/'s music model and figures with a training run's, if that run's CV beat
+    the served recipe and its model tags every quadrant of the demo catalog."""
+    metrics = json.loads((folder / "music_metrics.json").read_text())
+    if not metrics.get("export_ok"):
+        raise SystemExit(f"{folder} holds a model that did not beat the served one: {metrics.get('export_reason')}")
+    tagger = MoodTagger.from_file(folder / MUSIC_MODEL_FILE)
+    missing = [n for n in tagger.nets if not (MODELS_DIR / NET_FILES[n]).is_file()]
+    if missing:
+        raise SystemExit(f"models/ lacks the nets {missing}: build them with `python -m app.music.convert_musicnn`")
+    for name in (MUSIC_MODEL_FILE, "music_metrics.json"):
+        shutil.copyfile(folder / name, MODELS_DIR / name)
+    print(f"exported {tagger.version} to {MODELS_DIR}; regenerate the card: python -m app.tools.model_card")
+
+
 def main(argv: list[str] | None = None) -> None:
+    from threadpoolctl import threadpool_limits
+
+    # One BLAS thread: on a small shared box more threads only thrash (the fits got 2-3x slower).
+    with threadpool_limits(1):
+        _main(argv)
+
+
+def _main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="../shared/data/music")
     p.add_argument("--lexicon", default="../shared/data/lexicon/Ratings_Warriner_et_al.csv")
     p.add_argument("--workdir", default=".cache/music_train")
+    p.add_argument("--out", default=".cache/music_train/out", help="where the trained model and its figures go")
+    p.add_argument("--export", metavar="DIR", help="copy a finished run's model from DIR into models/ and stop")
     p.add_argument("--seed", type=int, default=7, help="the first CV split's seed; repeats use the next ones")
-    p.add_argument("--repeats", type=int, default=5, help="random grouped CV splits averaged per candidate")
-    p.add_argument("--only", nargs="*", help="evaluate only candidates with these names")
+    p.add_argument("--repeats", type=int, default=3, help="random grouped CV splits averaged per candidate")
+    p.add_argument("--only", nargs="*", help="evaluate only candidates with these names (and the served recipe)")
+    p.add_argument(
+        "--extract",
+        nargs="+",
+        choices=["4q", "emotify", "musifeast17"],
+        help="only fill the feature cache of these sets (resumable) and stop",
+    )
+    p.add_argument("--limit", type=int, help="with --extract: only the first N clips (to time one)")
+    p.add_argument(
+        "--cached-only",
+        action="store_true",
+        help="train on the clips whose features are cached so far (a look at an unfinished cache; never exported)",
+    )
+    p.add_argument("--every-patch", action="store_true", help="with --extract: MSD_musicnn on every patch too")
+    p.add_argument(
+        "--reverse", action="store_true", help="with --extract: last clip first (a second worker meets the first)"
+    )
     args = p.parse_args(argv)
-    root, work = Path(args.data), Path(args.workdir)
+    root, work, out_dir = Path(args.data), Path(args.workdir), Path(args.out)
+    if args.export:
+        export(Path(args.export))
+        return
+    if args.extract:
+        for name in args.extract:
+            t = time.time()
+            paths = set_paths(root, name)[: args.limit]
+            # A fixed shuffle: an unfinished cache then holds every genre and quadrant alike.
+            paths = [paths[i] for i in np.random.default_rng(0).permutation(len(paths))]
+            clip_segments(paths[::-1] if args.reverse else paths, work, name, every_patch=args.every_patch)
+            print(f"{name}: {len(paths)} clips cached in {time.time() - t:.1f}s", flush=True)
+        return
+    served_metrics = json.loads((MODELS_DIR / "music_metrics.json").read_text())
+    recorded = served_metrics.get("results", {}).get(served_metrics.get("selected"))
     t0 = time.time()
-    four_q, stats = load_4q(root, lexicon_table(Path(args.lexicon)), work)
-    emotify = load_emotify(root, work, first_group=int(four_q.groups.max()) + 1)
-    sets = [four_q, emotify]
+    four_q, stats = load_4q(root, lexicon_table(Path(args.lexicon)))
+    sets = [four_q, load_emotify(root), load_musifeast(root)]
+    alias = assign_groups(sets)
+    partial = {}
+    if args.cached_only:
+        # The clips cached when the first --cached-only run into this folder started: a resumed
+        # run compares its candidates on the same clips however far the cache has grown since.
+        listed = out_dir / "subset.json"
+        if not listed.exists():
+            out_dir.mkdir(parents=True, exist_ok=True)
+            cached = {
+                s.name: [_cache_name(p) for p in s.paths if (work / f"segments_{s.name}" / _cache_name(p)).exists()]
+                for s in sets
+            }
+            listed.write_text(json.dumps(cached))
+        subset = json.loads(listed.read_text())
+        for s in sets:
+            keep = np.array([_cache_name(p) in set(subset[s.name]) for p in s.paths])
+            partial[s.name] = f"{int(keep.sum())} of {len(keep)}"
+            s.keep(np.flatnonzero(keep))
+    for s in sets:
+        s.clips(work, ALL_NETS, all_patches=False)
     print(
-        f"segments: 4Q {sum(len(c.bounds) for c in four_q.clips)} from {len(four_q.clips)} clips, "
-        f"Emotify {sum(len(c.bounds) for c in emotify.clips)} from {len(emotify.clips)} "
-        f"({time.time() - t0:.0f}s); 4Q artists {stats['alias_merge']['artists']} -> "
-        f"{stats['alias_merge']['groups']} groups",
+        f"clips: {', '.join(f'{s.name} {len(s.paths)}' for s in sets)} ({time.time() - t0:.0f}s); "
+        f"artists {alias['artists']} -> {alias['groups']} groups",
         flush=True,
     )
-    results = {}
+    results: dict[str, dict] = {}
     seeds = list(range(args.seed, args.seed + args.repeats))
-    for cand in candidates():
-        if args.only and cand.name not in args.only:
+    chosen = [c for c in candidates() if not args.only or c.name in args.only or c == SERVED_RECIPE]
+    progress = out_dir / "cv_progress.json"
+    if progress.exists():  # a resumed run keeps the candidates it already cross-validated
+        results = json.loads(progress.read_text())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for cand in chosen:
+        if any(k.startswith(cand.name + "+") for k in results):
             continue
-        r = results[cand.name] = repeated_cross_validate(sets, cand, seeds=seeds)
-        print(
-            f"{cand.name:42s} 4Q macro_f1 {r['4q']['macro_f1']:.4f}±{r['spread']['4q_macro_f1']:.4f} "
-            f"v {r['4q']['valence_spearman']:.3f} "
-            f"a {r['4q']['arousal_spearman']:.3f} | Emotify agree {r['emotify']['accuracy']:.4f} "
-            f"v {r['emotify']['valence_spearman']:.3f} a {r['emotify']['arousal_spearman']:.3f}",
-            flush=True,
-        )
+        t = time.time()
+        for pooling, r in repeated_cross_validate(sets, work, cand, seeds=seeds).items():
+            results[f"{cand.name}+{pooling}"] = r
+            print(
+                f"{cand.name}+{pooling}: 4Q F1 {r['4q']['macro_f1']:.4f}±{r['spread']['4q_macro_f1']:.4f} "
+                f"v {r['4q']['valence_spearman']:.3f} a {r['4q']['arousal_spearman']:.3f} | Emotify "
+                f"{r['emotify']['accuracy']:.4f} v {r['emotify']['valence_spearman']:.3f} "
+                f"a {r['emotify']['arousal_spearman']:.3f} | MUSIFEAST v {r['musifeast17']['valence_spearman']:.3f} "
+                f"a {r['musifeast17']['arousal_spearman']:.3f} ({time.time() - t:.0f}s)",
+                flush=True,
+            )
+        progress.write_text(json.dumps(results))
     # The demo catalog is what the app runs on out of the box, tagged by this model: a candidate
     # that leaves a quadrant of it empty gives a listener's strategy nowhere to go there, so it is
     # not eligible, however it scores. The demo clips are synthetic: they gate, they don't rank.
     demo = demo_analyses()
-    every = [np.arange(len(s.clips)) for s in sets]
-    fitted = {c.name: fit(sets, every, c) for c in candidates() if c.name in results}
-    for name, r in results.items():
-        r["demo_quadrants"] = demo_quadrants(fitted[name], demo)
-    best_name = select(results)
-    best = next(c for c in candidates() if c.name == best_name)
-    model = fitted[best_name]
-    version = f"music-seg-{best.name}-{time.strftime('%Y%m%d')}"
-    MODELS_DIR.mkdir(exist_ok=True)
-    weights = {k: getattr(model, k) for k in LinearMoodModel.FIELDS}
-    target = MODELS_DIR / MUSIC_MODEL_FILE
-    np.savez_compressed(target, version=np.array(version), classes=np.array(list(QUADRANTS)), **weights)
+    every = [np.arange(len(s.paths)) for s in sets]
+    fitted = {}
+    for cand in chosen:
+        clips = [s.clips(work, cand.nets, cand.all_patches) for s in sets]
+        model, pool = fit(sets, clips, every, cand)
+        for pooling in POOLINGS:
+            tagger = MoodTagger(
+                model,
+                "candidate",
+                list(QUADRANTS),
+                nets=cand.nets,
+                pool_weights=pool if pooling == "attention" else None,
+            )
+            fitted[f"{cand.name}+{pooling}"] = (cand, model, pool if pooling == "attention" else None)
+            results[f"{cand.name}+{pooling}"]["demo_quadrants"] = demo_quadrants(tagger, demo)
+    best_name = select({k: r for k, r in results.items() if k in fitted})
+    base_name = f"{SERVED_RECIPE.name}+trimmed_mean"
+    best, model, pool = fitted[best_name]
+    export_ok = (
+        not partial
+        and best_name != base_name
+        and beats(results[best_name], results[base_name])
+        and beats_recorded(results[best_name], recorded)
+    )
+    if partial:
+        reason = f"trained on a partial feature cache ({partial}): figures for comparison only, not exported"
+    elif export_ok:
+        reason = f"{best_name} beats the served recipe {base_name} (same splits) and the served model's record"
+    else:
+        reason = (
+            f"{best_name} does not beat both the served recipe {base_name} (same splits) and the served model's "
+            "recorded figures on every headline figure"
+        )
+    version = f"music-{best_name}-{time.strftime('%Y%m%d')}"
+    write_model(
+        out_dir / MUSIC_MODEL_FILE,
+        model,
+        version=version,
+        nets=best.nets,
+        patches_per_segment=SERVING_PATCHES,
+        pool_weights=pool,
+    )
     summary = {
         "version": version,
         "selected": best_name,
+        "served_recipe": base_name,
+        "partial_cache": partial or None,
+        "served_model": {"version": served_metrics.get("version"), "recorded": recorded},
+        "export_ok": export_ok,
+        "export_reason": reason,
         "objective": (
-            "mean of 4Q macro-F1, Emotify quadrant agreement and Emotify valence Spearman, among the candidates "
-            "that tag every quadrant of the demo catalog"
+            "mean of 4Q macro-F1, Emotify quadrant agreement and valence Spearman (mean of Emotify's and "
+            "MUSIFEAST-17's), among the candidates that tag every quadrant of the demo catalog; exported only if "
+            "it also beats the served recipe on 4Q macro-F1, Emotify agreement and valence/arousal Spearman"
         ),
         "cv": (
-            f"StratifiedGroupKFold(5) repeated over {len(seeds)} random splits (seeds {seeds[0]}–"
-            f"{seeds[-1]}), figures averaged: 4Q grouped by artist with aliases merged, each "
-            "Emotify track in one fold; held-out clips tagged as the app tags (one patch per segment, trimmed "
-            "mean over segments)"
+            f"StratifiedGroupKFold(5) over all three sets at once, repeated over {len(seeds)} random splits (seeds "
+            f"{seeds[0]}–{seeds[-1]}), figures averaged: grouped by artist with aliases merged (across 4Q and "
+            "MUSIFEAST-17), each Emotify track in one fold; held-out clips tagged as the app tags (one patch per "
+            "segment, then the pooling over segments)"
         ),
         "repeats": len(seeds),
-        "n_4q": len(four_q.clips),
-        "n_emotify": len(emotify.clips),
-        "segment_s": float(np.median([b - a for c in four_q.clips for a, b in c.bounds])),
-        "train_patches_per_segment": TRAIN_PATCHES,
+        "n_4q": len(four_q.paths),
+        "n_emotify": len(sets[1].paths),
+        "n_musifeast17": len(sets[2].paths),
+        "segment_s": float(np.median([b - a for c in four_q.clips(work, ALL_NETS, False) for a, b in c.bounds])),
+        "train_patches_per_segment": TRAIN_PATCHES if best.all_patches else SERVING_PATCHES,
+        "served_patches_per_segment": SERVING_PATCHES,
+        "nets": list(best.nets),
         "n_features": model.n_features,
         "features": (
-            "per ~10 s segment: musicnn MSD tag probabilities (50) and penultimate layer (200) on a 3 s patch "
+            "per ~10 s segment: for each net (MSD/MTT x musicnn/vgg from the musicnn wheel) its 50 tag probabilities "
+            "and penultimate layer (musicnn: 200-d dense; vgg: 256-d last pooling) on a 3 s patch "
             f"+ {len(CUE_FEATURES)} hand-made cues (spectral contrast and shape, key clarity and major/minor mode, "
             "loudness dynamics, onset rate, tempo, pulse clarity, harmonic/percussive ratio, dissonance)"
         ),
-        "targets": (
-            "quadrant: 4Q label, Emotify GEMS profile; valence/arousal: 4Q AllMusic mood words through the "
-            "Warriner norms, Emotify GEMS profile through GEMS_VA; each set centred and scaled alike"
+        "feature_cache": (
+            "every net on the served (middle) patch of each segment only: MSD_musicnn on all "
+            f"{TRAIN_PATCHES} patches of a segment (as the served model was trained) was twice the CPU this shared "
+            "machine gave the run, so every candidate, the served recipe included, trains on the served patch's rows"
         ),
+        "targets": (
+            "quadrant: 4Q label, Emotify GEMS profile (MUSIFEAST-17 has none); valence/arousal: 4Q AllMusic mood "
+            "words through the Warriner norms, Emotify GEMS profile through GEMS_VA, MUSIFEAST-17's listener "
+            "ratings; each set centred and scaled alike"
+        ),
+        "alias_merge": alias,
         **stats,
         "results": results,
     }
-    (MODELS_DIR / "music_metrics.json").write_text(json.dumps(summary, indent=1))
+    (out_dir / "music_metrics.json").write_text(json.dumps(summary, indent=1))
     r = results[best_name]
     print(
         f"selected {best_name}: 4Q macro_f1 {r['4q']['macro_f1']:.4f}, Emotify agreement "
-        f"{r['emotify']['accuracy']:.4f}, valence {r['emotify']['valence_spearman']:.3f}; saved {version}"
+        f"{r['emotify']['accuracy']:.4f}, valence {r['emotify']['valence_spearman']:.3f}; wrote {out_dir}; "
+        f"{reason}" + (f"; export with: python -m app.music.train --export {out_dir}" if export_ok else ""),
+        flush=True,
     )
 
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from app.config import CACHE_DIR
 from app.tools.evaluation import print_figures
-from app.tools.samples import SR, astronaut_frame, mood_clip
+from app.tools.samples import SR, astronaut_frame, mood_clip, write_long_song
 
 
 def _ms(samples: list[float]) -> tuple[float, float]:
@@ -139,7 +139,15 @@ def bench_music(repeats: int = 5) -> dict:
                 tagger.tag(path)
                 samples.append(time.perf_counter() - t0)
             out[key] = round(statistics.median(samples), 3)
+        # The analysis worker an import uses, fresh, tagging the 5-minute song whole: its peak RSS
+        # (the `app` part measures it again beside the app process, during a real import).
+        from app import library
+
+        with library.ANALYSIS_POOL.lease(1) as worker:
+            out["music_worker_rss_mb"] = worker.run(partial(_tag_peak_rss_mb, str(path)))
+        library.ANALYSIS_POOL.shutdown_if_idle()
     out["music_model_version"] = tagger.version
+    out["music_nets"] = list(tagger.nets)
     return out
 
 
@@ -535,14 +543,6 @@ def _app_session(url: str, clips: Path, report, song: Path | None = None) -> Non
     )
 
 
-def write_long_song(path: Path, seconds: float = 300.0, sr: int = 44100) -> None:
-    """A whole song as a curator imports one: `seconds` of music, 16-bit stereo WAV at `sr`."""
-    import soundfile as sf
-
-    y = np.tile(mood_clip("Q2", seed=7, seconds=30.0, sr=sr), int(np.ceil(seconds / 30.0)))[: int(seconds * sr)]
-    sf.write(path, np.stack([y, 0.9 * y], axis=1), sr, subtype="PCM_16")
-
-
 def bench_app_process(url: str, import_files: int = 100) -> dict:
     """Peak memory of an app-like process after a live session and a bulk import, and the
     import's throughput (`_app_session`); run in a child so nothing measured here counts."""
@@ -566,7 +566,7 @@ def bench_app_process(url: str, import_files: int = 100) -> dict:
 
 
 # What `--only` can pick (the default is all of them, in this order).
-PARTS = ("vision", "music", "recommend", "analytics", "app")
+PARTS = ("vision", "music", "recommend", "analytics", "app", "deploy", "listeners")
 
 
 # Figures that describe one run's catalog rather than measure anything: a partial run doesn't
@@ -631,6 +631,14 @@ def run_bench(args: argparse.Namespace) -> int:
     if "app" in parts:
         result["bench_process_rss_mb"] = _peak_rss_mb()  # models loaded side by side, music in-process
         result.update(bench_app_process(url, int(getattr(args, "import_files", 100))))
+    if "deploy" in parts:
+        from app.tools.footprint import footprint
+
+        result.update(footprint(PAGE_MODULES))
+    if "listeners" in parts:
+        from app.tools.listener_load import bench_listeners
+
+        result.update(bench_listeners())
     merge = getattr(args, "merge", None)
     if merge:
         merge_figures(Path(merge), result, partial=bool(getattr(args, "only", None)))

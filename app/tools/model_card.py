@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 
-from app.config import FACE_MODEL_FILE, MODELS_DIR, MUSIC_MODEL_FILE, MUSICNN_MODEL_FILE
+from app.config import FACE_MODEL_FILE, FRAGMENT_BELOW_S, MODELS_DIR, MUSIC_MODEL_FILE
 from app.emotions import FACE_LABELS, QUADRANTS
-from app.music.tagger import REVIEW_BELOW
+from app.music.tagger import FRAGMENT_CONFIDENCE, REVIEW_BELOW
 
 TRAIN_FACE = "python -m app.vision.train --data ../shared/data/fer2013"
 
@@ -162,6 +162,99 @@ def _validation(m: dict) -> str:
     )
 
 
+def _worst_confusions(labels: list[str], matrix: list[list[float]], k: int = 4) -> str:
+    """The largest off-diagonal cells: which true label is read as which, and how often."""
+    cells = [
+        (matrix[i][j] / max(sum(matrix[i]), 1), labels[i], labels[j], matrix[i][j])
+        for i in range(len(labels))
+        for j in range(len(labels))
+        if i != j and matrix[i][j]
+    ]
+    return "; ".join(
+        f"{true} read as {pred} {share * 100:.0f} % ({_count(n)})" for share, true, pred, n in sorted(cells)[::-1][:k]
+    )
+
+
+def _dev_row(name: str, d: dict) -> str:
+    fp, fl, ck = d["ferplus_plurality"], d["fer2013_labels"], d.get("ckplus") or {}
+    ck_all = d.get("ckplus_all_dev_subjects") or {}
+    cells = [
+        f"{fp['accuracy']:.4f} (macro-F1 {fp['macro_f1']:.4f})",
+        f"{fl['accuracy']:.4f} (macro-F1 {fl['macro_f1']:.4f})",
+        f"{ck['accuracy']:.4f} ({ck.get('subjects')} subjects, {ck['n']} faces)" if ck else "—",
+        f"{ck_all['accuracy']:.4f} ({ck_all.get('subjects')} subjects)" if ck_all else "—",
+    ]
+    return f"| {name} | " + " | ".join(cells) + " |\n"
+
+
+def _dev_measures(m: dict) -> str:
+    """Every dev measure of the served model (and of the one it replaced), its confusion matrix
+    against the FER+ plurality, and what it still gets wrong; from `dev` in face_metrics.json
+    (`python -m app.vision.train --measure`, or `--export`)."""
+    dev = m.get("dev")
+    if not dev:
+        return ""
+    rows = _dev_row("served", dev) + (_dev_row("before this export", m["dev_before"]) if m.get("dev_before") else "")
+    fold = dev.get("ckplus_fold") or {}
+    fp = dev["ferplus_plurality"]
+    labels = list(FACE_LABELS)
+    weakest = sorted(fp["per_class"].items(), key=lambda kv: kv[1])[:3]
+    ck = dev.get("ckplus") or {}
+    ck_weak = sorted((ck.get("per_class") or {}).items(), key=lambda kv: kv[1])[:2]
+    return f"""
+**Dev measures** (`python -m app.vision.train --measure`, through the serving code): FER+ plurality is
+the label most of FER+'s ten annotators gave (Barsoum et al. 2016; images whose plurality is
+"unknown" or "not a face" left out, contempt votes dropped; a prediction tied at the top counts),
+on de-duplicated val; FER2013 labels on the same faces; CK+ on the subjects of fold {fold.get("fold")} of
+{fold.get("of")} subject-grouped folds of `ckplus_dev` (held out of the fine-tune), and on all dev subjects
+(a fair figure only for a model that never trained on CK+).
+
+| model | FER+ plurality | FER2013 labels | CK+ held-out fold | CK+ all dev subjects |
+|---|---|---|---|---|
+{rows}
+Confusion matrix against the FER+ plurality ({fp["n"]} faces; rows: plurality label, first of a tie):
+
+{_confusion_table(labels, fp["confusion"])}
+**What it still gets wrong**: {_worst_confusions(labels, fp["confusion"])}. Weakest FER+ recall:
+{", ".join(f"{lab} {r:.3f}" for lab, r in weakest)}.{
+        " On CK+'s posed faces the weakest: " + ", ".join(f"{lab} {r:.3f}" for lab, r in ck_weak) + "."
+        if ck_weak
+        else ""
+    }
+"""
+
+
+def _finetune_runs(runs: dict | None) -> str:
+    """The recorded fine-tune runs (`models/face_finetune_runs.json`): options, data hash and
+    every epoch's dev figures, so the card's recipe comes from what ran."""
+    if not runs:
+        return ""
+    out = (
+        "\n**Fine-tune runs** (`python -m app.vision.train`, from the committed checkpoints; "
+        "recorded with `--record`):\n\n"
+    )
+    for name, run in runs.items():
+        o = run["options"]
+        curve = ", ".join(
+            f"{h['epoch']}: {h['ferplus_plurality']['accuracy']:.3f} / {h['fer2013_labels']['accuracy']:.3f}"
+            + (f" / {h['ckplus']['accuracy']:.3f}" if h.get("ckplus") else "")
+            for h in run["history"]
+        )
+        start = run["start"]
+        out += (
+            f"- `{name}`: {o['epochs']} epochs of {run['steps_per_epoch']} steps × {o['batch']} faces "
+            f"({run['n_train']:,} training faces, data sha256 {run['data_sha256'][:12]}…), AdamW peak LR {o['lr']}, "
+            f"FER2013's label counted as {o['fer2013_votes']} extra votes, CK+ ×{o['ck_repeat']}, seed {o['seed']}; "
+            f"{len(run['history'])} epochs done. FER+ plurality / FER2013 labels / CK+ held-out by epoch: "
+            f"start {start['ferplus_plurality']['accuracy']:.3f} / {start['fer2013_labels']['accuracy']:.3f}"
+            + (f" / {start['ckplus']['accuracy']:.3f}" if start.get("ckplus") else "")
+            + f", {curve}."
+            + (f" Best epoch's nets: `{run['kept_best']}` (go on with `--init`)." if run.get("kept_best") else "")
+            + "\n"
+        )
+    return out
+
+
 def face_section(m: dict | None, bench: dict | None) -> str:
     if m is None:
         return "## Face expression model\n\nNot trained yet (`models/face_metrics.json` missing).\n"
@@ -186,6 +279,7 @@ def face_section(m: dict | None, bench: dict | None) -> str:
             f"(640×480 astronaut photo: detect + classify + overlay, detecting on every frame) median "
             f"{bench.get('frame_ms_p50_detect_every_frame')} ms (the face detector section says how).\n"
         )
+    runs = _finetune_runs(_load("face_finetune_runs.json"))
     return f"""## Face expression model — `{FACE_MODEL_FILE}`
 
 - **Task**: 7-way facial expression ({", ".join(FACE_LABELS)}) from a 48×48 grayscale face crop.
@@ -213,7 +307,7 @@ def face_section(m: dict | None, bench: dict | None) -> str:
 {rows}
 Confusion matrix (rows: true label):
 
-{_confusion_table(list(FACE_LABELS), confusion)}{speed}
+{_confusion_table(list(FACE_LABELS), confusion)}{_dev_measures(m)}{runs}{speed}
 **Limits**: FER2013 faces are mostly frontal, low-resolution web images; accuracy drops for
 profile views, strong lighting and faces under ~40 px. Disgust and fear are the weakest classes.
 Expression is not emotion: the app treats it as a hint for music, never as a judgement.
@@ -431,11 +525,56 @@ with each other rather than across machines.
 {_misses(served, m.get("misses_by_condition"))}"""
 
 
+def _f(r: dict, key: str, fmt: str) -> str:
+    return format(r[key], fmt) if key in r else "–"
+
+
 def _set_row(name: str, r: dict) -> str:
+    review = f"{r['needs_review_share'] * 100:.0f} %" if "needs_review_share" in r else "–"
     return (
-        f"| {name} | {r['n']} | {r['macro_f1']:.4f} | {r['accuracy']:.4f} | {r['va_quadrant_agreement']:.4f} "
-        f"| {r['valence_spearman']:.3f} | {r['arousal_spearman']:.3f} | {r['needs_review_share'] * 100:.0f} % "
-        f"| {r['accuracy_confident']:.4f} |\n"
+        f"| {name} | {r.get('n', '–')} | {_f(r, 'macro_f1', '.4f')} | {_f(r, 'accuracy', '.4f')} "
+        f"| {_f(r, 'va_quadrant_agreement', '.4f')} | {_f(r, 'valence_spearman', '.3f')} "
+        f"| {_f(r, 'arousal_spearman', '.3f')} | {review} | {_f(r, 'accuracy_confident', '.4f')} |\n"
+    )
+
+
+SET_NAMES = {
+    "4q": "4Q (artist-grouped, aliases merged)",
+    "emotify": "Emotify",
+    "musifeast17": "MUSIFEAST-17 (artist-grouped)",
+}
+
+
+def _spread_line(best: dict) -> str:
+    spread = best.get("spread")
+    if not spread:
+        return ""
+    labels = {
+        "4q_macro_f1": ("4Q macro-F1", ".4f"),
+        "4q_valence_spearman": ("4Q valence ρ", ".3f"),
+        "4q_arousal_spearman": ("4Q arousal ρ", ".3f"),
+        "emotify_accuracy": ("Emotify agreement", ".4f"),
+        "emotify_valence_spearman": ("Emotify valence ρ", ".3f"),
+        "emotify_arousal_spearman": ("Emotify arousal ρ", ".3f"),
+        "musifeast17_valence_spearman": ("MUSIFEAST-17 valence ρ", ".3f"),
+        "musifeast17_arousal_spearman": ("MUSIFEAST-17 arousal ρ", ".3f"),
+    }
+    parts = ", ".join(f"{label} ±{spread[k]:{fmt}}" for k, (label, fmt) in labels.items() if k in spread)
+    return (
+        f"\nMeans over {len(best['seeds'])} random grouped splits; their standard deviation across the splits: "
+        f"{parts}. Counts in the confusion matrix are means too.\n"
+    )
+
+
+def _candidate_row(name: str, r: dict) -> str:
+    mf = r.get("musifeast17", {})
+    return (
+        f"| {name} | {r['4q']['macro_f1']:.4f} | {r['emotify']['accuracy']:.4f} "
+        f"| {r['4q']['valence_spearman']:.3f} / {r['emotify']['valence_spearman']:.3f} / "
+        f"{_f(mf, 'valence_spearman', '.3f')} "
+        f"| {r['4q']['arousal_spearman']:.3f} / {r['emotify']['arousal_spearman']:.3f} / "
+        f"{_f(mf, 'arousal_spearman', '.3f')} "
+        f"| {' / '.join(str(r.get('demo_quadrants', {}).get(q, '?')) for q in QUADRANTS)} |\n"
     )
 
 
@@ -447,24 +586,16 @@ def music_section(m: dict | None, bench: dict | None) -> str:
         "| set | clips | macro-F1 | quadrant agreement | point's quadrant agreement | valence Spearman "
         "| arousal Spearman | needs review | agreement when confident |\n|---|---|---|---|---|---|---|---|---|\n"
     )
-    sets = _set_row("4Q (artist-grouped, aliases merged)", best["4q"]) + _set_row("Emotify", best["emotify"])
-    genres = "".join(_set_row(f"Emotify: {g}", r) for g, r in best.get("emotify_by_genre", {}).items())
+    sets = "".join(_set_row(label, best[key]) for key, label in SET_NAMES.items() if key in best)
+    genres = "".join(
+        _set_row(f"{SET_NAMES[key].split(' (')[0]}: {g}", r)
+        for key in SET_NAMES
+        for g, r in best.get(f"{key}_by_genre", {}).items()
+    )
     rec = "".join(f"| {q} | {best['4q']['per_class'][q]:.3f} |\n" for q in QUADRANTS)
     table = "".join(
-        f"| {name} | {r['4q']['macro_f1']:.4f} | {r['emotify']['accuracy']:.4f} "
-        f"| {r['emotify']['valence_spearman']:.3f} | {r['emotify']['arousal_spearman']:.3f} "
-        f"| {' / '.join(str(r.get('demo_quadrants', {}).get(q, '?')) for q in QUADRANTS)} |\n"
-        for name, r in sorted(m["results"].items(), key=lambda kv: -kv[1]["4q"]["macro_f1"])
+        _candidate_row(name, r) for name, r in sorted(m["results"].items(), key=lambda kv: -kv[1]["4q"]["macro_f1"])
     )
-    spread = best.get("spread")
-    spread_line = ""
-    if spread:
-        spread_line = (
-            f"\nMeans over {len(best['seeds'])} random grouped splits; their standard deviation across the splits: "
-            f"4Q macro-F1 ±{spread['4q_macro_f1']:.4f}, Emotify agreement ±{spread['emotify_accuracy']:.4f}, "
-            f"Emotify valence ρ ±{spread['emotify_valence_spearman']:.3f}, arousal ρ "
-            f"±{spread['emotify_arousal_spearman']:.3f}. Counts in the confusion matrix are means too.\n"
-        )
     merged = m.get("alias_merge", {})
     aliases = "; ".join(" / ".join(names) for names in merged.get("merged", {}).values())
     speed = ""
@@ -472,7 +603,8 @@ def music_section(m: dict | None, bench: dict | None) -> str:
         speed = (
             f"\n**Latency** (`python -m app bench`, one thread): {bench.get('music_tag_s_30s')} s for a 30 s clip, "
             f"{bench.get('music_tag_s_5min')} s for a 5-minute song analysed whole; analysis worker "
-            f"{bench.get('analysis_worker_rss_mb')} MB RSS.\n"
+            f"{bench.get('analysis_worker_rss_mb')} MB RSS; app plus one worker during an import "
+            f"{bench.get('app_plus_worker_rss_mb')} MB (model `{bench.get('music_model_version')}`).\n"
         )
     parity = _load("dsp_parity.json")
     if parity:
@@ -483,31 +615,52 @@ def music_section(m: dict | None, bench: dict | None) -> str:
             f"features outside it: {len(parity['features_outside_tolerance'])}; largest difference "
             f"{parity['max_rel_continuous']:.4f} of a feature's spread (`models/dsp_parity.json`).\n"
         )
+    nets = m.get("nets", ["MSD_musicnn"])
+    pooling = (
+        "an attention over segments (softmax of how sure the classifier is of each segment)"
+        if m["selected"].endswith("+attention")
+        else "a 10 %-trimmed mean over its segments"
+    )
+    data_mf = (
+        f"; MUSIFEAST-17 (van der Walle et al. 2025), {m['n_musifeast17']} clips of 30 s in 17 genres"
+        if "n_musifeast17" in m
+        else ""
+    )
+    gate = ""
+    if "export_ok" in m:
+        gate = f"- **Against the served model**: {m['export_reason']}.\n"
+    cache = f"- **Feature cache**: {m['feature_cache']}.\n" if "feature_cache" in m else ""
     return f"""## Music mood model — `{MUSIC_MODEL_FILE}` (version `{m["version"]}`)
 
 - **Task**: for a whole track, its Russell quadrant (Q1 happy/energetic, Q2 tense/angry, Q3 sad,
   Q4 calm/tender) with probabilities, a valence and an arousal in [-1, 1], a confidence, and a
   mood timeline (valence/arousal per ~{m["segment_s"]:.0f} s segment).
 - **How**: the track is cut into consecutive ~{m["segment_s"]:.0f} s segments covering all of it; each segment's row
-  ({m["n_features"]} dims: {m["features"]}) goes through one standardisation into two linear heads — a
-  multinomial logistic-regression quadrant classifier and a ridge valence/arousal regressor. The
-  track's tag is a 10 %-trimmed mean over its segments. The quadrant is the classifier's; valence
-  and arousal are regressed, not derived from the quadrant, so they may disagree: then the
-  confidence (the classifier's probability for its quadrant) is halved, and tags under
-  {REVIEW_BELOW} are listed as "needs review" on Curate.
+  ({m["n_features"]} dims from the nets {", ".join(nets)}: {m["features"]}) goes into two scikit-learn
+  pipelines (standardisation, then a multinomial logistic-regression quadrant classifier / a ridge
+  valence/arousal regressor), served as plain numpy weights. The track's tag is {pooling}. The quadrant is
+  the classifier's; valence and arousal are regressed, not derived from the quadrant, so they may
+  disagree: then the confidence (the classifier's probability for its quadrant) is halved, and tags
+  under {REVIEW_BELOW} are listed as "needs review" on Curate. Tracks shorter than {FRAGMENT_BELOW_S:.0f} s
+  (stingers, jingles) get a confidence of at most {FRAGMENT_CONFIDENCE}: always listed for review, and
+  not offered to listeners until a curator sets their mood.
+- **The file describes itself**: format, version, nets and their files, patches per segment, the input
+  feature names and the DSP settings; the tagger refuses a file whose description differs from what
+  this code computes, and says so.
 - **Data**: 4Q (Panda et al. 2018) development split, {m["n_4q"]} clips of 30 s; Emotify (Aljanaki et
-  al. 2016), {m["n_emotify"]} one-minute clips. Targets: {m["targets"]}. 4Q clips have on average
+  al. 2016), {m["n_emotify"]} one-minute clips{data_mf}. Targets: {m["targets"]}. 4Q clips have on average
   {m.get("lexicon_words_per_clip_mean", float("nan")):.1f} mood words covered by the Warriner norms.
 - **Validation**: {m["cv"]}. Artist aliases merged: {merged.get("artists")} credits → {merged.get("groups")}
   groups ({aliases or "none"}).
 - **Selected**: `{m["selected"]}` ({m["objective"]}).
-
+{gate}{cache}
 **Cross-validated figures** (out-of-fold tags, tagged as the app tags):
 
-{header}{sets}{genres}{spread_line}
+{header}{sets}{genres}{_spread_line(best)}
 "Quadrant agreement" is the tag's quadrant against the label (4Q) or the listeners' GEMS profile
 (Emotify); "point's quadrant" is the quadrant holding the regressed valence/arousal point.
-Spearman correlations are with the continuous targets (4Q: mood-word norms; Emotify: GEMS).
+Spearman correlations are with the continuous targets (4Q: mood-word norms; Emotify: GEMS;
+MUSIFEAST-17: listener ratings, which have no quadrant).
 
 4Q recall per quadrant:
 
@@ -515,9 +668,10 @@ Spearman correlations are with the continuous targets (4Q: mood-word norms; Emot
 |---|---|
 {rec}
 {_confusion_table(list(QUADRANTS), best["4q"]["confusion"])}
-All candidates (same splits{", means" if spread else ""}):
+All candidates (same splits{", means" if best.get("spread") else ""}; valence and arousal ρ for
+4Q / Emotify / MUSIFEAST-17):
 
-| candidate | 4Q macro-F1 | Emotify agreement | Emotify valence ρ | Emotify arousal ρ | demo tracks Q1 / Q2 / Q3 / Q4 |
+| candidate | 4Q macro-F1 | Emotify agreement | valence ρ | arousal ρ | demo tracks Q1 / Q2 / Q3 / Q4 |
 |---|---|---|---|---|---|
 {table}
 The last column is how the candidate, fitted on everything, tags the 32 synthetic demo tracks (8 made
@@ -525,12 +679,12 @@ for each quadrant): one that leaves a quadrant empty is not selected, since the 
 the app starts with.
 {speed}
 **Known weaknesses**: valence is harder than arousal (the audio carries energy more plainly than
-pleasantness); Emotify's labels are induced emotions with modest listener agreement; both sets
-are excerpts of mostly Western music, so genres far from them (game and film scores, for
-example) are less reliable — the confidence and the "needs review" list are where to look.
-The demo catalog's synthetic "sad" tracks are a case in point: their regressed point lies in Q3,
-but the classifier hears several of them as tense (Q2), so those carry low confidence and are listed
-for review. Curators can override any tag.
+pleasantness); Emotify's labels are induced emotions with modest listener agreement; 4Q and Emotify
+are excerpts of mostly Western popular and classical music, so genres far from them are less
+reliable: orchestral game and film scores are the known failure — epic battle pieces read as calm
+or sad, and slow "sad" themes as pleasant — see the per-genre rows (MUSIFEAST-17's Film and Video
+game), the confidence and the "needs review" list. Short stingers are tagged from a single segment
+and are not trusted (see above). Curators can override any tag.
 """
 
 
@@ -542,6 +696,30 @@ def _train_command(member: dict) -> str:
         if value is not None
     )
     return f"{TRAIN_FACE} --workdir .cache/{member['workdir']} \\\n    {flags}\n"
+
+
+def _finetune_recipe(runs: dict | None) -> str:
+    """The fine-tune commands, rebuilt from the options each recorded run stored."""
+    if not runs:
+        return ""
+    steps = ""
+    for name, run in runs.items():
+        flags = " ".join(
+            f"--{key.replace('_', '-')} {value}"
+            for key, value in run["options"].items()
+            if key not in ("extra", "threads", "save_every") and value not in (None, {})
+        )
+        command = f"python -m app.vision.train --out .cache/{name}"
+        steps += f"{command} \\\n    {flags}\n{command} --record\n"
+    return (
+        "\n## How to fine-tune\n\nFrom the committed checkpoints (`models/checkpoints/`, the served nets; "
+        "`python -m app.vision.served_nets` reads them back out of the tflite). Each run resumes where it "
+        "stopped when the same command is run again; `--export` serves its best epoch only if it beats the "
+        "served model on FER+ plurality without losing more than a point on FER2013 labels, and makes its nets "
+        "the committed checkpoints. The runs recorded in `models/face_finetune_runs.json`:\n\n"
+        f"```\n{steps}python -m app.vision.train --out .cache/{next(iter(runs))} --export\n"
+        "python -m app bench --only vision --merge models/bench.json\npython -m app.tools.model_card\n```\n"
+    )
 
 
 def _retrain(face: dict | None) -> str:
@@ -566,11 +744,16 @@ def _retrain(face: dict | None) -> str:
         + "".join(f" --ensemble-with .cache/{member['workdir']}" for member in members[1:])
     )
     return (
-        "\n## How to retrain\n\nEvery stage is resumable (rerun the same command); each stage's options are in "
+        _finetune_recipe(_load("face_finetune_runs.json"))
+        + "\n## How to retrain\n\nEvery stage is resumable (rerun the same command); each stage's options are in "
         "its workdir's `state.json` and, for the served nets, in `face_metrics.json` (`members`: `warm_start`, "
         "`options`). A net trained in a chain of warm restarts is given below as a three-stage recipe; the served "
         "one took the longer chain listed above.\n\n"
-        f"```\n{steps}{export} --export\npython -m app.music.train --data ../shared/data/music\n"
+        f"```\n{steps}{export} --export\n"
+        "python -m app.music.convert_musicnn --wheel musicnn-0.1.0-py3-none-any.whl   # the four nets, if missing\n"
+        "python -m app.music.train --extract 4q emotify musifeast17   # feature cache, resumable\n"
+        "python -m app.music.train   # CV, writes .cache/music_train/out\n"
+        "python -m app.music.train --export .cache/music_train/out   # only if it beat the served model\n"
         "python -m app bench --json > models/bench.json\npython -m app.tools.model_card\n```\n"
     )
 
@@ -586,11 +769,12 @@ def main() -> None:
         + detector_section(_load("detector_metrics.json"), bench)
         + "\n"
         + music_section(_load("music_metrics.json"), bench)
-        + f"\n## musicnn embedding — `{MUSICNN_MODEL_FILE}`\n\n"
-        "Pre-trained MSD musicnn (Pons & Serra 2019, ISC licence, see "
-        "`MUSICNN_LICENSE.txt`), converted to TFLite by `app/music/convert_musicnn.py`; outputs match the original "
-        "TF1 graph within 3e-5. Used as an audio embedding input to the music mood model.\n"
-        + _retrain(_load("face_metrics.json"))
+        + "\n## musicnn embeddings — `musicnn_*.tflite`\n\n"
+        "The four pre-trained nets of the `musicnn` 0.1.0 wheel (Pons & Serra 2019, ISC licence, see "
+        "`MUSICNN_LICENSE.txt`): MSD and MTT (MagnaTagATune) × musicnn and vgg, converted to TFLite by "
+        "`python -m app.music.convert_musicnn --wheel musicnn-0.1.0-py3-none-any.whl` (from `pip download "
+        "musicnn==0.1.0 --no-deps`), which checks each against the original TF1 graph before writing it. The "
+        "music mood model reads the nets its file names.\n" + _retrain(_load("face_metrics.json"))
     )
     (MODELS_DIR / "MODEL_CARD.md").write_text(text)
     print(f"wrote {MODELS_DIR / 'MODEL_CARD.md'}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -226,3 +227,11 @@ def astronaut_frame(width: int = 640, height: int = 480, letterbox: bool = False
     top, left = (height - side) // 2, (width - side) // 2
     frame[top : top + side, left : left + side] = cv2.resize(photo, (side, side), interpolation=cv2.INTER_AREA)
     return frame
+
+
+def write_long_song(path: str | Path, seconds: float = 300.0, sr: int = 44100) -> None:
+    """A whole song as a curator imports one: `seconds` of music, 16-bit stereo WAV at `sr`."""
+    import soundfile as sf
+
+    y = np.tile(mood_clip("Q2", seed=7, seconds=30.0, sr=sr), int(np.ceil(seconds / 30.0)))[: int(seconds * sr)]
+    sf.write(path, np.stack([y, 0.9 * y], axis=1), sr, subtype="PCM_16")

@@ -36,6 +36,12 @@ reached the goal within 10 and 20 tracks (Wilson 95 % intervals), and how far it
 the goal in 20 tracks. The demo catalog has fewer tracks than 50: its sessions end when every
 track was heard.
 
+Listeners whose taste lies away from their mood (`app.tools.taste_check`, through the `session`
+command): a steady neutral face on match, liking only one quadrant's tracks and skipping the rest
+at 8 s, 30 rounds; per taste quadrant, the share of rounds 11–30 whose first track is their
+kind and the likes over 30 rounds, for the learning session and the static ranking. On the demo
+catalog always; on an imported catalog (`--taste-db`, labels from `--taste-labels`) when given.
+
 Every session's listening events are deleted before the next listener, so listeners don't
 inform each other through likes (pooled approval stays neutral). The full policy's mood
 responses are kept: that pooled evidence is how it learns which tracks lift people, so later
@@ -48,6 +54,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -67,6 +74,7 @@ from app.emotions import QUADRANT_VA, QUADRANTS, MoodPoint, quadrant_of, target_
 from app.listening import response
 from app.listening.steering import steering_path
 from app.recommend import recommend
+from app.tools import taste_check
 
 POLICIES = ("random", "static", "steering", "learning_no_mood", "learning")
 HORIZONS = (20, 50)
@@ -470,10 +478,15 @@ def evaluate_catalog(
                         repository.forget_session(s, sid)  # likes and skips; the responses stay
                         if i >= 0:
                             results[policy].append((strategy, outcome))
+            taste_away = taste_check.check_over_cli(env={**os.environ, "DATABASE_URL": url}) if name == "demo" else None
         finally:
             dispose_engines()
     boot = np.random.default_rng(seed)
-    return {"policies": {p: _summarise(rows, boot) for p, rows in results.items()}, "tracks": len(ids)}
+    return {
+        "policies": {p: _summarise(rows, boot) for p, rows in results.items()},
+        "tracks": len(ids),
+        "taste_away": taste_away,
+    }
 
 
 def evaluate(
@@ -481,14 +494,22 @@ def evaluate(
     catalog_size: int = DEFAULT_CATALOG_SIZE,
     seed: int = 0,
     warmup: int = DEFAULT_WARMUP,
+    *,
+    taste_db: str | None = None,
+    taste_labels: Path | None = None,
 ) -> dict:
     """The report of `eval-recommender --json`: the DESIGN.md shape for the synthetic catalog
-    (``policies``, ``sessions``, ``catalog``), and every catalog under ``catalogs``."""
+    (``policies``, ``sessions``, ``catalog``), and every catalog under ``catalogs``; with
+    ``taste_db``, that catalog's taste-away listeners under ``catalogs["taste-db"]``."""
     synthetic = f"synthetic-{catalog_size}"
     catalogs = {
         "demo": evaluate_catalog("demo", sessions, catalog_size, seed, warmup=warmup),
         synthetic: evaluate_catalog("synthetic", sessions, catalog_size, seed, warmup=warmup),
     }
+    if taste_db:
+        labels = taste_check.labels_from_csv(taste_labels) if taste_labels else None
+        env = {**os.environ, "DATABASE_URL": taste_db}
+        catalogs["taste-db"] = {"taste_away": taste_check.check_over_cli(labels, env=env)}
     return {
         "policies": catalogs[synthetic]["policies"],
         "sessions": sessions,
@@ -504,19 +525,30 @@ def _interval(x: Mapping) -> str:
 
 def eval_recommender_cli(args: argparse.Namespace) -> int:
     report = evaluate(
-        sessions=args.sessions, catalog_size=args.catalog_size, seed=args.seed, warmup=getattr(args, "warmup", 0)
+        sessions=args.sessions,
+        catalog_size=args.catalog_size,
+        seed=args.seed,
+        warmup=getattr(args, "warmup", 0),
+        taste_db=getattr(args, "taste_db", None),
+        taste_labels=getattr(args, "taste_labels", None),
     )
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
     for name, catalog in report["catalogs"].items():
-        print(f"{report['sessions']} simulated sessions on {name} ({catalog['tracks']} tracks)")
-        for policy, p in catalog["policies"].items():
+        if "policies" in catalog:
+            print(f"{report['sessions']} simulated sessions on {name} ({catalog['tracks']} tracks)")
+        for policy, p in catalog.get("policies", {}).items():
             g10, g20 = p["goal_reached_10"], p["goal_reached_20"]
             print(
                 f"  {policy:16} reward@20 {_interval(p['reward_20'])}  reward@50 {_interval(p['reward_50'])}"
                 f"  likes@20 {p['likes_20']:4.1f}  skips@20 {p['skips_20']:4.1f}"
                 f"  goal@10 lift {g10['lift']:4.0%} calm {g10['calm']:4.0%}"
                 f"  goal@20 lift {g20['lift']:4.0%} calm {g20['calm']:4.0%}"
+            )
+        for taste, by_policy in (catalog.get("taste_away") or {}).items():
+            print(
+                f"  taste {taste} away from a neutral face (hit rate rounds 11-30, likes/30): "
+                + "  ".join(f"{k} {v['hit_rate_11_30']:.0%} {v['reward']:.0f}" for k, v in by_policy.items())
             )
     return 0

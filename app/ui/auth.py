@@ -31,6 +31,7 @@ import streamlit as st
 
 from app.config import get_settings
 from app.curator_access import COOKIE_NAME, CookieSigner, LoginKeys, LoginThrottle, client_key
+from app.ui import sign_in
 from app.ui import state_keys as keys
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,10 @@ def request_cookie() -> str | None:
 
 def is_admin() -> bool:
     """True when this browser session logged in with the currently configured password (or
-    connected with a valid curator cookie), from the client it logged in from."""
+    connected with a valid curator cookie), from the client it logged in from. With sign-in
+    configured (`[auth]`), the signed-in account on the curators' list instead."""
+    if sign_in.configured():
+        return sign_in.is_curator()
     password = configured_password()
     if password is None:
         return False
@@ -172,6 +176,9 @@ def _try_login() -> None:
 def render_locked_page() -> None:
     """What an admin page shows to anyone who isn't logged in."""
     st.title(":material/lock: Curators only")
+    if sign_in.configured():
+        sign_in.render_locked_page()
+        return
     password = configured_password()
     if password is None:
         st.warning("This page is locked because no admin password is configured. Set one to open it:")
@@ -212,6 +219,9 @@ def sync_cookie() -> None:
 
 
 def render_logout_button() -> None:
+    if sign_in.configured():
+        sign_in.render_sidebar()
+        return
     if is_admin() and st.sidebar.button("Log out", key=keys.LOGOUT):
         logout()
         st.rerun()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+from urllib.parse import urlsplit
 
 import pandas as pd
 import plotly.express as px
@@ -331,6 +332,8 @@ def _render_inline_player(tracks) -> None:
         return
     if path is None:
         st.warning("This track's audio file is missing from the media store.")
+    elif isinstance(path, str):  # a bucket's signed URL: the browser fetches the audio itself
+        st.audio(path, format=mime_type(urlsplit(path).path))
     else:
         st.audio(path.read_bytes(), format=mime_type(path))
     _render_timeline(int(track_id), tracks[tracks["id"] == track_id].iloc[0])

@@ -36,6 +36,7 @@ from app.listening.mood import (
 )
 from app.listening.session import HistoryEntry, ListenerSession
 from app.recommend import Recommendation, describe_listener
+from app.ui import sign_in
 from app.ui import state_keys as keys
 from app.ui.mood_gauge import mood_gauge_figure, mood_pad_figure
 from app.ui.now_playing import now_playing_bar, reports_of
@@ -81,13 +82,17 @@ log = logging.getLogger(__name__)
 
 
 def listener() -> ListenerSession:
-    """This browser session's listener: resumed from the URL's id on the first run, else new."""
+    """This browser session's listener: resumed on the first run from the signed-in account's id
+    or else the URL's, else new."""
     obj = st.session_state.get(keys.LISTENER)
     if not isinstance(obj, ListenerSession):
+        account_id = sign_in.listener_session_id()  # a signed-in listener's, the same on every device
         try:
-            obj = service.resume_session(st.query_params.get(SESSION_PARAM))
+            obj = service.resume_session(account_id or st.query_params.get(SESSION_PARAM))
         except Exception:  # a snapshot that can't be read must not keep the page from working
             obj = ListenerSession()
+        if account_id is not None and obj.session_id != account_id:
+            obj = ListenerSession(session_id=account_id)
         st.session_state[keys.LISTENER] = obj
         st.session_state[keys.SAVED_STATE] = None
     return obj

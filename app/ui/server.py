@@ -145,11 +145,11 @@ def _session_connected(session_id: str) -> bool:
 
 def serve_audio(request: Any) -> Any:
     """GET/HEAD /audio/{track_id}?k=<grant>: the track's file, whole or one byte range."""
-    from starlette.responses import PlainTextResponse, Response, StreamingResponse
+    from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 
     from app.catalog import repository
     from app.catalog.db import session_scope
-    from app.catalog.media import MediaPathError, MediaStore
+    from app.catalog.media import MediaPathError, open_media_store
     from app.library.formats import mime_type
 
     track_id = int(request.path_params["track_id"])
@@ -162,10 +162,13 @@ def serve_audio(request: Any) -> Any:
             media_path = track.media_path if track is not None else None
         if media_path is None:
             raise FileNotFoundError(track_id)
-        store = MediaStore()
+        store = open_media_store()
         size = store.size(media_path)
     except (FileNotFoundError, MediaPathError):
         return PlainTextResponse("This track is no longer in the catalog.", status_code=404)
+    url = store.playback_url(media_path)
+    if url is not None:  # a bucket's track: the browser fetches it (ranges too) from the bucket itself
+        return RedirectResponse(url, status_code=307)
     headers = {
         "accept-ranges": "bytes",
         "content-type": mime_type(media_path),
@@ -185,7 +188,7 @@ def serve_audio(request: Any) -> Any:
         headers["content-range"] = f"bytes {start}-{end - 1}/{size}"
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers)
-    return StreamingResponse(store.read_range(media_path, start, end), status_code=status, headers=headers)
+    return StreamingResponse(store.iter_range(media_path, start, end), status_code=status, headers=headers)
 
 
 def audio_routes() -> list[Any]:

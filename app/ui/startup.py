@@ -9,7 +9,7 @@ import streamlit as st
 from sqlalchemy.engine import make_url
 
 from app.catalog.db import DatabaseNotInitialised, DatabaseReplaced, DatabaseUnavailable, open_catalog, ping
-from app.catalog.media import MediaStore
+from app.catalog.media import open_media_store
 from app.ui import state_keys as keys
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ def _temp_files_swept(media_dir: str) -> int:
     # Once per process: leftovers of writes interrupted by a crash (an upload still in flight
     # in another process is spared: see MediaStore.sweep_temp_files).
     try:
-        removed = MediaStore(media_dir).sweep_temp_files()
+        removed = open_media_store().sweep_temp_files()
     except OSError as exc:
         log.warning("could not sweep temp files in %s: %s", media_dir, exc)
         return 0

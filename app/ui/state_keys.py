@@ -33,6 +33,10 @@ LOGIN_SESSION_ID = PREFIX + "login_session_id"  # this browser session's key in 
 CURATOR_COOKIE = PREFIX + "curator_cookie"  # the signed cookie this session keeps in the browser
 CURATOR_COOKIE_CLEAR = PREFIX + "curator_cookie_clear"  # drop the browser's cookie on the next run
 LOGOUT = PREFIX + "logout"
+SIGN_IN = PREFIX + "sign_in"  # widget keys of the OpenID Connect sign-in (app.ui.sign_in)
+SIGN_OUT = PREFIX + "sign_out"
+SIGN_IN_SIDEBAR = PREFIX + "sign_in_sidebar"
+SIGN_OUT_LOCKED = PREFIX + "sign_out_locked"
 
 # Curate page
 UPLOAD_RESULTS = PREFIX + "upload_results"

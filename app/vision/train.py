@@ -26,26 +26,16 @@ import numpy as np
 from app.config import FACE_MODEL_FILE, MODELS_DIR
 from app.emotions import FACE_LABELS
 from app.tools.evaluation import classification_report
-
-IMG = 48
+from app.vision.training_ops import IMG, augment_batch, choose_variant, litert_predict
 
 
 def load_split(root: Path, split: str, cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Load `<root>/<split>/<label>/*.jpg` as uint8 (N, 48, 48) and int labels; cached as .npz
-    outside the repo (the data never enters git). `val` leaves out byte-for-byte copies of
-    training images (app.vision.splits), so selection is on faces the model has not seen."""
-    cache = cache_dir / f"fer_{split}{'_dedup' if split == 'val' else ''}.npz"
-    if cache.exists():
-        d = np.load(cache)
-        return d["x"], d["y"]
-    from app.vision.evaluate import load_crops  # the same reading eval-face does
-    from app.vision.splits import clean_val_files
+    """uint8 (N, 48, 48) crops and FER2013 label indices of `train` or de-duplicated `val`
+    (`app.vision.ferplus.load_fer_split`, cached as .npz outside the repo)."""
+    from app.vision.ferplus import load_fer_split
 
-    crops, labels = load_crops(root / split, clean_val_files(root)[0] if split == "val" else None)
-    x, y = crops.astype(np.uint8), np.asarray([FACE_LABELS.index(lab) for lab in labels], dtype=np.int64)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, x=x, y=y)
-    return x, y
+    faces = load_fer_split(root, split, cache_dir)
+    return faces.x, faces.y
 
 
 def stage_widths(width: int = 32, widths: str | None = None) -> tuple[int, ...]:
@@ -132,58 +122,6 @@ def widen_weights(src_weights: list[np.ndarray], dst_model, noise: float = 0.01,
         layer.set_weights(new)
     if next(src, None) is not None:
         raise ValueError("the source net has more layers than the destination")
-
-
-def augment_batch(x, seed_gen, erase_prob: float = 0.3):
-    """Flip, rotation ±12°, zoom ±12 %, shift ±10 %, brightness/contrast, random erasing.
-
-    One projective-transform op per batch keeps augmentation cheap on two CPU cores.
-    x: float32 (B, 48, 48, 1) in [0, 1].
-    """
-    import tensorflow as tf
-
-    b = tf.shape(x)[0]
-    u = lambda lo, hi: seed_gen.uniform([b], lo, hi)  # noqa: E731
-    flip = tf.cast(seed_gen.uniform([b]) < 0.5, tf.float32) * 2.0 - 1.0  # -1 mirrors
-    angle = u(-0.21, 0.21)
-    scale = u(0.88, 1.12)
-    tx, ty = u(-4.8, 4.8), u(-4.8, 4.8)
-    c = (IMG - 1) / 2.0
-    cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
-    # output->input mapping: p_in = A (p_out - c) + c + t, with A = R/scale, mirrored on x.
-    a0, a1 = cos * flip, -sin
-    b0, b1 = sin * flip, cos
-    a2 = c - a0 * c - a1 * c + tx
-    b2 = c - b0 * c - b1 * c + ty
-    zeros = tf.zeros_like(a0)
-    transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
-    x = tf.raw_ops.ImageProjectiveTransformV3(
-        images=x,
-        transforms=transforms,
-        output_shape=[IMG, IMG],
-        fill_value=0.0,
-        interpolation="BILINEAR",
-        fill_mode="REFLECT",
-    )
-    # brightness / contrast jitter
-    mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
-    contrast = tf.reshape(u(0.75, 1.25), [-1, 1, 1, 1])
-    bright = tf.reshape(u(-0.1, 0.1), [-1, 1, 1, 1])
-    x = tf.clip_by_value((x - mean) * contrast + mean + bright, 0.0, 1.0)
-    # random erasing (p = erase_prob): a rectangle of 4–25 % of the image set to noise
-    area = u(0.04, 0.25)
-    aspect = tf.exp(u(math.log(0.5), math.log(2.0)))
-    eh = tf.clip_by_value(tf.sqrt(area * aspect) * IMG, 4.0, IMG - 1.0)
-    ew = tf.clip_by_value(tf.sqrt(area / aspect) * IMG, 4.0, IMG - 1.0)
-    ey = u(0.0, 1.0) * (IMG - eh)
-    ex = u(0.0, 1.0) * (IMG - ew)
-    grid = tf.range(IMG, dtype=tf.float32)
-    in_y = (grid[None, :] >= ey[:, None]) & (grid[None, :] < (ey + eh)[:, None])
-    in_x = (grid[None, :] >= ex[:, None]) & (grid[None, :] < (ex + ew)[:, None])
-    do = (seed_gen.uniform([b]) < erase_prob)[:, None, None]
-    mask = tf.logical_and(tf.logical_and(in_y[:, :, None], in_x[:, None, :]), do)[..., None]
-    noise = seed_gen.uniform(tf.shape(x))
-    return tf.where(mask, noise, x)
 
 
 def predict_tta(model, x_uint8: np.ndarray, batch: int = 512) -> np.ndarray:
@@ -422,33 +360,6 @@ def _finish_weight_average(model, state: dict, *, swa_path: Path, best_path: Pat
         model.save(best_path)
 
 
-def _litert_predict(model_bytes: bytes, x_uint8: np.ndarray) -> tuple[np.ndarray, float]:
-    """Probabilities from a converted model through the serving code path (flip-averaged),
-    and its latency per face on one thread in ms: the lowest of five blocks' medians, so a burst
-    of load from elsewhere on the machine does not decide which variant `choose_variant` serves."""
-    import tempfile
-    import time as _time
-
-    from app.vision.analyzer import ExpressionClassifier
-
-    with tempfile.NamedTemporaryFile(suffix=".tflite") as fh:
-        fh.write(model_bytes)
-        fh.flush()
-        clf = ExpressionClassifier(Path(fh.name), num_threads=1)
-        probs = np.concatenate([clf.predict(x_uint8[i : i + 256]) for i in range(0, len(x_uint8), 256)])
-        one = x_uint8[:1]
-        clf.predict(one)  # the first call after a batch-size change re-plans the graph
-        block_medians = []
-        for _ in range(5):
-            times = []
-            for _ in range(40):
-                t0 = _time.perf_counter()
-                clf.predict(one)
-                times.append(_time.perf_counter() - t0)
-            block_medians.append(np.median(times))
-    return probs, float(min(block_medians) * 1000)
-
-
 def _warm_start_info(init_from: str | None) -> list[dict] | None:
     """The chain of earlier runs a warm restart started from, oldest first: their epochs and best
     val accuracy (each run's state.json records the checkpoint it started from)."""
@@ -469,20 +380,6 @@ def _warm_start_info(init_from: str | None) -> list[dict] | None:
         )
         init_from = st.get("init_from")
     return list(reversed(chain)) or None
-
-
-VARIANT_TOLERANCE = 0.005
-
-
-def choose_variant(variants: dict[str, dict], tolerance: float = VARIANT_TOLERANCE) -> str:
-    """The fastest converted model whose val accuracy is at most `tolerance` below float32's.
-
-    A rule fixed before measuring, so the choice is about speed, not about which variant the val
-    noise happens to favour."""
-    floor = variants["float32"]["accuracy"] - tolerance
-    return min(
-        (name for name, v in variants.items() if v["accuracy"] >= floor), key=lambda name: variants[name]["ms_per_face"]
-    )
 
 
 def serving_model(members: list, cw: np.ndarray):
@@ -557,7 +454,7 @@ def export(args: argparse.Namespace) -> None:
 
     variants = {}
     for name, blob in blobs.items():
-        probs, ms = _litert_predict(blob, x_va)
+        probs, ms = litert_predict(blob, x_va)
         variants[name] = {
             "accuracy": float((probs.argmax(1) == y_va).mean()),
             "ms_per_face": ms,
@@ -596,6 +493,55 @@ def export(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Fine-tune the served nets (the default), or `--from-scratch` train one net the old way."""
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--from-scratch" in argv:
+        argv.remove("--from-scratch")
+        scratch_main(argv)
+    else:
+        finetune_main(argv)
+
+
+def finetune_main(argv: list[str]) -> None:
+    from app.vision import finetune
+
+    defaults = finetune.FinetuneOptions()
+    p = argparse.ArgumentParser(
+        description=finetune.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, prog="app.vision.train"
+    )
+    p.add_argument(
+        "--data", default="../shared/data/fer2013", help="FER2013 folder with ferplus_votes.csv, or a --pack file"
+    )
+    p.add_argument("--ckplus", default="../shared/data/ckplus_dev", help="CK+ dev folder ('' to leave it out)")
+    p.add_argument("--init", default=str(MODELS_DIR / "checkpoints"), help="members' weights to start from")
+    p.add_argument("--out", default=".cache/face_finetune", help="output folder (resumed when it holds a run)")
+    for name, value in vars(defaults).items():
+        if name != "extra":
+            p.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+    p.add_argument("--export", action="store_true", help="serve --out's best epoch if it beats the served model")
+    p.add_argument("--force", action="store_true", help="with --export: serve it even if it does not")
+    p.add_argument("--measure", action="store_true", help="record the served model's dev figures and stop")
+    p.add_argument("--pack", metavar="FILE", help="write the dev sets to one .npz (for a GPU machine) and stop")
+    p.add_argument("--record", action="store_true", help="record --out's run in models/face_finetune_runs.json")
+    p.add_argument("--keep-best", action="store_true", help="with --record: commit-ready copy of the best epoch's nets")
+    args = p.parse_args(argv)
+    if args.record:
+        finetune.record_run(Path(args.out), keep_best=args.keep_best)
+    elif args.pack:
+        finetune.pack_dev_data(
+            Path(args.data), Path(args.ckplus) if args.ckplus else None, Path(args.pack), Path(args.out) / "cache"
+        )
+    elif args.measure:
+        finetune.measure(args)
+    elif args.export:
+        raise SystemExit(finetune.export(args))
+    else:
+        finetune.run(args)
+
+
+def scratch_main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="../shared/data/fer2013")
     p.add_argument("--workdir", default=".cache/face_train")

@@ -102,9 +102,17 @@ def e2e_dir(tmp_path_factory) -> Path:
 
 
 @contextlib.contextmanager
-def run_server(folder: Path, script: str = "streamlit_app.py", seed: bool = True) -> Iterator[Server]:
+def run_server(
+    folder: Path,
+    script: str = "streamlit_app.py",
+    seed: bool = True,
+    *,
+    port: int | None = None,
+    options: tuple[str, ...] = (),
+) -> Iterator[Server]:
     """`streamlit run <script>` (the app by default) with a fresh catalog in `folder`: synthesized
-    tracks, or none when `seed` is False (a test script that makes its own)."""
+    tracks, or none when `seed` is False (a test script that makes its own). `port` (default: a
+    free one) and Streamlit `options` (e.g. `--secrets.files`) as a test needs them."""
     require(CHROMIUM.exists(), f"{CHROMIUM} not installed (apt-get install -y chromium)")
     folder.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -124,7 +132,7 @@ def run_server(folder: Path, script: str = "streamlit_app.py", seed: bool = True
     )
     if seed:
         subprocess.run([sys.executable, "-c", seed_code], env=env, cwd=REPO_ROOT, check=True)
-    port = _free_port()
+    port = port or _free_port()
     log_path = folder / "streamlit.log"
     log = open(log_path, "wb")  # noqa: SIM115 (open for the server's lifetime, closed below)
     process = subprocess.Popen(
@@ -144,6 +152,7 @@ def run_server(folder: Path, script: str = "streamlit_app.py", seed: bool = True
             "false",
             "--server.fileWatcherType",
             "none",
+            *options,
         ],
         cwd=REPO_ROOT,
         env=env,

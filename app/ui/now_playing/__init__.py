@@ -28,7 +28,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from app.catalog.media import MediaPathError, MediaStore
+from app.catalog.media import MediaPathError, MediaStore, open_media_store
 from app.catalog.summary import TrackSummary
 from app.emotions import QUADRANT_NAMES
 from app.ui.player import download_name
@@ -106,7 +106,7 @@ def now_playing_bar(
     then asks for a press of play). A track whose file is missing is left out. `colours` maps
     a quadrant to the mood chip's CSS colour (#rgb or #rrggbb).
     """
-    store = store or MediaStore()
+    store = store or open_media_store()
     now = _bar_track(current, store, colours) if current is not None else None
     nexts = []
     for track in upcoming:
