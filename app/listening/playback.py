@@ -10,9 +10,10 @@ into listening-event rows and `record` stores them.
 
 A report is believed only as far as the bar could have done it (anyone can send the bar's state
 value from a script): about a track the page gave it (`ListenerSession.known_track_ids`), one
-end (completed or skipped) per play, positions that advance no faster than wall time (one bar
+end (completed or skipped) per play, listening that advances no faster than wall time (one bar
 plays one track at a time, so what all reports together claim was listened to can't exceed the
-time since the log began), and at most MAX_REPORTS_PER_MINUTE per listener session.
+time since the log began: a completion claimed sooner was reached by seeking and counts as a
+skip), and at most MAX_REPORTS_PER_MINUTE per listener session.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -44,7 +45,9 @@ ACTION_OF: dict[str, str] = {
 }
 MAX_POSITION_S = 24 * 3600.0  # no track is longer; a bigger number is a broken report
 _PAGES_KEPT = 8  # page loads whose last report number is remembered
-MAX_REPORTS_PER_MINUTE = 60  # a listener clicking as fast as they can makes far fewer
+# A listener pressing Next every second makes three reports a second (skipped, advanced, started);
+# more is a script. (Reports over it are dropped for good, and the page loses the bar's place.)
+MAX_REPORTS_PER_MINUTE = 240
 # Listening claimed may run ahead of wall time by this factor and slack (buffering, the page's
 # and the bar's clocks, a rerun's delay).
 WALL_TIME_FACTOR = 1.25
@@ -117,15 +120,17 @@ class PlayerLog:
         self._last_seq.update(state["last_seq"])
         self.track_id = state["track_id"]
 
-    def _believable(self, event: PlayerEvent, now: float) -> bool:
-        """Whether the bar could have sent `event` now; notes it when so (see the module docstring)."""
+    def _believed(self, event: PlayerEvent, now: float) -> PlayerEvent | None:
+        """`event` as far as the bar could have sent it now, or None; notes it (see the module
+        docstring). A position ahead of wall time is a seek (a listener may jump to a track's
+        end), never a listen: it is believed, but a completion reached that way is a skip."""
         while self._recent and now - self._recent[0] >= 60.0:
             self._recent.popleft()
         if len(self._recent) >= MAX_REPORTS_PER_MINUTE:
-            return False
+            return None
         track = event.track_id
         if event.kind in _ENDS and track in self._ended:
-            return False  # one end per play
+            return None  # one end per play
         advance = 0.0
         if event.position_s is not None:
             if event.kind == "started" or track not in self._position:
@@ -137,7 +142,9 @@ class PlayerLog:
             advance = max(0.0, event.position_s - base)
             budget = (now - self._began) * WALL_TIME_FACTOR + WALL_TIME_SLACK_S
             if self._listened_s + advance > budget:
-                return False
+                advance = max(0.0, budget - self._listened_s)
+                if event.kind == "completed":
+                    event = replace(event, kind="skipped")
         self._recent.append(now)
         self._listened_s += advance
         if event.position_s is not None:
@@ -146,7 +153,7 @@ class PlayerLog:
             self._ended.discard(track)
         elif event.kind in _ENDS:
             self._ended.add(track)
-        return True
+        return event
 
     def take(
         self,
@@ -177,7 +184,8 @@ class PlayerLog:
                 return []
             now = self.clock()
             before = (self._listened_s, dict(self._position), set(self._ended), deque(self._recent))
-            events = [e for _, e in sorted(fresh.items()) if e is not None and self._believable(e, now)]
+            believed = (self._believed(e, now) for _, e in sorted(fresh.items()) if e is not None)
+            events = [e for e in believed if e is not None]
             if events and store is not None:
                 try:
                     store(events)

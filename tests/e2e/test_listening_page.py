@@ -463,7 +463,6 @@ def test_a_pick_with_the_camera_on_takes_effect_every_time(open_page, width: int
             expect(page.get_by_test_id("stMetricValue").first).to_have_text(label, timeout=15_000)
         except AssertionError as exc:
             shown = selected.all_inner_texts()
-            page.screenshot(path=f"/tmp/h30b-shots/ignored_{width}_{n}.png")
             follows = page.get_by_text(re.compile("^Music follows")).all_inner_texts()
             try:
                 expect(page.get_by_test_id("stMetricValue").first).to_have_text(label, timeout=45_000)
