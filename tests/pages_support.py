@@ -37,8 +37,11 @@ def wav_bytes(freq: float = 440.0, seconds: float = 1.0, sr: int = 22050, tremol
     return buf.getvalue()
 
 
-def seed_catalog(media_dir: Path, tmp_dir: Path, per_quadrant: int = 6) -> list[TrackSummary]:
-    """`per_quadrant` tracks in each quadrant, spread over the plane, one artist per track."""
+def seed_catalog(
+    media_dir: Path, tmp_dir: Path, per_quadrant: int = 6, seconds: float = 0.5, sr: int = 22050
+) -> list[TrackSummary]:
+    """`per_quadrant` tracks in each quadrant, spread over the plane, one artist per track, each
+    a `seconds`-long tone (long enough, for a browser test, that none ends while it runs)."""
     init_db()
     store = FolderStore(media_dir)
     seeded: list[TrackSummary] = []
@@ -52,7 +55,7 @@ def seed_catalog(media_dir: Path, tmp_dir: Path, per_quadrant: int = 6) -> list[
                 valence = sv * (0.15 + 0.8 * (i + 1) / (per_quadrant + 1))
                 arousal = sa * (0.85 - 0.6 * i / per_quadrant)
                 assert quadrant_of(valence, arousal) == quadrant
-                data = wav_bytes(freq=200 + 20 * n, seconds=0.5)
+                data = wav_bytes(freq=200 + 20 * n, seconds=seconds, sr=sr)
                 src = tmp_dir / f"seed_{n}.wav"
                 src.write_bytes(data)
                 sha = hashlib.sha256(data).hexdigest()
@@ -63,7 +66,7 @@ def seed_catalog(media_dir: Path, tmp_dir: Path, per_quadrant: int = 6) -> list[
                     title=f"Song {n} {quadrant}",
                     artist=f"Artist {n}",
                     album=None,
-                    duration_s=0.5,
+                    duration_s=seconds,
                     sha256=sha,
                     media_path=rel,
                     format="wav",
