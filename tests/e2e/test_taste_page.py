@@ -1,14 +1,16 @@
 """The listener's taste on the real Mood page (issue 33): after a run of skips and a few likes,
 Up next visibly changes toward the kind of track liked, and its reasons say why.
 
-The catalog is 24 generated tones (six per quadrant, spread from near the middle of the plane
-out to its corners), long enough that none ends while the test runs: every move on is a skip
-the listener made, never a track played through. The mood is picked by hand (neutral, on
+The catalog is generated tones, long enough that none ends while the test runs (every move on
+is a skip the listener made, never a track played through): many close around what a neutral
+face asks for, so a ranking that only reorders the mood's neighbourhood never runs out of them,
+and a few of each lively kind (happy, tense) further away. The mood is picked by hand (neutral, on
 "match my mood"), so no camera or face model is involved.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -24,6 +26,7 @@ from app.config import REPO_ROOT
 from app.emotions import QUADRANT_NAMES
 from tests.e2e.conftest import Server, pick_emotion, run_server
 from tests.e2e.listening_support import Listener
+from tests.pages_support import spread_points
 
 CLIP_S = 120.0  # nothing ends by itself while the test runs
 # Tracks near a neutral face's mood (sad and calm) are skipped; the liked kind is one away from it.
@@ -31,11 +34,14 @@ FAR_KINDS = (QUADRANT_NAMES["Q1"], QUADRANT_NAMES["Q2"])
 MAX_SKIPS = 8
 SHOTS = Path(os.environ.get("MOODTUNE_SHOTS_DIR", "/tmp/h33b-shots"))
 
+# A 5 x 4 grid around the neutral face's point (-0.06, -0.63), and the lively half of the plane.
+NEAR_THE_MOOD = [(v / 10, a / 10) for v in (-4, -2, 0, 2, 4) for a in (-9, -7, -5, -3)]
+LIVELY = [p for p in spread_points(6) if p[1] > 0]
 SEED = """
-import sys
+import json, sys
 from pathlib import Path
 from tests.pages_support import seed_catalog
-seed_catalog(Path(sys.argv[1]), Path(sys.argv[2]), per_quadrant=6, seconds=float(sys.argv[3]), sr=8000)
+seed_catalog(Path(sys.argv[1]), Path(sys.argv[2]), seconds=float(sys.argv[3]), sr=8000, points=json.loads(sys.argv[4]))
 """
 
 # Each Up next row as a person reads it: the title, the mood badge's words and the reason.
@@ -57,7 +63,7 @@ def taste_server(e2e_dir: Path) -> Iterator[Server]:
             MOODTUNE_MEDIA_DIR=str(running.media_dir),
             PYTHONPATH=str(REPO_ROOT),
         )
-        seed_args = [str(running.media_dir), str(folder), str(CLIP_S)]
+        seed_args = [str(running.media_dir), str(folder), str(CLIP_S), json.dumps(NEAR_THE_MOOD + LIVELY)]
         subprocess.run([sys.executable, "-c", SEED, *seed_args], env=env, cwd=REPO_ROOT, check=True)
         yield running
 
