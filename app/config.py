@@ -26,7 +26,8 @@ MUSIC_MODEL_FILE = "music_mood.npz"
 MUSICNN_MODEL_FILE = "musicnn_msd.tflite"
 # Tracks shorter than this (stingers, jingles, fragments) are too short for the mood model's
 # ~10 s segments: their tags are always listed for review, and listeners are not offered them
-# until a curator has set their mood. Below the demo catalog's shortest clip (20 s).
+# until a curator has set their mood. Below the demo catalog's shortest clip (20 s). The default
+# of Settings.fragment_below_s (MOODTUNE_FRAGMENT_BELOW_S; 0 treats no track as a fragment).
 FRAGMENT_BELOW_S = 18.0
 
 # Where Streamlit looks for secrets: the user's file, then the project's (which wins).
@@ -174,6 +175,7 @@ class Settings:
     # The header a reverse proxy in front of the app sets to the client's address (X-Forwarded-For,
     # X-Real-IP): only then can the login throttle tell proxied clients apart.
     trusted_proxy_header: str | None = None
+    fragment_below_s: float = FRAGMENT_BELOW_S
 
     @property
     def max_upload_bytes(self) -> int:
@@ -199,6 +201,7 @@ def get_settings() -> Settings:
         import_root=Path(str(import_root_raw)).resolve() if import_root_raw else None,
         max_upload_mb=_number(secrets, "MOODTUNE_MAX_UPLOAD_MB", 50.0),
         max_duration_s=_number(secrets, "MOODTUNE_MAX_DURATION_S", 900.0),
+        fragment_below_s=_number(secrets, "MOODTUNE_FRAGMENT_BELOW_S", FRAGMENT_BELOW_S, allow_zero=True),
         analysis_workers=int(_number(secrets, "MOODTUNE_ANALYSIS_WORKERS", 2, allow_zero=True)),
         media_bucket=_media_bucket(secrets),
         curators=_curators(secrets),

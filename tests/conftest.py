@@ -44,6 +44,9 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     leaking in from the developer's environment."""
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'moodtune.db'}")
     monkeypatch.setenv("MOODTUNE_MEDIA_DIR", str(tmp_path / "media"))
+    # Test catalogs are clips of a few seconds: none is held back as a jingle here; the tests of
+    # fragments set the threshold themselves.
+    monkeypatch.setenv("MOODTUNE_FRAGMENT_BELOW_S", "0")
     for name in (
         "MOODTUNE_ADMIN_PASSWORD",
         "MOODTUNE_ICE_SERVERS",

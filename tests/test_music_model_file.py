@@ -89,7 +89,13 @@ def test_an_older_model_file_without_a_description_is_refused(tmp_path):
         MoodTagger.from_file(path)
 
 
-def test_a_jingle_is_tagged_with_a_low_confidence_and_needs_review():
+@pytest.fixture
+def jingles_held_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The product's default threshold (the test suite turns it off for its short clips)."""
+    monkeypatch.setenv("MOODTUNE_FRAGMENT_BELOW_S", str(FRAGMENT_BELOW_S))
+
+
+def test_a_jingle_is_tagged_with_a_low_confidence_and_needs_review(jingles_held_back):
     tagger = MoodTagger.load()
     jingle = tagger.tag(mood_clip("Q1", seconds=7), sr=SR)
     song = tagger.tag(mood_clip("Q1", seconds=30), sr=SR)
@@ -97,7 +103,7 @@ def test_a_jingle_is_tagged_with_a_low_confidence_and_needs_review():
     assert song.confidence > jingle.confidence
 
 
-def test_a_jingle_is_not_offered_to_listeners_until_a_curator_sets_its_mood(db_url):
+def test_a_jingle_is_not_offered_to_listeners_until_a_curator_sets_its_mood(db_url, jingles_held_back):
     with session_scope(db_url) as s:
         jingle = add(s, "Defeat", -0.6, -0.4, duration_s=6.0).id
         add(s, "Grey Window", -0.3, -0.2, artist="Ann", duration_s=200.0)

@@ -160,3 +160,47 @@ def test_validation_copies_of_training_images_are_left_out_of_selection(tmp_path
     assert [p.name for p, _ in dupes] == ["0.png"] and [lab for _, lab in kept] == ["sad"]
     x, y = load_split(tmp_path, "val", tmp_path / "cache")
     assert len(x) == 1 and FACE_LABELS[int(y[0])] == "sad"
+
+
+def test_the_overlay_marks_the_face_the_music_follows():
+    """Issue 30 (6): with two faces in view, the one the music follows is drawn in its mood's
+    colour with a thicker box and says so; the other is thin and grey."""
+    from app.vision.overlay import LABEL_COLOURS, OTHER_FACE_COLOUR
+
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    large, followed = _face("sad", box=(20, 150, 220, 220)), _face("happy", box=(400, 250, 120, 120))
+    drawn = draw_overlay(frame.copy(), [large, followed], primary_label="happy", followed_box=(402, 248, 118, 121))
+
+    def left_edge(face: Face, dx: int) -> tuple[int, ...]:
+        x, y, _, h = face.box
+        return tuple(int(c) for c in drawn[y + h // 2, x + dx])
+
+    assert left_edge(followed, 0) == LABEL_COLOURS["happy"] and left_edge(followed, 1) == LABEL_COLOURS["happy"]
+    assert left_edge(large, 0) == OTHER_FACE_COLOUR and left_edge(large, 1) == (90, 90, 90)  # thin, grey
+    # The followed face's label is the wider one: it names the mood and that the music follows it.
+    band = (drawn[:, :, :] == LABEL_COLOURS["happy"]).all(axis=2)[200:250].any(axis=0)
+    assert band.sum() > 200
+
+
+def test_the_live_overlay_marks_the_face_the_smoother_follows():
+    """Through the camera's frame processor: the followed face is the smoother's primary face
+    (centred and large), not simply the first face the detector lists."""
+    from app.listening.live import AnalysisBudget, MoodHolder, make_frame_processor
+    from app.vision.overlay import LABEL_COLOURS, OTHER_FACE_COLOUR
+
+    centred, corner = _face("happy", box=(230, 150, 180, 180)), _face("sad", box=(0, 0, 190, 190))
+
+    class TwoFaces:
+        def analyze(self, image_bgr):
+            return [corner, centred]  # the detector lists the corner face first
+
+    now = [0.0]
+    process = make_frame_processor(
+        TwoFaces(), MoodHolder(), MoodSmoother(), draw_overlay, clock=lambda: now[0], budget=AnalysisBudget()
+    )
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    out = process(frame)
+    x, y, _, h = centred.box
+    assert tuple(int(c) for c in out[y + h // 2, x]) == LABEL_COLOURS["happy"]
+    x, y, _, h = corner.box
+    assert tuple(int(c) for c in out[y + h // 2, x]) == OTHER_FACE_COLOUR

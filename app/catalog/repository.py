@@ -17,7 +17,7 @@ from app.catalog import rollups
 from app.catalog.media import MediaStore, open_media_store
 from app.catalog.models import ACTIONS, ListeningEvent, MoodEvent, Track
 from app.catalog.summary import TrackSummary
-from app.config import FRAGMENT_BELOW_S
+from app.config import get_settings
 from app.emotions import FACE_LABELS, QUADRANT_VA, QUADRANTS, emotion_to_point, quadrant_of
 
 CURATOR = "curator"  # Track.tagged_by of a mood a curator set; anything else is "model:<version>"
@@ -277,10 +277,12 @@ def set_track_mood_by_model(session: Session, track: Track, tag, version: str) -
     return True
 
 
-def offered_to_listeners() -> ColumnElement[bool]:
+def offered_to_listeners(fragment_below_s: float | ColumnElement[float] | None = None) -> ColumnElement[bool]:
     """SQL condition for a track listeners may be offered: not a fragment (shorter than
-    FRAGMENT_BELOW_S: a jingle's model tag is a guess) unless a curator has set its mood."""
-    return or_(Track.duration_s >= FRAGMENT_BELOW_S, Track.tagged_by == CURATOR)
+    `fragment_below_s`, by default Settings.fragment_below_s: a jingle's model tag is a guess)
+    unless a curator has set its mood. A cached statement passes a bound parameter instead."""
+    below = get_settings().fragment_below_s if fragment_below_s is None else fragment_below_s
+    return or_(Track.duration_s >= below, Track.tagged_by == CURATOR)
 
 
 def model_tagged_track_ids(session: Session) -> list[int]:

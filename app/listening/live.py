@@ -117,7 +117,7 @@ def make_frame_processor(
     LiveAnalyzer), ``smoother`` is an app.vision.MoodSmoother. Separate from the av.VideoFrame
     wrapper so it can be tested with plain arrays.
     """
-    state: dict[str, Any] = {"faces": [], "label": None, "next": float("-inf"), "cost": 0.0}
+    state: dict[str, Any] = {"faces": [], "label": None, "box": None, "next": float("-inf"), "cost": 0.0}
     lock = threading.Lock()  # the worker may call us from more than one thread
 
     def process(image_bgr: np.ndarray) -> np.ndarray:
@@ -134,13 +134,14 @@ def make_frame_processor(
                     mood = smoother.update(faces, now, (width, height))
                     holder.put(mood, now, len(faces))
                     state["label"] = mood.label if mood is not None else None
+                    state["box"] = mood.face_box if mood is not None else None  # the face the music follows
                 state["faces"] = faces
                 state["cost"] += COST_SMOOTHING * (clock() - now - state["cost"])
                 state["next"] = now + budget.gap(id(state), state["cost"], now)
-            faces, label = state["faces"], state["label"]
+            faces, label, box = state["faces"], state["label"], state["box"]
         if not faces:
             return image_bgr
-        return draw_overlay(image_bgr.copy(), faces, primary_label=label)
+        return draw_overlay(image_bgr.copy(), faces, primary_label=label, followed_box=box)
 
     return process
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.config import FRAGMENT_BELOW_S, MODELS_DIR, MUSIC_MODEL_FILE
+from app.config import MODELS_DIR, MUSIC_MODEL_FILE, get_settings
 from app.emotions import QUADRANTS, quadrant_of
 from app.model_loading import load_once
 from app.music import embedding, handcrafted
@@ -33,7 +33,7 @@ RETRAIN = "retrain it with `python -m app.music.train` and export it, or check o
 # (its quadrant probabilities are flat, or its regressed valence/arousal point lies in another
 # quadrant than its classifier picked).
 REVIEW_BELOW = 0.4
-# The most a fragment's tag (shorter than app.config.FRAGMENT_BELOW_S) may claim: always under review.
+# The most a fragment's tag (shorter than Settings.fragment_below_s) may claim: always under review.
 FRAGMENT_CONFIDENCE = 0.2
 
 
@@ -72,8 +72,8 @@ class MoodTag:
 
 
 def is_fragment(duration_s: float) -> bool:
-    """Whether a track is a jingle or fragment (shorter than FRAGMENT_BELOW_S)."""
-    return duration_s < FRAGMENT_BELOW_S
+    """Whether a track is a jingle or fragment (shorter than Settings.fragment_below_s)."""
+    return duration_s < get_settings().fragment_below_s
 
 
 def dsp_settings() -> dict[str, float | int]:

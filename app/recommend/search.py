@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.catalog import repository
 from app.catalog.models import GRID, Track, grid_index
+from app.config import get_settings
 from app.emotions import MoodPoint
 
 # The search's first box: small enough that on a million-track catalog it holds a few times k
@@ -71,6 +72,7 @@ def nearest_for_targets(
         inside = (np.abs(placed_v - t.valence) <= h) & (np.abs(placed_a - t.arousal) <= h)
         return unplaced + int(inside.sum())
 
+    fragment_below_s = get_settings().fragment_below_s  # a parameter: the statements are cached
     half = dict.fromkeys(wanted, START_HALF_WIDTH)
     all_excluded = dict.fromkeys(wanted, False)  # asked for every excluded one the box may hold
     found: dict[MoodPoint, list[tuple[int, float]]] = {}
@@ -79,7 +81,7 @@ def nearest_for_targets(
         rows: dict[MoodPoint, list[tuple[int, float]]] = {}
         asked: dict[MoodPoint, int] = {}
         if boxed:
-            params: dict[str, object] = {}
+            params: dict[str, object] = {FRAGMENT_PARAM: fragment_below_s}
             for i, t in enumerate(boxed):
                 h = half[t]
                 v_lo, v_hi, a_lo, a_hi = t.valence - h, t.valence + h, t.arousal - h, t.arousal + h
@@ -106,7 +108,7 @@ def nearest_for_targets(
         for t in half.keys() - set(boxed):  # the box covers the plane: every track is a candidate
             asked[t] = wanted[t] + len(excluded)
             all_excluded[t] = True
-            params = {"tv0": t.valence, "ta0": t.arousal, "k0": asked[t]}
+            params = {"tv0": t.valence, "ta0": t.arousal, "k0": asked[t], FRAGMENT_PARAM: fragment_below_s}
             rows[t] = [(int(tid), float(d2)) for tid, d2, _ in session.execute(_plane_statement(), params)]
         for t, found_rows in rows.items():
             k = wanted[t]
@@ -122,6 +124,9 @@ def nearest_for_targets(
     return found
 
 
+FRAGMENT_PARAM = "fragment_below_s"
+
+
 def _nearest_arm(i: int, *, boxed: bool = True) -> Select:
     """One target's part of the search: the nearest tracks in its box, its parameters suffixed
     with `i` (everything that varies is a parameter, so the statement is built and compiled
@@ -130,7 +135,8 @@ def _nearest_arm(i: int, *, boxed: bool = True) -> Select:
     dist2 = ((Track.valence - tv) * (Track.valence - tv) + (Track.arousal - ta) * (Track.arousal - ta)).label("d2")
     stmt = (
         select(Track.id, dist2, literal_column(str(i), Integer).label("arm"))
-        .where(repository.offered_to_listeners())  # jingles and fragments: not until a curator sets them
+        # jingles and fragments: not until a curator sets them
+        .where(repository.offered_to_listeners(bindparam(FRAGMENT_PARAM, type_=Float)))
         .order_by(dist2, Track.id)
         .limit(bindparam(f"k{i}", type_=Integer))
     )

@@ -561,7 +561,7 @@ def _track_text(title: str, artist: str, quadrant: str) -> str:
 
 
 def _render_now_playing(session: ListenerSession) -> None:
-    """The bar (the page's one audio element) and, under it, why this track plus its Like."""
+    """The bar: the page's one audio element."""
     current = session.now_playing
     now_playing_bar(
         current.track if current else None,
@@ -572,9 +572,16 @@ def _render_now_playing(session: ListenerSession) -> None:
         start_at_s=session.position_s,
         on_report=_take_reports,
     )
+
+
+def _render_playing_line(session: ListenerSession) -> None:
+    """Why this track plays, with its Like and Not for me: atop up next's column, so on a phone
+    the camera's control stays on the first screen under the bar (issue 30, 7)."""
+    current = session.now_playing
     if current is None:
         return
-    with st.container(horizontal=True, vertical_alignment="center", gap="small", wrap=False, key="playing_line"):
+    # Wraps: in a narrow column the reason takes the row and the buttons go under it.
+    with st.container(horizontal=True, vertical_alignment="center", gap="small", wrap=True, key="playing_line"):
         st.caption(f"Playing because {current.reason}", width="stretch")
         liked = current.track_id in session.liked
         st.button(
@@ -825,6 +832,7 @@ def render(live_camera: bool = True) -> None:
     with bar_slot:
         _render_now_playing(session)
     with left:
+        _render_playing_line(session)
         _render_controls(session)
         up_next, history, liked = st.tabs(["Up next", "History", "Liked"])
         with up_next:

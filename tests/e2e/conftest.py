@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 CHROMIUM = Path(os.environ.get("MOODTUNE_CHROMIUM", "/usr/bin/chromium"))
 ADMIN_PASSWORD = "e2e-admin-password"
 FRAME_SIZE = (640, 480)
+EXPECT_TIMEOUT_MS = 20_000  # how long a browser test waits for what a person should see
 
 
 def _free_port() -> int:
@@ -122,6 +123,7 @@ def run_server(
         MOODTUNE_MEDIA_DIR=str(media),
         MOODTUNE_ADMIN_PASSWORD=ADMIN_PASSWORD,
         MOODTUNE_ICE_SERVERS="[]",
+        MOODTUNE_FRAGMENT_BELOW_S="0",  # the seeded clips last seconds: none is held back as a jingle
         PYTHONPATH=str(REPO_ROOT),
     )
     # Seed in a child process so this test process keeps its own (isolated) settings.
@@ -197,8 +199,11 @@ def playwright_driver():
     """One Playwright driver for the whole run: a second sync_playwright() while one is open
     fails ("Sync API inside the asyncio loop"), and both browsers below are session-wide."""
     require(CHROMIUM.exists(), f"{CHROMIUM} not installed (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # What a person would see can take a few Streamlit reruns to appear on a busy two-core
+    # machine: Playwright's default 5 s for expect() read as failures there (issue 30, 11).
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with sync_playwright() as p:
         yield p
 

@@ -77,3 +77,25 @@ class Listener:
         while time.monotonic() < end:
             self.sample()
             time.sleep(0.2)
+
+
+# The listener presses Pause: the click happens only while the bar shows Pause (a track
+# playing). A click from outside can land in the instant between two short clips, when the
+# bar shows Play, and so start the music instead. Returns whether it pressed.
+PRESS_PAUSE = """() => {
+  const root = document.querySelector('[data-testid=stBidiComponentIsolated]').shadowRoot;
+  if (root.querySelector('.bar').dataset.state !== 'playing') return false;
+  root.querySelector('button.play').click();
+  return true;
+}"""
+
+# Up next's titles once the page has caught up with the bar: the bar moves on by itself and
+# tells the server after, and until that rerun up next still lists the track the bar plays.
+# {playing: the bar's track id, upNext: titles}, or null until then (for page.wait_for_function).
+CAUGHT_UP_NEXT = """() => {
+  const bar = document.querySelector('[data-testid=stBidiComponentIsolated]').shadowRoot.querySelector('.bar');
+  const playing = bar.querySelector('.title').innerText;
+  const rows = [...document.querySelectorAll('[class*="st-key-row_"] [data-testid=stMarkdownContainer] strong')];
+  const titles = rows.map((r) => r.innerText);
+  return titles.length && !titles.includes(playing) ? {playing: bar.dataset.trackId, upNext: titles} : null;
+}"""
