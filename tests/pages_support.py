@@ -37,44 +37,62 @@ def wav_bytes(freq: float = 440.0, seconds: float = 1.0, sr: int = 22050, tremol
     return buf.getvalue()
 
 
-def seed_catalog(media_dir: Path, tmp_dir: Path, per_quadrant: int = 6) -> list[TrackSummary]:
-    """`per_quadrant` tracks in each quadrant, spread over the plane, one artist per track."""
+def spread_points(per_quadrant: int = 6) -> list[tuple[float, float]]:
+    """`per_quadrant` points in each quadrant, from near the origin out toward its corner."""
+    corners = {"Q1": (1, 1), "Q2": (-1, 1), "Q3": (-1, -1), "Q4": (1, -1)}
+    points = [
+        (sv * (0.15 + 0.8 * (i + 1) / (per_quadrant + 1)), sa * (0.85 - 0.6 * i / per_quadrant))
+        for sv, sa in corners.values()
+        for i in range(per_quadrant)
+    ]
+    quadrants = [q for q in corners for _ in range(per_quadrant)]
+    assert [quadrant_of(*p) for p in points] == quadrants
+    return points
+
+
+def seed_catalog(
+    media_dir: Path,
+    tmp_dir: Path,
+    per_quadrant: int = 6,
+    *,
+    seconds: float = 0.5,
+    sr: int = 22050,
+    points: list[tuple[float, float]] | None = None,
+) -> list[TrackSummary]:
+    """A track at each of `points` (valence, arousal; by default `spread_points(per_quadrant)`),
+    one artist per track, each a `seconds`-long tone (long enough, for a browser test, that none
+    ends while it runs)."""
     init_db()
     store = FolderStore(media_dir)
     seeded: list[TrackSummary] = []
-    corners = {"Q1": (1, 1), "Q2": (-1, 1), "Q3": (-1, -1), "Q4": (1, -1)}
     n = 0
     with session_scope() as s:
-        for quadrant, (sv, sa) in corners.items():
-            for i in range(per_quadrant):
-                n += 1
-                # points from near the origin out toward the corner of the quadrant
-                valence = sv * (0.15 + 0.8 * (i + 1) / (per_quadrant + 1))
-                arousal = sa * (0.85 - 0.6 * i / per_quadrant)
-                assert quadrant_of(valence, arousal) == quadrant
-                data = wav_bytes(freq=200 + 20 * n, seconds=0.5)
-                src = tmp_dir / f"seed_{n}.wav"
-                src.write_bytes(data)
-                sha = hashlib.sha256(data).hexdigest()
-                rel, _ = store.put_file(src, sha, "wav")
-                probs = {q: (0.7 if q == quadrant else 0.1) for q in ("Q1", "Q2", "Q3", "Q4")}
-                track = repository.add_track(
-                    s,
-                    title=f"Song {n} {quadrant}",
-                    artist=f"Artist {n}",
-                    album=None,
-                    duration_s=0.5,
-                    sha256=sha,
-                    media_path=rel,
-                    format="wav",
-                    quadrant=quadrant,
-                    valence=valence,
-                    arousal=arousal,
-                    probabilities=probs,
-                    tagged_by="model:test",
-                    confidence=probs[quadrant],
-                )
-                seeded.append(TrackSummary.of(track))
+        for valence, arousal in points if points is not None else spread_points(per_quadrant):
+            n += 1
+            quadrant = quadrant_of(valence, arousal)
+            data = wav_bytes(freq=200 + 20 * n, seconds=seconds, sr=sr)
+            src = tmp_dir / f"seed_{n}.wav"
+            src.write_bytes(data)
+            sha = hashlib.sha256(data).hexdigest()
+            rel, _ = store.put_file(src, sha, "wav")
+            probs = {q: (0.7 if q == quadrant else 0.1) for q in ("Q1", "Q2", "Q3", "Q4")}
+            track = repository.add_track(
+                s,
+                title=f"Song {n} {quadrant}",
+                artist=f"Artist {n}",
+                album=None,
+                duration_s=seconds,
+                sha256=sha,
+                media_path=rel,
+                format="wav",
+                quadrant=quadrant,
+                valence=valence,
+                arousal=arousal,
+                probabilities=probs,
+                tagged_by="model:test",
+                confidence=probs[quadrant],
+            )
+            seeded.append(TrackSummary.of(track))
     return seeded
 
 
