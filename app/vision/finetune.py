@@ -65,7 +65,7 @@ def augment(x, seed_gen):
     blob over part of the lower face). x: float32 (B, 48, 48, 1) in [0, 1]."""
     import tensorflow as tf
 
-    from app.vision.training_ops import augment_batch
+    from app.vision.training_ops import augment_batch, warp
 
     x = augment_batch(x, seed_gen, erase_prob=0.2)
     b = tf.shape(x)[0]
@@ -76,14 +76,7 @@ def augment(x, seed_gen):
     squeeze = tf.where(turn != 0, u(1.0, 1.2), ones)
     c = (IMG - 1) / 2.0
     transforms = tf.stack([squeeze, zeros, c - squeeze * c, zeros, ones, zeros, turn, zeros], axis=1)
-    x = tf.raw_ops.ImageProjectiveTransformV3(
-        images=x,
-        transforms=transforms,
-        output_shape=[IMG, IMG],
-        fill_value=0.0,
-        interpolation="BILINEAR",
-        fill_mode="REFLECT",
-    )
+    x = warp(x, transforms)
     # Side light: a linear ramp across the face at a random angle, and a gamma.
     grid = tf.range(IMG, dtype=tf.float32) / (IMG - 1) - 0.5
     angle = u(0.0, 2 * math.pi)

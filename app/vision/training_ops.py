@@ -12,6 +12,21 @@ import numpy as np
 IMG = 48
 
 
+def warp(x, transforms):
+    """A batch of 48×48 faces through one projective transform each (output→input, 8 numbers a
+    face, as `ImageProjectiveTransformV3` takes them), bilinear, edges reflected."""
+    import tensorflow as tf
+
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=x,
+        transforms=transforms,
+        output_shape=[IMG, IMG],
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="REFLECT",
+    )
+
+
 def augment_batch(x, seed_gen, erase_prob: float = 0.3):
     """Flip, rotation ±12°, zoom ±12 %, shift ±10 %, brightness/contrast, random erasing.
 
@@ -35,14 +50,7 @@ def augment_batch(x, seed_gen, erase_prob: float = 0.3):
     b2 = c - b0 * c - b1 * c + ty
     zeros = tf.zeros_like(a0)
     transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
-    x = tf.raw_ops.ImageProjectiveTransformV3(
-        images=x,
-        transforms=transforms,
-        output_shape=[IMG, IMG],
-        fill_value=0.0,
-        interpolation="BILINEAR",
-        fill_mode="REFLECT",
-    )
+    x = warp(x, transforms)
     # brightness / contrast jitter
     mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
     contrast = tf.reshape(u(0.75, 1.25), [-1, 1, 1, 1])
