@@ -351,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--only",
         action="append",
         choices=("vision", "music", "recommend", "analytics", "app", "deploy", "listeners"),
-        help="measure only this part (repeatable; default: all)",
+        help="measure only this part (repeatable; default: all but listeners, the Chromium camera load)",
     )
     p.add_argument(
         "--merge", metavar="FILE", help="also write the figures into this JSON file (e.g. models/bench.json)"
