@@ -9,6 +9,7 @@ the one thing stood in for)."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,9 @@ def _fetch(url: str, *, method: str = "GET", range_header: str | None = None) ->
 
         await Router(routes=server.audio_routes())(scope, receive, send)
 
-    asyncio.run(call())
+    # Its own thread: the browser tests' Playwright keeps an event loop running on this one.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, call()).result()
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return start["status"], {k.decode().lower(): v.decode() for k, v in start["headers"]}, body
