@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -19,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.test_media_headers import _child, _free_port
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -53,12 +53,6 @@ while True:
 MB = 1024 * 1024
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def _server(tmp_path: Path, **extra_env: str) -> Iterator[tuple[str, Path]]:
     port, state, log = _free_port(), tmp_path / "state.json", tmp_path / "server.log"
@@ -71,24 +65,13 @@ def _server(tmp_path: Path, **extra_env: str) -> Iterator[tuple[str, Path]]:
         MOODTUNE_MAX_UPLOAD_MB="30",
         **extra_env,
     )
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-c", SERVE, str(port), str(state)], cwd=REPO, env=env, stdout=out, stderr=out
-        )
-        try:
-            deadline = time.monotonic() + 90
-            while not state.exists():
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the server did not start:\n{log.read_text(errors='replace')[-3000:]}")
-                time.sleep(0.2)
-            yield f"http://127.0.0.1:{port}", state
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with _child([sys.executable, "-c", SERVE, str(port), str(state)], env, log) as process:
+        deadline = time.monotonic() + 90
+        while not state.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the server did not start:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}", state
 
 
 def _put(base: str, session_id: str, n_bytes: int, cookie: str | None = None) -> int:
