@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app.listening import service
+from app.listening import service, status
 from app.ui import mood_page
 from tests.pages_support import APP_FILE, cleanup_engines, configure_env, seed_catalog
 
@@ -41,7 +41,7 @@ def test_a_failed_like_says_so_beside_its_button_and_the_player_keeps_going(page
     with caplog.at_level(logging.WARNING, logger=mood_page.__name__):
         playing.click().run()
     assert not page.exception, page.exception
-    assert any(mood_page.LIKE_FAILED in c for c in _captions(page))  # in place
+    assert any(status.LIKE_FAILED in c for c in _captions(page))  # in place
     assert any("Couldn't save" in t.value for t in page.toast)
     assert page.get("bidi_component")  # the player is still there
     assert [b for b in page.button if b.key and b.key.startswith("upnext_play_")]
@@ -49,14 +49,14 @@ def test_a_failed_like_says_so_beside_its_button_and_the_player_keeps_going(page
     # Said once: the next run, with the database back, no longer says it.
     monkeypatch.undo()
     page.run()
-    assert not any(mood_page.LIKE_FAILED in c for c in _captions(page))
+    assert not any(status.LIKE_FAILED in c for c in _captions(page))
 
 
 def test_a_failed_like_from_up_next_is_said_in_its_row(page, monkeypatch):
     monkeypatch.setattr(service, "log_listening", _down)
     like = next(b for b in page.button if b.key and b.key.startswith("upnext_like_"))
     like.click().run()
-    assert any(mood_page.LIKE_FAILED in c for c in _captions(page))
+    assert any(status.LIKE_FAILED in c for c in _captions(page))
 
 
 def test_failed_remove_and_save_are_logged_on_the_server(page, monkeypatch, caplog):

@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.catalog.db import init_db, session_scope
 from app.catalog.models import ListenerSessionState, ListeningEvent, MoodEvent
-from app.listening import persistence
+from app.listening import persistence, status
 from app.listening.mood import reading_from_label
 from app.recommend import PURPOSES
 from app.ui import mood_page, state_keys
@@ -304,7 +304,7 @@ def test_locked_mood_keeps_the_music(catalog):
 def test_a_pick_wins_visibly_over_the_camera_until_the_listener_hands_back(catalog):
     at = open_app()
     camera = reading_from_label("happy", source="camera")
-    at.session_state[state_keys.LISTENER].apply_camera_reading(camera)  # what the live fragment does
+    at.session_state[state_keys.LISTENING_TAB].session.apply_camera_reading(camera)  # what the live fragment does
     at.run()
     assert at.metric[0].value == "happy"
     # No live stream on this page (AppTest has no WebRTC): the panel says it follows the
@@ -380,7 +380,7 @@ def test_an_empty_catalog_says_so_and_points_curators_to_curate(tmp_path, monkey
     try:
         at = open_app()
         pick_emotion(at, "sad")
-        assert [i.value for i in at.info] == [mood_page.EMPTY_CATALOG]
+        assert [i.value for i in at.info] == [status.EMPTY_CATALOG]
         assert playing_id(at) is None
     finally:
         cleanup_engines()
@@ -400,7 +400,7 @@ def test_having_heard_everything_up_next_refills_with_what_was_heard_longest_ago
             at.button(key=f"upnext_remove_{track_id}").click().run()
         assert playing_id(at) is not None
         assert up_next_ids(at) and set(up_next_ids(at)) <= set(removed)
-        assert mood_page.HEARD_EVERYTHING not in [i.value for i in at.info]
+        assert status.HEARD_EVERYTHING not in [i.value for i in at.info]
     finally:
         cleanup_engines()
 
@@ -587,7 +587,9 @@ def test_a_pick_whose_callback_was_cut_off_still_takes_effect(catalog):
     fragment reruns every second), leaving a pick stored in the widget but never applied. The
     next run (or the camera's next refresh) applies it: the pick wins over the camera."""
     at = open_app()
-    at.session_state[state_keys.LISTENER].apply_camera_reading(reading_from_label("happy", source="camera"))
+    at.session_state[state_keys.LISTENING_TAB].session.apply_camera_reading(
+        reading_from_label("happy", source="camera")
+    )
     at.run()
     assert at.metric[0].value == "happy"
     at.session_state["mood_pad_label"] = "sad"  # the widget's value, without its callback

@@ -1,7 +1,8 @@
 """Live camera: streamlit-webrtc wiring (the ``av`` frame callback and the ICE servers).
 
 The frame processing and the thread-safe mood holder it feeds are in ``app.listening.live``;
-this module only wraps them for streamlit-webrtc, whose worker thread runs the callback.
+this module only wraps them for streamlit-webrtc, whose worker thread runs the callback, and
+draws the camera's widget (``live_camera``).
 
 ICE servers (``resolve_ice_servers``): an explicit list from settings wins
 (``MOODTUNE_ICE_SERVERS`` or ``ice_servers`` in the secrets); an empty list, the default, is right
@@ -29,6 +30,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import streamlit as st
+
+from app.listening.live import MoodHolder, live_frame_processor
+from app.ui import state_keys as keys
 
 
 def make_video_frame_callback(process: Callable[[np.ndarray], np.ndarray]) -> Callable[[Any], Any]:
@@ -61,3 +66,37 @@ def rtc_configuration(ice_servers: list[dict[str, Any]] | tuple[dict[str, Any], 
     """Always an explicit list: streamlit-webrtc would otherwise fetch Google STUN/TURN servers
     from the network, which a localhost setup doesn't need (and offline can't reach)."""
     return {"iceServers": [dict(s) for s in ice_servers]}
+
+
+def _frame_callback(holder: MoodHolder) -> Callable[[Any], Any]:
+    """The frame callback for this browser session, built once so its smoother keeps state."""
+    callback = st.session_state.get(keys.LIVE_CALLBACK)
+    if callback is None:
+        callback = st.session_state[keys.LIVE_CALLBACK] = make_video_frame_callback(live_frame_processor(holder))
+    return callback
+
+
+def camera_stream(holder: MoodHolder) -> bool:
+    """The webrtc widget, its frames' moods going into `holder`. True while the stream is
+    playing; else the holder is emptied (no reading outlives the stream) and a caption says
+    what to do."""
+    from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+    from app.config import get_settings
+
+    ctx = webrtc_streamer(
+        key="moodtune-live",
+        mode=WebRtcMode.SENDRECV,
+        rtc_configuration=rtc_configuration(resolve_ice_servers(get_settings().ice_servers)),
+        media_stream_constraints={"video": True, "audio": False},
+        video_frame_callback=_frame_callback(holder),
+        async_processing=True,
+    )
+    playing = bool(ctx.state.playing)
+    if not playing:
+        holder.clear()
+        st.caption(
+            "Press **START** and allow the camera. If the browser blocks the camera or the "
+            "connection doesn't come up, use *Snapshot*, *Photo* or *Pick* instead."
+        )
+    return playing

@@ -6,20 +6,8 @@ widget's identity, which the tests and the browser checks address."""
 PREFIX = "_mt_"
 
 # Mood page
-LISTENER = PREFIX + "listener"  # the ListenerSession
-LIVE_HOLDER = PREFIX + "live_holder"  # the MoodHolder the video thread writes into
+LISTENING_TAB = PREFIX + "listening_tab"  # the ListeningTab: the listener's session and what the page keeps
 LIVE_CALLBACK = PREFIX + "live_callback"  # the frame callback, built once per browser session
-MOOD_THROTTLE = PREFIX + "mood_throttle"
-PLAYER_LOG = PREFIX + "player_log"  # the PlayerLog of the now-playing bar's reports
-SAVED_STATE = PREFIX + "saved_state"  # the session snapshot last stored (skip unchanged saves)
-STILL_NONCE = PREFIX + "still_nonce"  # part of the snapshot/photo widgets' keys: a new one clears them
-LAST_IMAGE = PREFIX + "last_image_id"  # the snapshot/photo already analysed
-APPLIED_PICK = PREFIX + "applied_pick"  # the picked emotion last applied (see mood_page._pick_pending)
-SOURCE_HINT = PREFIX + "source_hint"  # why the mood-source switch was refused, shown once
-STORE_ERROR = PREFIX + "store_error"  # a listening or mood event couldn't be stored, shown once
-FORGET_ERROR = PREFIX + "forget_error"
-LIKE_ERROR = PREFIX + "like_error"  # the track whose Like couldn't be stored: said next to its button
-FORGOT = PREFIX + "forgot"  # how many events "Forget this session" deleted
 
 # Start-up
 DB_RETRY = PREFIX + "db_retry"  # the Retry button when the database is unreachable
