@@ -1,12 +1,26 @@
-"""A small valence–arousal circumplex with the listener's point and the quadrant names."""
+"""A small valence–arousal circumplex with the listener's point and the quadrant names, and the
+mood pad: the listener's own pick of an emotion or of a point on that circle."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import plotly.graph_objects as go
+import streamlit as st
 
-from app.emotions import FACE_VA, QUADRANT_NAMES, MoodPoint
+from app.emotions import FACE_LABELS, FACE_VA, QUADRANT_NAMES, MoodPoint
+from app.listening.mood import MoodReading, reading_from_point
+
+# Material icons rather than emoji, which need a colour-emoji font a listener's machine may lack.
+EMOTION_ICONS = {
+    "angry": ":material/sentiment_extremely_dissatisfied:",
+    "disgust": ":material/sick:",
+    "fear": ":material/sentiment_worried:",
+    "happy": ":material/sentiment_very_satisfied:",
+    "neutral": ":material/sentiment_neutral:",
+    "sad": ":material/sentiment_sad:",
+    "surprise": ":material/sentiment_excited:",
+}
 
 _QUADRANT_LABEL_POS = {"Q1": (0.8, 1.1), "Q2": (-0.8, 1.1), "Q3": (-0.8, -1.1), "Q4": (0.8, -1.1)}
 
@@ -117,3 +131,46 @@ def mood_pad_figure(current: MoodPoint | None) -> go.Figure:
     )
     fig.update_layout(height=320, clickmode="event+select", dragmode=False)
     return fig
+
+
+def _clicked_point(on_reading: Callable[[MoodReading], object]) -> None:
+    event = st.session_state.get("mood_pad_click")
+    points = getattr(getattr(event, "selection", None), "points", None) or (
+        event.get("selection", {}).get("points", []) if isinstance(event, dict) else []
+    )
+    if points:
+        on_reading(reading_from_point(float(points[-1]["x"]), float(points[-1]["y"])))
+
+
+def _slider_point(on_reading: Callable[[MoodReading], object]) -> None:
+    on_reading(reading_from_point(st.session_state["mood_pad_valence"], st.session_state["mood_pad_arousal"]))
+
+
+def mood_pad(
+    current: MoodPoint | None,
+    pick_key: str,
+    on_pick: Callable[[], object],
+    on_reading: Callable[[MoodReading], object],
+) -> None:
+    """The listener's own mood: an emotion from the pills (their value under `pick_key`,
+    `on_pick` on a change), or a point clicked on the circle or set with the sliders, handed to
+    `on_reading`. `current` is the mood the music follows, marked on the circle."""
+    st.pills(
+        "How do you feel?",
+        FACE_LABELS,
+        format_func=lambda label: f"{EMOTION_ICONS[label]} {label}",
+        key=pick_key,
+        on_change=on_pick,
+    )
+    with st.expander("…or pick a point on the circle"):
+        st.plotly_chart(
+            mood_pad_figure(current),
+            key="mood_pad_click",
+            on_select=lambda: _clicked_point(on_reading),  # (plotly_chart passes no args)
+            selection_mode="points",
+            config={"displayModeBar": False},
+        )
+        st.caption("Click the circle, or set the point with the sliders:")
+        st.slider("Valence: unpleasant → pleasant", -1.0, 1.0, 0.0, 0.05, key="mood_pad_valence")
+        st.slider("Arousal: calm → excited", -1.0, 1.0, 0.0, 0.05, key="mood_pad_arousal")
+        st.button("Use this point", key="mood_pad_use_point", on_click=_slider_point, args=(on_reading,))

@@ -20,9 +20,9 @@ from typing import Any
 
 import streamlit as st
 
-from app.emotions import FACE_LABELS, QUADRANT_COLOURS, STRATEGIES, STRATEGY_NAMES
+from app.emotions import QUADRANT_COLOURS, STRATEGIES, STRATEGY_NAMES
 from app.listening import service
-from app.listening.mood import MAX_PICTURE_MB, reading_from_point
+from app.listening.mood import MAX_PICTURE_MB, MoodReading
 from app.listening.session import ListenerSession
 from app.listening.status import (
     LIKE_FAILED,
@@ -39,7 +39,7 @@ from app.listening.tab import ListeningTab, open_session
 from app.ui import sign_in
 from app.ui import state_keys as keys
 from app.ui.live import camera_stream
-from app.ui.mood_gauge import mood_gauge_figure, mood_pad_figure
+from app.ui.mood_gauge import mood_gauge_figure, mood_pad
 from app.ui.now_playing import now_playing_bar, reports_of
 from app.ui.track_list import DISLIKE, PLAY, REMOVE, REPLAY, icon_button, like_icon, track_button, track_row
 
@@ -48,16 +48,6 @@ SESSION_PARAM = "s"  # the URL's query parameter holding the anonymous session i
 BAR_KEY = "now_playing"
 PICK_KEY = "mood_pad_label"  # the pills' key: the listener's picked emotion
 HISTORY_SHOWN = 30
-# Material icons rather than emoji, which need a colour-emoji font a listener's machine may lack.
-EMOTION_ICONS = {
-    "angry": ":material/sentiment_extremely_dissatisfied:",
-    "disgust": ":material/sick:",
-    "fear": ":material/sentiment_worried:",
-    "happy": ":material/sentiment_very_satisfied:",
-    "neutral": ":material/sentiment_neutral:",
-    "sad": ":material/sentiment_sad:",
-    "surprise": ":material/sentiment_excited:",
-}
 SOURCE_NAMES = {"camera": ":material/videocam: Camera", "manual": ":material/person: Me"}
 _SAY = {"error": st.error, "warning": st.warning, "info": st.info, "success": st.success, "caption": st.caption}
 
@@ -102,17 +92,8 @@ def _hand_value(action: Callable[[ListeningTab, Any], object], key: str) -> Call
     return lambda: action(tab(), st.session_state.get(key))
 
 
-def _on_pad_point() -> None:
-    tab().adopt_manual(reading_from_point(st.session_state["mood_pad_valence"], st.session_state["mood_pad_arousal"]))
-
-
-def _on_pad_click() -> None:
-    event = st.session_state.get("mood_pad_click")
-    points = getattr(getattr(event, "selection", None), "points", None) or (
-        event.get("selection", {}).get("points", []) if isinstance(event, dict) else []
-    )
-    if points:
-        tab().adopt_manual(reading_from_point(float(points[-1]["x"]), float(points[-1]["y"])))
+def _on_pad_reading(reading: MoodReading) -> None:
+    tab().adopt_manual(reading)
 
 
 def source_key(source: str) -> str:
@@ -151,29 +132,6 @@ def _render_still_input(widget: Any, source: str) -> None:
         st.image(result.overlay_rgb, width=320, caption="What Moodtune saw")
 
 
-def _render_mood_pad(session: ListenerSession) -> None:
-    st.pills(
-        "How do you feel?",
-        FACE_LABELS,
-        format_func=lambda label: f"{EMOTION_ICONS[label]} {label}",
-        key=PICK_KEY,
-        on_change=_hand_value(ListeningTab.pick_changed, PICK_KEY),
-    )
-    with st.expander("…or pick a point on the circle"):
-        mood = session.effective_mood()
-        st.plotly_chart(
-            mood_pad_figure(mood.point if mood else None),
-            key="mood_pad_click",
-            on_select=_on_pad_click,
-            selection_mode="points",
-            config={"displayModeBar": False},
-        )
-        st.caption("Click the circle, or set the point with the sliders:")
-        st.slider("Valence: unpleasant → pleasant", -1.0, 1.0, 0.0, 0.05, key="mood_pad_valence")
-        st.slider("Arousal: calm → excited", -1.0, 1.0, 0.0, 0.05, key="mood_pad_arousal")
-        st.button("Use this point", key="mood_pad_use_point", on_click=_on_pad_point)
-
-
 def _render_mood_inputs(listening: ListeningTab, live_camera: bool) -> bool:
     """Camera, snapshot, photo and the pick; True while the live camera streams."""
     playing, nonce = False, listening.still_nonce
@@ -194,7 +152,9 @@ def _render_mood_inputs(listening: ListeningTab, live_camera: bool) -> bool:
         )
         _render_still_input(photo, "photo")
     with pad_tab:
-        _render_mood_pad(listening.session)
+        mood = listening.session.effective_mood()
+        on_pick = _hand_value(ListeningTab.pick_changed, PICK_KEY)
+        mood_pad(mood.point if mood else None, PICK_KEY, on_pick, _on_pad_reading)
     return playing
 
 
@@ -322,16 +282,13 @@ def render_privacy_sidebar() -> None:
         _say(tab().take_forget_notice())
 
 
-def _render_controls(listening: ListeningTab) -> None:
-    """Where the mood comes from, the lock and the strategy, in one wrapping row."""
-    session = listening.session
+def _render_source_and_lock(session: ListenerSession) -> None:
+    """Where the mood comes from, and the lock, in one wrapping row."""
     # The widgets show the session, which callbacks, a resume or the domain may have changed.
     source = source_key(session.mood_source)
     st.session_state[source] = session.mood_source
     st.session_state["lock_mood"] = session.is_locked
-    st.session_state["strategy"] = session.strategy
     with st.container(horizontal=True, vertical_alignment="bottom", gap="medium", key="mood_controls"):
-        # (the strategy gets a row of its own: on a phone it is a row wide)
         st.segmented_control(
             "Music follows",
             ("camera", "manual"),
@@ -349,6 +306,11 @@ def _render_controls(listening: ListeningTab) -> None:
             disabled=session.effective_mood() is None,
             help="Keep the music on this mood, whatever the camera or a pick says.",
         )
+
+
+def _render_strategy(session: ListenerSession) -> None:
+    """The strategy, in a row of its own (on a phone it is a row wide)."""
+    st.session_state["strategy"] = session.strategy
     with st.container(key="strategy_row"):
         # Collapsed: "match my mood | lift my mood | calm me down" says it.
         st.segmented_control(
@@ -360,15 +322,16 @@ def _render_controls(listening: ListeningTab) -> None:
             required=True,
             label_visibility="collapsed",
         )
-    hint = listening.take_source_hint()
-    if hint:
-        st.caption(hint)
 
 
 def _render_listening_column(listening: ListeningTab, queue_error: str | None) -> None:
     """What plays and why, the controls, then up next, history and liked as tabs."""
     _render_playing_line(listening)
-    _render_controls(listening)
+    _render_source_and_lock(listening.session)
+    _render_strategy(listening.session)
+    hint = listening.take_source_hint()  # why a change of source, a pick or the lock was refused
+    if hint:
+        st.caption(hint)
     up_next, history, liked = st.tabs(["Up next", "History", "Liked"])
     with up_next:
         _render_up_next(listening, queue_error)
