@@ -36,6 +36,10 @@ QUEUE_WAITS = "Your queue fills as soon as Moodtune knows your mood: start the c
 LIKE_FAILED = "Couldn't save this like; it's kept on this page only."
 START_OR_PICK = "Start the camera or pick a mood to get music."
 WAITING_FOR_CAMERA = "Waiting for the camera… (blocked? allow camera access in the browser's address bar)"
+LOCKED_PICK = "The mood is locked: unlock it to use your pick."
+LOCKED_SOURCE = "The mood is locked: unlock it to change where it comes from."
+PICK_FIRST = "Pick a mood below (or take a snapshot) to choose it yourself."
+NO_FACE_IN_PICTURE = "No face found in this picture. Face the camera in good light, or pick your mood."
 CHART_LEGEND = "Dotted: the steps from your mood toward the goal ★; diamonds: where each track up next sits."
 
 Tone = Literal["error", "warning", "info", "success", "caption"]
@@ -167,6 +171,11 @@ def up_next_notice(session: ListenerSession, error: str | None, catalog_is_empty
 def up_next_rows(session: ListenerSession) -> list[Recommendation]:
     """The rows up next lists: none until there is a mood to choose for."""
     return list(session.queue) if session.effective_mood() is not None else []
+
+
+def recommendations_failed(exc: BaseException) -> str:
+    """What up next says when recommendations couldn't be had (what is queued still plays)."""
+    return f"Couldn't get recommendations ({type(exc).__name__}). Try again in a moment."
 
 
 def clock(seconds: float | None) -> str:

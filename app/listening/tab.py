@@ -33,15 +33,18 @@ from app.listening.mood import (
     reading_from_smoothed,
 )
 from app.listening.session import ListenerSession
-from app.listening.status import Notice, forget_notice
+from app.listening.status import (
+    LOCKED_PICK,
+    LOCKED_SOURCE,
+    NO_FACE_IN_PICTURE,
+    PICK_FIRST,
+    Notice,
+    forget_notice,
+    recommendations_failed,
+)
 from app.recommend import Recommendation
 
 log = logging.getLogger(__name__)
-
-LOCKED_PICK = "The mood is locked: unlock it to use your pick."
-LOCKED_SOURCE = "The mood is locked: unlock it to change where it comes from."
-PICK_FIRST = "Pick a mood below (or take a snapshot) to choose it yourself."
-NO_FACE_IN_PICTURE = "No face found in this picture. Face the camera in good light, or pick your mood."
 
 
 @dataclass
@@ -305,7 +308,7 @@ class ListeningTab:
                 session.play_next()
                 session.refill(recommend)
         except Exception as exc:
-            return f"Couldn't get recommendations ({type(exc).__name__}). Try again in a moment."
+            return recommendations_failed(exc)
         return None
 
     def like(self, track_id: int) -> None:
