@@ -44,9 +44,12 @@ BAR_BOXES = """() => {
   const root = document.querySelector('[data-testid=stBidiComponentIsolated]').shadowRoot;
   const box = (s) => { const r = root.querySelector(s).getBoundingClientRect();
                        return {top: r.top, bottom: r.bottom, left: r.left, right: r.right, height: r.height}; };
-  const bar = root.querySelector('.bar');
+  const bar = root.querySelector('.bar'), mood = root.querySelector('.mood');
+  const style = getComputedStyle(mood);
   return {bar: box('.bar'), meta: box('.meta'), controls: box('.controls'), progress: box('.progress'),
-          overflow: bar.scrollWidth - bar.clientWidth, state: bar.dataset.state};
+          overflow: bar.scrollWidth - bar.clientWidth, state: bar.dataset.state,
+          moodClipped: mood.scrollWidth - mood.clientWidth,
+          moodShown: style.fontSize === '0px' ? getComputedStyle(mood, '::after').content : mood.textContent};
 }"""
 
 

@@ -496,6 +496,8 @@ def test_the_bar_is_one_line_on_a_desktop_and_stacked_on_a_phone(open_page, widt
         assert meta["right"] <= controls["left"] and controls["right"] <= progress["left"]
         assert abs((meta["top"] + meta["bottom"]) / 2 - (progress["top"] + progress["bottom"]) / 2) < 8
     else:
+        # The mood reads as a whole word ("calm"), not a pair clipped to "calm / te…".
+        assert boxes["moodClipped"] <= 1 and boxes["moodShown"].strip('"') in ("calm", "happy", "sad", "tense"), boxes
         assert progress["top"] >= meta["bottom"] - 1 and progress["top"] >= controls["bottom"] - 8
         assert abs((meta["top"] + meta["bottom"]) / 2 - (controls["top"] + controls["bottom"]) / 2) < 8
         page.locator("button.play").click()  # paused, so the seek is all that moves it

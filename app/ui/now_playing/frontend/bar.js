@@ -352,6 +352,8 @@ class Player {
     ui.title.textContent = t ? t.title : "Nothing playing";
     ui.artist.textContent = t ? t.artist : "";
     ui.mood.textContent = t && t.mood ? t.mood : "";
+    // A phone shows the mood's first word ("happy" of "happy / energetic"), not a clipped pair.
+    ui.mood.dataset.short = t && t.mood ? t.mood.split(" / ")[0] : "";
     ui.sub.title = t ? [t.artist, t.mood].filter(Boolean).join(" · ") : "";
     ui.bar.style.setProperty("--mood", t && t.colour ? t.colour : "#888888");
     ui.play.disabled = !t;
