@@ -65,26 +65,46 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
+def _role(pid: int) -> str:
+    """What a process below the server is, for the breakdown of the tree's peak."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "gone"
+    for role in ("forkserver", "resource_tracker"):
+        if role in command:
+            return role
+    return "worker"
+
+
 class Sampler:
     """Peak RSS of the server process, of its largest descendant (the analysis worker), and of
-    the whole process tree, sampled every `every_s` seconds from a thread."""
+    the whole process tree, sampled every `every_s` seconds from a thread; `at_peak` is what
+    each process held when the tree peaked (MB by role: app, worker, forkserver, ...)."""
 
     def __init__(self, pid: int, every_s: float = 0.2) -> None:
         self.pid, self.every_s = pid, every_s
         self.app = self.worker = self.together = 0.0
+        self.at_peak: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def reset(self) -> None:
         self.app = self.worker = self.together = 0.0
+        self.at_peak = {}
 
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
             app = _rss_mb(self.pid)
-            below = [_rss_mb(c) for c in _descendants(self.pid)]
-            self.app, self.worker = max(self.app, app), max([self.worker, *below])
-            self.together = max(self.together, app + sum(below))
+            below = {c: _rss_mb(c) for c in _descendants(self.pid)}
+            self.app, self.worker = max(self.app, app), max([self.worker, *below.values()])
+            if app + sum(below.values()) > self.together:
+                self.together = app + sum(below.values())
+                self.at_peak = {"app": round(app, 1)}
+                for pid, mb in below.items():
+                    role = _role(pid)
+                    self.at_peak[role] = round(self.at_peak.get(role, 0.0) + mb, 1)
 
     def stop(self) -> None:
         self._stop.set()
@@ -215,6 +235,7 @@ def bench_listeners(sessions: tuple[int, ...] = (1, 3, 5)) -> dict:
                         figures["app_rss_mb_cameras_3_importing"] = round(sampler.app, 1)
                         figures["analysis_worker_rss_mb_importing"] = round(sampler.worker, 1)
                         figures["budget_app_worker_3_cameras_mb"] = round(sampler.together, 1)
+                        figures["budget_peak_by_process_mb"] = dict(sampler.at_peak)
                 for context in contexts:
                     context.close()
                 browser.close()
