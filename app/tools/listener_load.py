@@ -55,37 +55,39 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every process below `pid` (the analysis workers hang under multiprocessing's forkserver)."""
+def _descendants(pid: int) -> list[tuple[int, int]]:
+    """(process, its parent) for every process below `pid` (the analysis workers hang under
+    multiprocessing's forkserver)."""
     found, todo = [], [pid]
     while todo:
-        children = _children(todo.pop())
-        found += children
+        parent = todo.pop()
+        children = _children(parent)
+        found += [(child, parent) for child in children]
         todo += children
     return found
 
 
-def _role(pid: int) -> str:
-    """What a process below the server is, for the breakdown of the tree's peak."""
+def _command(pid: int) -> bytes:
     try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
-        return "gone"
-    for role in ("forkserver", "resource_tracker"):
-        if role in command:
-            return role
-    return "worker"
+        return b""
 
 
 class Sampler:
     """Peak RSS of the server process, of its largest descendant (the analysis worker), and of
     the whole process tree, sampled every `every_s` seconds from a thread; `at_peak` is what
-    each process held when the tree peaked (MB by role: app, worker, forkserver, ...)."""
+    each kind of process held when the tree peaked (MB: app, worker, forkserver, ...).
+
+    A child still running the server's own program (forked or vforked, not yet exec'd: how
+    Python starts multiprocessing's forkserver and resource tracker) shares the server's pages
+    and reports the server's whole RSS as its own; it is left out rather than counted twice."""
 
     def __init__(self, pid: int, every_s: float = 0.2) -> None:
         self.pid, self.every_s = pid, every_s
         self.app = self.worker = self.together = 0.0
         self.at_peak: dict[str, float] = {}
+        self._server_command = _command(pid)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -94,17 +96,36 @@ class Sampler:
         self.app = self.worker = self.together = 0.0
         self.at_peak = {}
 
+    def _role(self, pid: int, parent: int, roles: dict[int, str]) -> str | None:
+        command = _command(pid)
+        if command == self._server_command:
+            return None  # not exec'd yet: the server's own pages
+        if roles.get(parent) == "forkserver":
+            return "worker"  # forked from the forkserver, whose command line it keeps
+        for role in ("forkserver", "resource_tracker"):
+            if role.encode() in command:
+                return role
+        return "other"
+
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
             app = _rss_mb(self.pid)
-            below = {c: _rss_mb(c) for c in _descendants(self.pid)}
-            self.app, self.worker = max(self.app, app), max([self.worker, *below.values()])
-            if app + sum(below.values()) > self.together:
-                self.together = app + sum(below.values())
-                self.at_peak = {"app": round(app, 1)}
-                for pid, mb in below.items():
-                    role = _role(pid)
-                    self.at_peak[role] = round(self.at_peak.get(role, 0.0) + mb, 1)
+            roles: dict[int, str] = {}
+            held = {"app": app}
+            worker = 0.0
+            for pid, parent in _descendants(self.pid):
+                role = self._role(pid, parent, roles)
+                if role is None:
+                    continue
+                roles[pid] = role
+                mb = _rss_mb(pid)
+                held[role] = held.get(role, 0.0) + mb
+                if role == "worker":
+                    worker = max(worker, mb)
+            self.app, self.worker = max(self.app, app), max(self.worker, worker)
+            if sum(held.values()) > self.together:
+                self.together = sum(held.values())
+                self.at_peak = {role: round(mb, 1) for role, mb in held.items()}
 
     def stop(self) -> None:
         self._stop.set()
