@@ -58,6 +58,9 @@ elif __name__ != "__mp_main__":
     import streamlit as st
     from starlette.middleware import Middleware
 
+    from app.process_memory import limit_malloc_arenas
     from app.ui.server import SecurityHeaders, UploadLimits, audio_routes
+
+    limit_malloc_arenas()  # the server's, before its session and camera threads start
 
     app = st.App(__file__, routes=audio_routes(), middleware=[Middleware(SecurityHeaders), Middleware(UploadLimits)])

@@ -119,6 +119,34 @@ def test_uploading_a_synthesized_wav_adds_a_tagged_track(env):
     assert list(table["title"]) == ["Dawn Chorus"]
 
 
+def test_an_uploaded_song_is_not_kept_in_the_servers_memory_while_it_is_tagged(env):
+    """Streamlit keeps an uploaded file's bytes in the server's memory until the curator's session
+    ends; the page lets go of each song once ingest has it on disk, before it is analysed, so a
+    batch of songs doesn't stay in the app's memory (the memory budget in `bench`)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    from tests.pages_support import StubTagger
+
+    held_while_tagging = []
+    tag = StubTagger.tag
+
+    def watching_tag(self, path_or_array, sr=None):
+        ctx = get_script_run_ctx()
+        held = ctx.uploaded_file_mgr.file_storage.get(ctx.session_id, {})
+        held_while_tagging.append(sorted(rec.name for rec in held.values()))
+        return tag(self, path_or_array, sr)
+
+    env["monkeypatch"].setattr(StubTagger, "tag", watching_tag)
+    at = log_in(open_page())
+    at.file_uploader(key="upload_0").set_value(
+        [("First.wav", wav_bytes(500, 1.0), "audio/wav"), ("Second.wav", wav_bytes(700, 1.0), "audio/wav")]
+    ).run()
+    at.button(key="upload_go").click().run()
+    assert not at.exception, at.exception
+    assert list(at.dataframe[0].value["status"]) == ["imported", "imported"]
+    assert held_while_tagging == [["Second.wav"], []]
+
+
 @pytest.mark.parametrize(
     ("name", "content", "reason"),
     [

@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -313,17 +314,28 @@ def _outage_stops(done: int) -> ImportStopped:
     return ImportStopped(f"the catalog database is unavailable; stopped after {done} file(s)")
 
 
-def add_uploads(files: Sequence[Upload], progress: Progress, settings: Settings | None = None) -> None:
+def add_uploads(
+    files: Sequence[Upload],
+    progress: Progress,
+    settings: Settings | None = None,
+    release: Callable[[Upload], None] | None = None,
+) -> None:
     """Tag and add each upload, reporting each result through ``progress(done, total, result)``.
+    ``release(upload)`` is called once that upload's bytes are on disk (or it was refused), before
+    it is analysed, so the page can drop them from memory (it may be called again after).
     Raises IngestSetupError when the import can't start (e.g. no mood model) and ImportStopped
     when the database stops answering."""
     settings = settings or get_settings()
     guarded = _stop_on_outage(progress)
     for i, f in enumerate(files, 1):
+        let_go = None if release is None else partial(release, f)
         try:
-            result = ingest_bytes(f.getvalue(), f.name, settings=settings)
+            result = ingest_bytes(f.getvalue(), f.name, settings=settings, spooled=let_go)
         except OUTAGE_ERRORS:
             raise _outage_stops(i - 1) from None
+        finally:
+            if let_go is not None:
+                let_go()
         guarded(i, len(files), result)
 
 

@@ -514,20 +514,31 @@ def ingest_bytes(
     workers: int | None = None,
     tagger: Tagger | None = None,
     executor: AnalysisExecutor | None = None,
+    spooled: Callable[[], None] | None = None,
 ) -> IngestResult:
     """Ingest one upload held in memory (the curator page). Uses the same path as files, with
-    one analysis worker (the warm pool's, when uploads come one after another)."""
+    one analysis worker (the warm pool's, when uploads come one after another).
+
+    The bytes are written to the media store's incoming folder first and this function lets go
+    of them; `spooled()` is then called (also for a refused file), for the caller to drop its
+    own copy (the upload widget's) before the song is analysed and stored."""
     settings = settings or get_settings()
     name = sanitize_name(filename)
     try:
         check_size(len(data), settings)
     except Refused as exc:
+        del data
+        if spooled is not None:
+            spooled()
         return IngestResult(name, "failed", str(exc))
     store = open_media_store(settings)
     temp = store.incoming_path()
     try:
         with open(temp, "wb") as f:
             f.write(data)
+        del data
+        if spooled is not None:
+            spooled()
         workers = min(1, settings.analysis_workers) if workers is None else workers
         summary = ingest_files(
             [temp],

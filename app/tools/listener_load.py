@@ -55,36 +55,77 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every process below `pid` (the analysis workers hang under multiprocessing's forkserver)."""
+def _descendants(pid: int) -> list[tuple[int, int]]:
+    """(process, its parent) for every process below `pid` (the analysis workers hang under
+    multiprocessing's forkserver)."""
     found, todo = [], [pid]
     while todo:
-        children = _children(todo.pop())
-        found += children
+        parent = todo.pop()
+        children = _children(parent)
+        found += [(child, parent) for child in children]
         todo += children
     return found
 
 
+def _command(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 class Sampler:
     """Peak RSS of the server process, of its largest descendant (the analysis worker), and of
-    the whole process tree, sampled every `every_s` seconds from a thread."""
+    the whole process tree, sampled every `every_s` seconds from a thread; `at_peak` is what
+    each kind of process held when the tree peaked (MB: app, worker, forkserver, ...).
+
+    A child still running the server's own program (forked or vforked, not yet exec'd: how
+    Python starts multiprocessing's forkserver and resource tracker) shares the server's pages
+    and reports the server's whole RSS as its own; it is left out rather than counted twice."""
 
     def __init__(self, pid: int, every_s: float = 0.2) -> None:
         self.pid, self.every_s = pid, every_s
         self.app = self.worker = self.together = 0.0
+        self.at_peak: dict[str, float] = {}
+        self._server_command = _command(pid)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def reset(self) -> None:
         self.app = self.worker = self.together = 0.0
+        self.at_peak = {}
+
+    def _role(self, pid: int, parent: int, roles: dict[int, str]) -> str | None:
+        command = _command(pid)
+        if command == self._server_command:
+            return None  # not exec'd yet: the server's own pages
+        if roles.get(parent) == "forkserver":
+            return "worker"  # forked from the forkserver, whose command line it keeps
+        for role in ("forkserver", "resource_tracker"):
+            if role.encode() in command:
+                return role
+        return "other"
 
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
             app = _rss_mb(self.pid)
-            below = [_rss_mb(c) for c in _descendants(self.pid)]
-            self.app, self.worker = max(self.app, app), max([self.worker, *below])
-            self.together = max(self.together, app + sum(below))
+            roles: dict[int, str] = {}
+            held = {"app": app}
+            worker = 0.0
+            for pid, parent in _descendants(self.pid):
+                role = self._role(pid, parent, roles)
+                if role is None:
+                    continue
+                roles[pid] = role
+                mb = _rss_mb(pid)
+                held[role] = held.get(role, 0.0) + mb
+                if role == "worker":
+                    worker = max(worker, mb)
+            self.app, self.worker = max(self.app, app), max(self.worker, worker)
+            if sum(held.values()) > self.together:
+                self.together = sum(held.values())
+                self.at_peak = {role: round(mb, 1) for role, mb in held.items()}
 
     def stop(self) -> None:
         self._stop.set()
@@ -215,6 +256,7 @@ def bench_listeners(sessions: tuple[int, ...] = (1, 3, 5)) -> dict:
                         figures["app_rss_mb_cameras_3_importing"] = round(sampler.app, 1)
                         figures["analysis_worker_rss_mb_importing"] = round(sampler.worker, 1)
                         figures["budget_app_worker_3_cameras_mb"] = round(sampler.together, 1)
+                        figures["budget_peak_by_process_mb"] = dict(sampler.at_peak)
                 for context in contexts:
                     context.close()
                 browser.close()

@@ -13,6 +13,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 from sqlalchemy.engine import make_url
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.typing import UploadedFile
 
 from app.config import get_settings
 from app.emotions import QUADRANT_COLOURS, QUADRANT_NAMES, QUADRANTS
@@ -123,8 +125,10 @@ def _render_upload() -> None:
     )
     if files and st.button(f"Tag and add {len(files)} file(s)", key="upload_go", type="primary"):
         results, summary = _run_with_progress(
-            f"Tagging {len(files)} file(s)…", lambda progress: curation.add_uploads(files, progress, settings)
+            f"Tagging {len(files)} file(s)…",
+            lambda progress: curation.add_uploads(files, progress, settings, release=_release_upload),
         )
+        del files  # the widget's file objects; their bytes went with _release_upload
         st.session_state[keys.UPLOAD_RESULTS] = curation.result_rows(results)
         st.session_state[keys.UPLOAD_SUMMARY] = summary
         st.session_state[keys.UPLOADER_NONCE] = nonce + 1  # empty the uploader for the next batch
@@ -133,6 +137,16 @@ def _render_upload() -> None:
     if table is not None:
         st.subheader("Results")
         _render_results(table, st.session_state.get(keys.UPLOAD_SUMMARY), "upload_results", "upload-results.csv")
+
+
+def _release_upload(upload: UploadedFile) -> None:
+    """Drop an upload's bytes once ingest has them on disk. Streamlit keeps every uploaded file in
+    memory until the widget deletes it or the session ends, and a new uploader key (how the form
+    empties) deletes nothing; it has no public call for this, hence its upload manager."""
+    ctx = get_script_run_ctx()
+    if ctx is not None:
+        ctx.uploaded_file_mgr.remove_file(ctx.session_id, upload.file_id)
+    upload.close()
 
 
 def _csv_button(table, file_name: str, key: str) -> None:

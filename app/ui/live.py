@@ -26,6 +26,7 @@ variables, which is where streamlit-webrtc looks)::
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -37,14 +38,55 @@ from app.ui import state_keys as keys
 
 
 def make_video_frame_callback(process: Callable[[np.ndarray], np.ndarray]) -> Callable[[Any], Any]:
-    """``av.VideoFrame`` in and out around a BGR-array processor (app.listening.live)."""
+    """``av.VideoFrame`` in and out around a BGR-array processor (app.listening.live). Built
+    before a session's first stream, so it also puts the latest-frame relay in place
+    (`use_latest_frame_relay`)."""
     import av
+
+    use_latest_frame_relay()
 
     def video_frame_callback(frame: av.VideoFrame) -> av.VideoFrame:
         image = frame.to_ndarray(format="bgr24")
         return av.VideoFrame.from_ndarray(process(image), format="bgr24")
 
     return video_frame_callback
+
+
+_relay_lock = threading.Lock()
+
+
+def latest_frame_relay():  # noqa: ANN201 - an aiortc MediaRelay, imported lazily
+    """aiortc's MediaRelay whose consumers each get the newest frame instead of every frame.
+
+    streamlit-webrtc relays each stream twice: the camera's frames to the processing track, and
+    the processed frames to the VP8 encoder that sends the overlay back. Its relay queues every
+    frame for a consumer that is behind, without limit, so when the encoder can't keep up (a few
+    cameras on a small, busy machine) decoded frames pile up in the server's memory. Live video
+    wants the newest frame anyway: aiortc's unbuffered subscription keeps just that one."""
+    from aiortc.contrib.media import MediaRelay
+
+    class LatestFrameRelay(MediaRelay):
+        def subscribe(self, track, buffered: bool = False):  # noqa: ANN001, ANN202, ARG002 - aiortc's signature
+            return super().subscribe(track, buffered=False)
+
+    return LatestFrameRelay()
+
+
+def use_latest_frame_relay() -> None:
+    """Make `latest_frame_relay` the relay streamlit-webrtc uses in this server (once, before any
+    stream starts; a no-op outside a running server, e.g. in AppTest). streamlit-webrtc has no
+    setting for it: it keeps one relay on Streamlit's Runtime under a private name, made on first
+    use, which this sets first."""
+    from streamlit.runtime import Runtime
+    from streamlit_webrtc import relay as webrtc_relay
+
+    if not Runtime.exists():
+        return
+    runtime = Runtime.instance()
+    name = webrtc_relay._SERVER_GLOBAL_RELAY_ATTR_NAME_  # noqa: SLF001 - see the docstring
+    with _relay_lock:
+        if not hasattr(runtime, name):
+            setattr(runtime, name, latest_frame_relay())
 
 
 TURN_PROVIDER_KEYS = ("CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN")
