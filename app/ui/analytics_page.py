@@ -17,10 +17,11 @@ from app.escaping import csv_bytes, plot_safe
 
 def _csv(frame: pd.DataFrame, name: str) -> None:
     st.download_button(
-        f"⬇️ {name}.csv",
+        f"{name}.csv",
         csv_bytes(frame),
         f"{name}.csv",
         "text/csv",
+        icon=":material/download:",
         key=f"csv_{name}",
         on_click="ignore",
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import pandas as pd
 import plotly.express as px
@@ -24,6 +24,7 @@ from app.library.curation import IngestResult
 from app.library.formats import UPLOAD_EXTENSIONS, mime_type
 from app.ui import state_keys as keys
 from app.ui.analytics_page import PLOT_CONFIG
+from app.ui.now_playing import audio_url
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,9 @@ def _release_upload(upload: UploadedFile) -> None:
 
 
 def _csv_button(table, file_name: str, key: str) -> None:
-    st.download_button("⬇️ CSV", csv_bytes(table), file_name, "text/csv", key=key, on_click="ignore")
+    st.download_button(
+        "CSV", csv_bytes(table), file_name, "text/csv", icon=":material/download:", key=key, on_click="ignore"
+    )
 
 
 # Key columns first, so a phone (390 px) shows delete, title and mood without scrolling sideways;
@@ -336,7 +339,7 @@ def _render_review() -> None:
 def _render_inline_player(tracks) -> None:
     options = list(tracks["id"])
     labels = dict(zip(tracks["id"], tracks["title"] + " — " + tracks["artist"], strict=True))
-    track_id = st.selectbox("▶️ Play a track", options, format_func=labels.get, key="review_play")
+    track_id = st.selectbox(":material/play_arrow: Play a track", options, format_func=labels.get, key="review_play")
     if track_id is None:
         return
     try:
@@ -344,12 +347,15 @@ def _render_inline_player(tracks) -> None:
     except curation.OUTAGE_ERRORS:
         st.warning(_outage_text())
         return
+    page = st.context.url  # None until the browser has sent its address (and in AppTest)
     if path is None:
         st.warning("This track's audio file is missing from the media store.")
-    elif isinstance(path, str):  # a bucket's signed URL: the browser fetches the audio itself
-        st.audio(path, format=mime_type(urlsplit(path).path))
-    else:
-        st.audio(path.read_bytes(), format=mime_type(path))
+    elif page is not None:
+        # From the app's /audio route, as the bar plays: st.audio of a file reads it whole into
+        # the server's memory and keeps it there (a curator's fresh 40 MB upload, through an
+        # import with listeners' cameras on); the route streams it by ranges from the store.
+        fmt = mime_type(urlsplit(path).path) if isinstance(path, str) else mime_type(path)
+        st.audio(urljoin(page, audio_url(int(track_id))), format=fmt)
     _render_timeline(int(track_id), tracks[tracks["id"] == track_id].iloc[0])
 
 

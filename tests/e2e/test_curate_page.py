@@ -144,6 +144,12 @@ def test_a_curator_lists_the_unsure_tags_and_sees_how_one_moves_over_time(browse
             play.click()
             page.get_by_role("option", name=re.compile("Half Light")).click()
             expect(page.get_by_text(re.compile("Mood over time · the model is unsure 36 %"))).to_be_visible()
+            # The player streams from the app's /audio route (not a copy of the file in the
+            # server's memory) and plays.
+            player = page.locator("audio").first
+            expect(player).to_have_attribute("src", re.compile(r"/audio/\d+\?k="))
+            player.evaluate("(a) => { a.muted = true; return a.play(); }")
+            page.wait_for_function("() => document.querySelector('audio').currentTime > 0.2", timeout=20_000)
             charts = page.get_by_test_id("stPlotlyChart").locator(".js-plotly-plot")
             # Half Light's chart labels its stretches Q4 then Q2 (Crossroads': Q3 then Q1).
             chart = charts.filter(has_text="Q2 tense")
