@@ -314,6 +314,18 @@ def test_forgetting_starts_a_new_anonymous_listener_and_a_failure_changes_nothin
     assert tab.take_forget_notice() is None
 
 
+def test_a_signed_in_listener_who_forgets_starts_over_under_their_account(stored, monkeypatch):
+    account = "acct" * 8
+    tab = ListeningTab(ListenerSession(session_id=account))
+    tab.pick("sad")
+    deleted: list[str] = []
+    monkeypatch.setattr(service, "forget_session", lambda session_id: deleted.append(session_id) or 3)
+    assert tab.forget(signed_in=True) is True
+    assert deleted == [account]  # everything stored under the account went
+    # Emptied, but still the account's: what they do next follows them to their other devices.
+    assert tab.session.session_id == account and tab.session.effective_mood() is None
+
+
 def test_a_session_is_resumed_from_the_account_before_the_url_and_a_broken_one_starts_fresh(monkeypatch):
     asked: list[str | None] = []
     monkeypatch.setattr(service, "resume_session", lambda sid: asked.append(sid) or ListenerSession())

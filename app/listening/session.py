@@ -450,9 +450,13 @@ class ListenerSession:
                 seen.setdefault(track.track_id, track)
         return list(seen.values())
 
-    def forget(self) -> None:
-        """Start over as a new anonymous listener (after the stored events and snapshot were
-        deleted). The strategy stays: a preference, not personal data."""
-        strategy = self.strategy
+    def forget(self, keep_id: bool = False) -> None:
+        """Start over as a new listener (after the stored events and snapshot were deleted):
+        anonymous, or under the same id with `keep_id` (a signed-in listener's id is their
+        account's, so what they do next still follows them). The strategy stays: a preference,
+        not personal data."""
+        strategy, session_id = self.strategy, self.session_id
         self.__dict__.update(ListenerSession().__dict__)
         self.strategy = strategy
+        if keep_id:
+            self.session_id = session_id

@@ -151,16 +151,18 @@ class ListeningTab:
             log.warning("saving the listener session's snapshot failed", exc_info=True)
             self.store_failed = True
 
-    def forget(self) -> bool:
+    def forget(self, signed_in: bool = False) -> bool:
         """ "Forget this session": its stored events and snapshot are deleted, and the tab goes
-        on as a new anonymous listener (the strategy stays: a preference, not personal data),
-        its pick and pictures dropped. False, with nothing changed, when the delete failed."""
+        on as a new listener (the strategy stays: a preference, not personal data), its pick and
+        pictures dropped: anonymous, or for a `signed_in` listener under their account's id,
+        emptied, so what they do next still follows them to their other devices. False, with
+        nothing changed, when the delete failed."""
         try:
             removed = service.forget_session(self.session.session_id)
         except Exception:
             self.forget_failed = True
             return False
-        self.session.forget()
+        self.session.forget(keep_id=signed_in)
         self.holder.clear()
         self.throttle = MoodLogThrottle()
         self.saved_state = None

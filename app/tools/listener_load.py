@@ -139,7 +139,7 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _server(folder: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+def demo_server(folder: Path) -> Iterator[tuple[str, subprocess.Popen]]:
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{folder / 'moodtune.db'}",
@@ -208,7 +208,7 @@ def _upload_song(browser, url: str, song: Path) -> None:
     context.close()
 
 
-def _camera_video(folder: Path) -> Path:
+def camera_video(folder: Path) -> Path:
     import cv2
 
     frame = samples.astronaut_frame(640, 480, letterbox=True)
@@ -229,7 +229,7 @@ def bench_listeners(sessions: tuple[int, ...] = (1, 3, 5)) -> dict:
     if not CHROMIUM.exists():
         raise RuntimeError(f"{CHROMIUM} not found: the listener load needs Chromium (apt-get install chromium)")
     figures: dict = {}
-    with tempfile.TemporaryDirectory() as tmp, _server(Path(tmp)) as (url, server):
+    with tempfile.TemporaryDirectory() as tmp, demo_server(Path(tmp)) as (url, server):
         folder = Path(tmp)
         song = folder / "Load Test - Four Minutes.wav"
         samples.write_long_song(song, seconds=240.0)  # a CD rip under the default 50 MB upload limit
@@ -241,7 +241,7 @@ def bench_listeners(sessions: tuple[int, ...] = (1, 3, 5)) -> dict:
                     headless=True,
                     args=["--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream",
                           "--use-fake-device-for-media-stream",
-                          f"--use-file-for-fake-video-capture={_camera_video(folder)}"],
+                          f"--use-file-for-fake-video-capture={camera_video(folder)}"],
                 )  # fmt: skip
                 contexts = []
                 for target in sorted(sessions):

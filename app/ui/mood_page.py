@@ -112,7 +112,7 @@ def _on_source(key: str) -> None:
 def _on_forget() -> None:
     # The tab's new picture nonce gives the snapshot and photo widgets new keys: the old ones,
     # and the picture bytes they hold, are dropped at the end of this run.
-    if tab().forget():
+    if tab().forget(signed_in=sign_in.listener_session_id() is not None):
         st.session_state[PICK_KEY] = None
 
 
