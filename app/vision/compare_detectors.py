@@ -41,6 +41,10 @@ def _make(name: str, blazeface_dir: Path | None):
         return d.HaarDetector()
     if name == "haar-640":
         return d.HaarDetector(detect_width=640, min_height_share=0.0)
+    if name.startswith("yunet-native-"):  # the yuface library the served model was converted from
+        from app.vision.convert_yunet import NativeYuNet
+
+        return d.YuNetDetector(detect_width=int(name.rsplit("-", 1)[1]), net=NativeYuNet())
     if name.startswith("yunet-"):
         return d.YuNetDetector(detect_width=int(name.split("-")[1]))
     if name == "blazeface-short":
@@ -312,7 +316,7 @@ def main(argv: list[str] | None = None) -> None:
         path.write_text(json.dumps(out, indent=1))
         return
     if not args.crops_only:
-        names = ["haar-320", "haar-640", "yunet-240", "yunet-320", "yunet-640"]
+        names = ["haar-320", "haar-640", "yunet-240", "yunet-320", "yunet-native-320", "yunet-640"]
         if bf is not None:
             names += ["blazeface-short", "blazeface-full"]
         results = {}

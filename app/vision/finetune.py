@@ -55,6 +55,7 @@ class FinetuneOptions:
     seed: int = 28
     save_every: int = 50  # steps between resume saves
     threads: int = 2
+    trainable: str = "all"  # "head": refit only the last two layers on frozen features (app.vision.head_refit)
     extra: dict = field(default_factory=dict)
 
 
@@ -340,17 +341,16 @@ def load_dev_data(fer_root: Path, ck_root: Path | None, cache_dir: Path) -> tupl
     return fer_train, fer_val, ck
 
 
-def run(args) -> dict:
-    """`python -m app.vision.train`: fine-tune from `--init` (or resume `--out`)."""
+def prepare(args) -> tuple[FinetuneOptions, Path, FaceSet, FaceSet, FaceSet | None]:
+    """The run's options (a resumed fine-tune keeps those it started with), TensorFlow's threads
+    and seed, and the dev sets: what `run` and `app.vision.head_refit.run` both start from."""
     import tensorflow as tf
-
-    from app.vision.served_nets import load_members
 
     opts = FinetuneOptions(
         **{k: getattr(args, k) for k in FinetuneOptions.__dataclass_fields__ if k != "extra" and hasattr(args, k)}
     )
     state_path = Path(args.out) / "state.json"
-    if state_path.exists():  # a resumed run keeps the options it started with (its schedule depends on them)
+    if state_path.exists() and opts.trainable == "all":  # its schedule depends on the options it began with
         recorded = json.loads(state_path.read_text())["options"]
         opts = FinetuneOptions(**{**recorded, "threads": opts.threads})
     tf.config.threading.set_intra_op_parallelism_threads(opts.threads)
@@ -358,6 +358,14 @@ def run(args) -> dict:
     tf.keras.utils.set_random_seed(opts.seed)
     out = Path(args.out)
     fer_train, fer_val, ck = load_dev_data(Path(args.data), Path(args.ckplus) if args.ckplus else None, out / "cache")
+    return opts, out, fer_train, fer_val, ck
+
+
+def run(args) -> dict:
+    """`python -m app.vision.train`: fine-tune from `--init` (or resume `--out`)."""
+    from app.vision.served_nets import load_members
+
+    opts, out, fer_train, fer_val, ck = prepare(args)
     train = training_set(fer_train, ck, opts)
     print(
         f"train {len(train.x)} faces (FER+ usable {int(fer_train.has_votes.sum())}), val {len(fer_val.x)}", flush=True
@@ -397,6 +405,10 @@ def measure(args) -> dict:
     if ck is not None:
         dev["ckplus_all_dev_subjects"] = served_dev_measures(MODELS_DIR / FACE_MODEL_FILE, fer_val, ck)["ckplus"]
     dev["ckplus_fold"] = {"fold": opts.ck_val_fold, "of": opts.ck_folds}
+    metrics = MODELS_DIR / "face_metrics.json"
+    earlier = (json.loads(metrics.read_text()).get("dev") or {}) if metrics.is_file() else {}
+    if "ckplus_subject_cv" in earlier:  # measured when the served nets were fit; not re-measurable here
+        dev["ckplus_subject_cv"] = earlier["ckplus_subject_cv"]
     update_metrics("face_metrics.json", dev=dev)
     print(_line(dev), flush=True)
     return dev
@@ -484,7 +496,12 @@ def export(args) -> int:
         served=chosen,
         val_split="PublicTest without byte-for-byte copies of training images",
         variants=variants,
-        dev={**candidate, "ckplus_fold": {"fold": opts.ck_val_fold, "of": opts.ck_folds}},
+        dev={
+            **candidate,
+            "ckplus_fold": {"fold": opts.ck_val_fold, "of": opts.ck_folds},
+            # A head refit scores CK+ by subject-grouped CV, then trains on every subject.
+            **{k: v for k, v in _best_entry(state).items() if k == "ckplus_subject_cv"},
+        },
         dev_before=served,
         finetune={
             k: state[k]
@@ -494,6 +511,10 @@ def export(args) -> int:
     )
     print(f"exported {chosen} to {served_path}; checkpoints in {CHECKPOINT_DIR}")
     return 0
+
+
+def _best_entry(state: dict) -> dict:
+    return next((h for h in state["history"] if h["epoch"] == state["best"]["epoch"]), {})
 
 
 def _without_matrices(scores: dict) -> dict:
@@ -516,6 +537,8 @@ def record_run(out: Path, keep_best: bool = False) -> dict:
 
     state = json.loads((out / "state.json").read_text())
     run = {k: state[k] for k in ("options", "steps_per_epoch", "n_train", "data_sha256", "libraries", "best")}
+    if state.get("init"):
+        run["init"] = state["init"]
     run["start"] = _without_matrices(state["start"])
     run["history"] = [_without_matrices(h) for h in state["history"]]
     start_acc = state["start"]["ferplus_plurality"]["accuracy"]
@@ -524,7 +547,7 @@ def record_run(out: Path, keep_best: bool = False) -> dict:
         dest.mkdir(parents=True, exist_ok=True)
         for path in sorted((out / "best").glob(MEMBER_FILE.format("*"))):
             shutil.copy2(path, dest / path.name)
-        best = next(h for h in state["history"] if h["epoch"] == state["best"]["epoch"])
+        best = _best_entry(state)
         info = {k: state[k] for k in ("options", "data_sha256", "libraries")}
         info.update(
             source=f"app.vision.finetune run {out.name}, epoch {best['epoch']}", figures=_without_matrices(best)

@@ -537,6 +537,10 @@ def finetune_main(argv: list[str]) -> None:
         finetune.measure(args)
     elif args.export:
         raise SystemExit(finetune.export(args))
+    elif args.trainable == "head":
+        from app.vision import head_refit
+
+        head_refit.run(args)
     else:
         finetune.run(args)
 
