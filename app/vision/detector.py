@@ -128,7 +128,7 @@ class YuNetLite:
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-np.clip(x, -88.0, 88.0)))
+    return 1 / (1 + np.exp(-np.clip(x, -80.0, 80.0)))  # float32 exp overflows past 88
 
 
 def _priors(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -304,7 +304,7 @@ class BlazeFaceDetector:
             self._interp.invoke()
             raw = self._interp.get_tensor(self._boxes_out)[0].copy()
             logits = self._interp.get_tensor(self._scores_out)[0, :, 0].copy()
-        scores = 1 / (1 + np.exp(-np.clip(logits, -80, 80)))  # float32 exp overflows past 88
+        scores = _sigmoid(logits)
         keep = scores >= self.spec.min_score
         if not keep.any():
             return []

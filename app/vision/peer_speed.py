@@ -76,11 +76,10 @@ def main(argv: list[str] | None = None) -> None:
         ours = FaceAnalyzer.load()
         candidates = {"served": ours.analyze}
         if args.native:
-            from app.vision.analyzer import FaceAnalyzer as Analyzer
             from app.vision.convert_yunet import NativeYuNet
             from app.vision.detector import YuNetDetector
 
-            candidates["yuface library"] = Analyzer(ours.classifier, YuNetDetector(net=NativeYuNet())).analyze
+            candidates["yuface library"] = FaceAnalyzer(ours.classifier, YuNetDetector(net=NativeYuNet())).analyze
         frame = astronaut_frame()
         for _ in range(args.rounds):
             peer_ms = _median_ms(peer, frame, 20)
