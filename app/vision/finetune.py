@@ -115,22 +115,36 @@ def data_hash(*sets: FaceSet) -> str:
     return h.hexdigest()
 
 
-def training_set(fer_train: FaceSet, ck: FaceSet | None, opts: FinetuneOptions) -> FaceSet:
-    """FER2013 training faces with a usable FER+ distribution, plus the CK+ faces outside the
-    validation fold, repeated `ck_repeat` times.
+def training_rows(fer_train: FaceSet, ck: FaceSet | None, opts: FinetuneOptions) -> tuple:
+    """What a run trains on, as rows of the two sets and the targets in that order: the FER2013
+    training faces with a usable FER+ distribution, then the CK+ faces outside the validation
+    fold, repeated `ck_repeat` times. Returns (FER2013 rows, CK+ rows, soft targets).
 
     FER2013's own label joins the ten FER+ votes as `fer2013_votes` more: it is one more
     (noisier) annotator, and the served model must not lose its FER2013-label accuracy."""
     from app.vision.ferplus import subject_folds
 
-    fer = fer_train.subset(fer_train.has_votes)
+    fer_rows = np.flatnonzero(fer_train.has_votes)
     k = opts.fer2013_votes
-    fer.soft = ((10 * fer.soft + k * np.eye(fer.soft.shape[1], dtype=np.float32)[fer.y]) / (10 + k)).astype(np.float32)
-    parts = [fer]
+    y = fer_train.y[fer_rows]
+    soft = (
+        (10 * fer_train.soft[fer_rows] + k * np.eye(fer_train.soft.shape[1], dtype=np.float32)[y]) / (10 + k)
+    ).astype(np.float32)
+    ck_rows = np.zeros(0, np.int64)
     if ck is not None and len(ck.y) and opts.ck_repeat:
-        keep = subject_folds(ck.files, opts.ck_folds) != opts.ck_val_fold
-        parts += [ck.subset(keep)] * opts.ck_repeat
-    return FaceSet(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("x", "y", "files", "soft", "has_votes")))
+        keep = np.flatnonzero(subject_folds(ck.files, opts.ck_folds) != opts.ck_val_fold)
+        ck_rows = np.tile(keep, opts.ck_repeat)
+        soft = np.concatenate([soft, ck.soft[ck_rows]])
+    return fer_rows, ck_rows, soft
+
+
+def training_set(fer_train: FaceSet, ck: FaceSet | None, opts: FinetuneOptions) -> FaceSet:
+    """The faces of `training_rows`, with its targets."""
+    fer_rows, ck_rows, soft = training_rows(fer_train, ck, opts)
+    parts = [fer_train.subset(fer_rows)] + ([ck.subset(ck_rows)] if len(ck_rows) else [])
+    train = FaceSet(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("x", "y", "files", "soft", "has_votes")))
+    train.soft = soft
+    return train
 
 
 def ck_validation(ck: FaceSet | None, opts: FinetuneOptions) -> FaceSet | None:
@@ -500,7 +514,7 @@ def export(args) -> int:
             **candidate,
             "ckplus_fold": {"fold": opts.ck_val_fold, "of": opts.ck_folds},
             # A head refit scores CK+ by subject-grouped CV, then trains on every subject.
-            **{k: v for k, v in _best_entry(state).items() if k == "ckplus_subject_cv"},
+            **({"ckplus_subject_cv": cv} if (cv := _best_entry(state).get("ckplus_subject_cv")) else {}),
         },
         dev_before=served,
         finetune={

@@ -11,7 +11,7 @@ on the FER+ votes and CK+'s posed faces needs one pass of the convolutions over 
 flips, cached under `--out`), then seconds per fit, where a whole-net fine-tune
 (`app.vision.finetune`) takes CPU-hours.
 
-The targets are `finetune.training_set`'s: FER+ vote distributions with FER2013's label as
+The targets are `finetune.training_rows`': FER+ vote distributions with FER2013's label as
 `fer2013_votes` extra votes (the served model must keep its FER2013-label accuracy), plus the CK+
 faces repeated `ck_repeat` times. CK+ is scored by subject-grouped cross-validation (a fit per
 fold, tested on the fold's unseen subjects) before the final fit, which uses every CK+ subject
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from app.vision.ferplus import FaceSet, subject_folds
-from app.vision.finetune import FinetuneOptions, _line, data_hash, evaluate_members, training_set
+from app.vision.finetune import FinetuneOptions, _line, data_hash, evaluate_members, training_rows, training_set
 
 HEAD_LAYERS = ("hidden", "logits")
 
@@ -105,19 +105,11 @@ class FrozenFeatures:
 
 
 def _fit_all(members: list, frozen: FrozenFeatures, fer_train: FaceSet, ck: FaceSet | None, opts) -> None:
-    """Fit every member on `training_set(fer_train, ck, opts)`, from features instead of images."""
-    train = training_set(fer_train, ck, opts)
-    n_fer = int(fer_train.has_votes.sum())
-    ck_rows = np.flatnonzero(_ck_train_mask(ck, opts)) if ck is not None else np.zeros(0, np.int64)
+    """Fit every member on `training_rows(fer_train, ck, opts)`, from features instead of images."""
+    fer_rows, ck_rows, soft = training_rows(fer_train, ck, opts)
     for member, init, ff, cf in zip(members, frozen.inits, frozen.fer, frozen.ck, strict=True):
-        feats = ff[fer_train.has_votes]
-        if len(train.x) > n_fer:
-            feats = np.concatenate([feats] + [cf[ck_rows]] * opts.ck_repeat)
-        fit_head(member, feats, train.soft, opts, init)
-
-
-def _ck_train_mask(ck: FaceSet, opts: FinetuneOptions) -> np.ndarray:
-    return subject_folds(ck.files, opts.ck_folds) != opts.ck_val_fold  # training_set's CK+ rows
+        feats = np.concatenate([ff[fer_rows], cf[ck_rows]]) if len(ck_rows) else ff[fer_rows]
+        fit_head(member, feats, soft, opts, init)
 
 
 def ck_subject_cv(members: list, frozen: FrozenFeatures, fer_train: FaceSet, ck: FaceSet, opts) -> dict:
