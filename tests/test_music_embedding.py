@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.config import MODELS_DIR
 from app.music import embedding
 from app.music.embedding import EMBEDDING_DIM, TAGS, MusicnnEmbedder
 from app.music.errors import EmbeddingModelError, ModelError
@@ -85,3 +86,13 @@ def test_corrupt_model_gives_clear_error(tmp_path: Path) -> None:
     bad.write_bytes(b"not a flatbuffer" * 64)
     with pytest.raises(EmbeddingModelError, match="not a usable LiteRT model.*convert_musicnn"):
         MusicnnEmbedder(bad)
+
+
+@pytest.mark.parametrize("net", sorted(embedding.XNNPACK_NETS))
+def test_nets_on_xnnpack_read_a_song_as_the_builtin_kernels_do(net: str) -> None:
+    # The vgg nets run on XNNPACK to tag a song in budget; their outputs (and so the tags the
+    # model was trained on) must be the builtin kernels' to within float rounding.
+    batch = embedding.patch_batch(mood_clip("Q2", seconds=9.0, sr=embedding.SR), embedding.SR)
+    fast = MusicnnEmbedder.for_net(net).outputs(batch)
+    builtin = MusicnnEmbedder(MODELS_DIR / embedding.NET_FILES[net], xnnpack=False).outputs(batch)
+    np.testing.assert_allclose(fast, builtin, atol=1e-3)

@@ -50,12 +50,16 @@ def test_training_and_tagging_build_the_same_rows_for_a_file(tmp_path, seconds):
     msd = music_train.clip_segments([path], work, "set", ("MSD_musicnn",))[0]
     np.testing.assert_array_equal(msd.inputs, features.analyse_source(path).inputs)
     assert msd.inputs.shape == (len(served.bounds) * features.SERVING_PATCHES, 250 + len(features.CUE_FEATURES))
-    # With every patch cached too, the one tagging uses is among them.
-    every = music_train.clip_segments(
-        [path], tmp_path / "every", "set", ("MSD_musicnn",), all_patches=True, every_patch=True
-    )[0]
+    # Every patch of a net, added to the cached clip: the served one is among them, and a model
+    # reading every patch gets the rows tagging computes for it.
+    vgg = ("MSD_vgg", "MTT_vgg")
+    every = music_train.clip_segments([path], work, "set", vgg, every_patch=True, extract_every=vgg)[0]
     assert every.per_patch.shape[1] == music_train.TRAIN_PATCHES
-    np.testing.assert_array_equal(music_train.served_view(every).inputs, msd.inputs)
+    np.testing.assert_array_equal(every.per_patch[:, 1:2], music_train.with_nets(cached, vgg).per_patch)
+    tagged = features.analyse_source(path, patches_per_segment=music_train.TRAIN_PATCHES, nets=vgg)
+    np.testing.assert_array_equal(every.inputs, tagged.inputs)
+    with pytest.raises(SystemExit, match="every patch"):
+        music_train.clip_segments([path], work, "set", ("MSD_musicnn",), every_patch=True)
 
 
 def test_each_segment_is_described_by_its_own_audio():
@@ -90,7 +94,7 @@ def test_the_reported_figures_are_the_mean_over_repeated_splits():
     rng = np.random.default_rng(0)
     sets = [_clip_set("4q", 10, rng), _clip_set("emotify", 5, rng)]
     sets[1].groups = sets[1].groups + 100
-    cand = music_train.Candidate(0.1, 10.0, "all")
+    cand = music_train.Candidate(0.1, 10.0, "all", every_patch=True)
     seeds = [3, 4, 5]
     runs = [music_train.cross_validate(sets, Path("unused"), cand, seed=s)["trimmed_mean"] for s in seeds]
     assert len({r["4q"]["macro_f1"] for r in runs}) > 1  # the splits do differ
@@ -107,12 +111,17 @@ def test_the_reported_figures_are_the_mean_over_repeated_splits():
     )
 
 
-def _result(macro_f1: float, demo: dict[str, int]) -> dict:
+EVERY_QUADRANT = {"Q1": 8, "Q2": 8, "Q3": 8, "Q4": 8}
+
+
+def _result(macro_f1: float, demo: dict[str, int] = EVERY_QUADRANT, seconds: float = 4.0, valence=0.5) -> dict:
+    figures = {"valence_spearman": valence, "arousal_spearman": 0.8}
     return {
-        "4q": {"macro_f1": macro_f1},
-        "emotify": {"accuracy": 0.5, "valence_spearman": 0.4},
-        "musifeast17": {"valence_spearman": 0.5},
+        "4q": {"macro_f1": macro_f1, **figures},
+        "emotify": {"accuracy": 0.5, **figures},
+        "musifeast17": figures,
         "demo_quadrants": demo,
+        "tag_s_5min": seconds,
     }
 
 
@@ -126,3 +135,33 @@ def test_a_model_that_leaves_a_demo_quadrant_empty_is_not_served():
     assert music_train.select(results) == "every_quadrant"
     with pytest.raises(SystemExit, match="demo catalog"):
         music_train.select({"scores_best_no_sad_demo": results["scores_best_no_sad_demo"]})
+
+
+def test_a_model_too_slow_for_a_song_upload_is_not_served():
+    # A curator's 5-minute upload must be tagged within the budget, however well a model scores.
+    results = {
+        "four_nets": _result(0.75, seconds=music_train.TAG_BUDGET_S + 3),
+        "two_nets": _result(0.73, seconds=music_train.TAG_BUDGET_S - 2),
+    }
+    assert music_train.select(results) == "two_nets"
+    with pytest.raises(SystemExit, match="5-minute song"):
+        music_train.select({"four_nets": results["four_nets"]})
+
+
+def test_selection_prefers_a_candidate_that_may_replace_the_served_model():
+    # The best objective loses valence against the served recipe on the same splits, so export
+    # would refuse it; the candidate that beats the served recipe on every figure is chosen.
+    results = {
+        "served": _result(0.72),
+        "higher_f1_worse_valence": _result(0.79, valence=0.45),
+        "better_everywhere": _result(0.73, valence=0.52),
+    }
+    assert music_train.select(results, "served") == "better_everywhere"
+    assert music_train.select({k: results[k] for k in ("served", "higher_f1_worse_valence")}, "served") == (
+        "higher_f1_worse_valence"
+    )  # nothing beats the served recipe: the best, which export then refuses
+    recorded = {"4q": {"macro_f1": 0.74, **results["served"]["4q"]}, "emotify": results["served"]["emotify"]}
+    recorded["4q"]["macro_f1"] = 0.74
+    assert not music_train.beats_recorded(results["better_everywhere"], recorded)
+    recorded["spread"] = {"4q_macro_f1": 0.01}  # the record is known to within its spread over splits
+    assert music_train.beats_recorded(results["better_everywhere"], recorded)

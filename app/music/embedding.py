@@ -46,6 +46,11 @@ NET_FILES: dict[str, str] = {
     "MSD_vgg": "musicnn_msd_vgg.tflite",
     "MTT_vgg": "musicnn_mtt_vgg.tflite",
 }
+# The nets run on LiteRT's XNNPACK delegate. The vgg nets' 3x3 convolutions pack into about the
+# memory LiteRT's own kernels take and run several times faster there; musicnn's tall front-end
+# filters unpack into a far larger working copy under XNNPACK (the worker must fit the hosted app's
+# memory beside the server), so those nets stay on the builtin kernels. `bench` measures both.
+XNNPACK_NETS: frozenset[str] = frozenset({"MSD_vgg", "MTT_vgg"})
 # Size of each net's "penultimate" output: musicnn's dense layer, vgg's flattened last pooling.
 PENULTIMATE_DIMS: dict[str, int] = {"MSD_musicnn": 200, "MTT_musicnn": 200, "MSD_vgg": 256, "MTT_vgg": 256}
 # Patches per LiteRT invoke. The interpreter keeps the tensors of its largest batch for good,
@@ -123,21 +128,17 @@ def patch_batch(y: np.ndarray, sr: int, max_patches: int = MAX_PATCHES) -> np.nd
 class MusicnnEmbedder:
     """musicnn MSD tagger run by LiteRT. Use `MusicnnEmbedder.load()` (one instance per process)."""
 
-    def __init__(self, model_path: Path) -> None:
+    def __init__(self, model_path: Path, xnnpack: bool = False) -> None:
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         if not model_path.is_file():
             raise EmbeddingModelError(f"music embedding model not found at {model_path}; build it with {REBUILD}")
         try:
             # One thread: the app serves several sessions on a small box, and workers run side by side.
-            # LiteRT's own kernels, not its default XNNPACK delegate: XNNPACK unpacks a net into
-            # a far larger working copy (bench's analysis-worker figures), and the worker must
-            # fit the hosted app's memory beside the server; it is faster per invoke, but a song
-            # still tags within its budget without it (`music_tag_s_5min`).
+            # XNNPACK (LiteRT's default delegate) only where asked: see XNNPACK_NETS.
+            resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
             self._interpreter = Interpreter(
-                model_path=str(model_path),
-                num_threads=1,
-                experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+                model_path=str(model_path), num_threads=1, experimental_op_resolver_type=resolver
             )
             self._runner = self._interpreter.get_signature_runner("serving_default")
             outputs = set(self._interpreter.get_signature_list()["serving_default"]["outputs"])
@@ -168,7 +169,7 @@ class MusicnnEmbedder:
                 path = MODELS_DIR / NET_FILES[net]
                 if not path.is_file():
                     raise EmbeddingModelError(f"{path} is missing; build it with {REBUILD}")
-                _NETS[net] = cls(path)
+                _NETS[net] = cls(path, xnnpack=net in XNNPACK_NETS)
             return _NETS[net]
 
     def run_patches(self, batch: np.ndarray) -> dict[str, np.ndarray]:

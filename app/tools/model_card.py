@@ -14,6 +14,7 @@ import json
 from app.config import FACE_MODEL_FILE, FRAGMENT_BELOW_S, MODELS_DIR, MUSIC_MODEL_FILE
 from app.emotions import FACE_LABELS, QUADRANTS
 from app.music.tagger import FRAGMENT_CONFIDENCE, REVIEW_BELOW
+from app.music.train import TAG_BUDGET_S
 
 TRAIN_FACE = "python -m app.vision.train --data ../shared/data/fer2013"
 
@@ -622,7 +623,8 @@ def _candidate_row(name: str, r: dict) -> str:
         f"{_f(mf, 'valence_spearman', '.3f')} "
         f"| {r['4q']['arousal_spearman']:.3f} / {r['emotify']['arousal_spearman']:.3f} / "
         f"{_f(mf, 'arousal_spearman', '.3f')} "
-        f"| {' / '.join(str(r.get('demo_quadrants', {}).get(q, '?')) for q in QUADRANTS)} |\n"
+        f"| {' / '.join(str(r.get('demo_quadrants', {}).get(q, '?')) for q in QUADRANTS)} "
+        f"| {r.get('tag_s_5min', '–')} |\n"
     )
 
 
@@ -719,12 +721,13 @@ MUSIFEAST-17: listener ratings, which have no quadrant).
 All candidates (same splits{", means" if best.get("spread") else ""}; valence and arousal ρ for
 4Q / Emotify / MUSIFEAST-17):
 
-| candidate | 4Q macro-F1 | Emotify agreement | valence ρ | arousal ρ | demo tracks Q1 / Q2 / Q3 / Q4 |
-|---|---|---|---|---|---|
+| candidate | 4Q macro-F1 | Emotify agreement | valence ρ | arousal ρ | demo tracks Q1 / Q2 / Q3 / Q4 | 5-min song (s) |
+|---|---|---|---|---|---|---|
 {table}
-The last column is how the candidate, fitted on everything, tags the 32 synthetic demo tracks (8 made
+"Demo tracks" is how the candidate, fitted on everything, tags the 32 synthetic demo tracks (8 made
 for each quadrant): one that leaves a quadrant empty is not selected, since the demo is the catalog
-the app starts with.
+the app starts with. The last column is the seconds it takes to tag a 5-minute song whole on one
+core, timed by the training run: one over {TAG_BUDGET_S:g} s is not selected either.
 {speed}
 **Known weaknesses**: valence is harder than arousal (the audio carries energy more plainly than
 pleasantness); Emotify's labels are induced emotions with modest listener agreement; 4Q and Emotify
@@ -806,7 +809,7 @@ def _retrain(face: dict | None) -> str:
         "one took the longer chain listed above.\n\n"
         f"```\n{steps}{export} --export\n"
         "python -m app.music.convert_musicnn --wheel musicnn-0.1.0-py3-none-any.whl   # the four nets, if missing\n"
-        "python -m app.music.train --extract 4q emotify musifeast17   # feature cache, resumable\n"
+        "python -m app.music.train --extract 4q emotify musifeast17 --every-patch MSD_vgg MTT_vgg  # feature cache\n"
         "python -m app.music.train   # CV, writes .cache/music_train/out\n"
         "python -m app.music.train --export .cache/music_train/out   # only if it beat the served model\n"
         "python -m app bench --json > models/bench.json\npython -m app.tools.model_card\n```\n"
