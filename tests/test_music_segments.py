@@ -112,15 +112,20 @@ def test_the_reported_figures_are_the_mean_over_repeated_splits():
 
 
 EVERY_QUADRANT = {"Q1": 8, "Q2": 8, "Q3": 8, "Q4": 8}
+# The mean valence/arousal of the demo tracks made for each quadrant, each in its own quadrant.
+AS_MADE = {"Q1": [0.4, 0.3], "Q2": [-0.4, 0.8], "Q3": [-0.7, -0.4], "Q4": [0.2, -0.5]}
 
 
-def _result(macro_f1: float, demo: dict[str, int] = EVERY_QUADRANT, seconds: float = 4.0, valence=0.5) -> dict:
+def _result(
+    macro_f1: float, demo: dict[str, int] = EVERY_QUADRANT, seconds: float = 4.0, valence=0.5, points=AS_MADE
+) -> dict:
     figures = {"valence_spearman": valence, "arousal_spearman": 0.8}
     return {
         "4q": {"macro_f1": macro_f1, **figures},
         "emotify": {"accuracy": 0.5, **figures},
         "musifeast17": figures,
         "demo_quadrants": demo,
+        "demo_points": points,
         "tag_s_5min": seconds,
     }
 
@@ -135,6 +140,26 @@ def test_a_model_that_leaves_a_demo_quadrant_empty_is_not_served():
     assert music_train.select(results) == "every_quadrant"
     with pytest.raises(SystemExit, match="demo catalog"):
         music_train.select({"scores_best_no_sad_demo": results["scores_best_no_sad_demo"]})
+
+
+def test_a_model_that_hears_the_calm_demo_tracks_as_sad_is_not_served():
+    # A listener asking for calm music on a fresh install must get the demo's calm tracks: a
+    # model that places them, on average, in another quadrant is passed over.
+    calm_read_as_sad = {**AS_MADE, "Q4": [-0.1, -0.6]}
+    results = {"calm_as_sad": _result(0.75, points=calm_read_as_sad), "as_made": _result(0.73)}
+    assert music_train.select(results) == "as_made"
+    with pytest.raises(SystemExit, match="demo catalog as made"):
+        music_train.select({"calm_as_sad": results["calm_as_sad"]})
+
+
+def test_the_model_version_fits_the_catalogs_tagged_by_column():
+    # Every track a model tags records "model:<version>" in a 64-character column.
+    from app.catalog.models import Track
+
+    longest = "+".join(["MSD-vgg+MTT-vgg+MSD+MTT-every-patch-logreg_c0.0003-ridge_a10000-emotify_clearx2"] * 2)
+    version = music_train.model_version(longest)
+    assert version != music_train.model_version(longest + "+attention")
+    assert len(f"model:{version}") <= Track.__table__.c.tagged_by.type.length
 
 
 def test_a_model_too_slow_for_a_song_upload_is_not_served():
