@@ -727,8 +727,9 @@ All candidates (same splits{", means" if best.get("spread") else ""}; valence an
 "Demo tracks" is how the candidate, fitted on everything, tags the 32 synthetic demo tracks (8 made
 for each quadrant). Since the demo is the catalog the app starts with, a candidate is not selected
 if it leaves a quadrant empty, or if the mean valence/arousal of the tracks made for a quadrant lies
-in another one (a listener asking for calm music would get the calm tracks read as sad). The last column is the seconds it takes to tag a 5-minute song whole on one
-core, timed by the training run: one over {TAG_BUDGET_S:g} s is not selected either.
+in another one (a listener asking for calm music would get the calm tracks read as sad). The last
+column is the seconds it takes to tag a 5-minute song whole on one core, timed by the training run:
+one over {TAG_BUDGET_S:g} s is not selected either.
 {speed}
 **Known weaknesses**: valence is harder than arousal (the audio carries energy more plainly than
 pleasantness); Emotify's labels are induced emotions with modest listener agreement; 4Q and Emotify
