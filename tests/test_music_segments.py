@@ -178,7 +178,7 @@ def test_selection_prefers_a_candidate_that_may_replace_the_served_model():
     # would refuse it; the candidate that beats the served recipe on every figure is chosen.
     results = {
         "served": _result(0.72),
-        "higher_f1_worse_valence": _result(0.79, valence=0.45),
+        "higher_f1_worse_valence": _result(0.82, valence=0.45),
         "better_everywhere": _result(0.73, valence=0.52),
     }
     assert music_train.select(results, "served") == "better_everywhere"
