@@ -112,10 +112,8 @@ def build_function(w: dict[str, np.ndarray]):
     import tensorflow as tf
 
     def bn(x, i: int):
-        name = "batch_normalization" + (f"_{i}" if i else "")
-        scale = w[f"{name}/gamma"] / np.sqrt(w[f"{name}/moving_variance"] + BN_EPS)
-        shift = w[f"{name}/beta"] - w[f"{name}/moving_mean"] * scale
-        return x * scale.astype(np.float32) + shift.astype(np.float32)
+        scale, shift = bn_affine(w, i)
+        return x * scale + shift
 
     def conv(x, i: int, padding: str):
         name = "conv2d" + (f"_{i}" if i else "")
@@ -176,25 +174,35 @@ def vgg_pools(ckpt_dir: Path) -> list[tuple[list[int], list[int]]]:
     return [pools[n] for n in names]
 
 
+def bn_affine(w: dict[str, np.ndarray], i: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inference-mode batch norm `i` of a checkpoint as a per-channel (scale, shift)."""
+    name = "batch_normalization" + (f"_{i}" if i else "")
+    scale = w[f"{name}/gamma"] / np.sqrt(w[f"{name}/moving_variance"] + BN_EPS)
+    shift = w[f"{name}/beta"] - w[f"{name}/moving_mean"] * scale
+    return scale.astype(np.float32), shift.astype(np.float32)
+
+
+def vgg_blocks(w: dict[str, np.ndarray], pools: list[tuple[list[int], list[int]]], x, last: int):
+    """The vgg's input batch norm and blocks 1..`last` (conv, relu, batch norm, max-pool) on a
+    [B, 187, 96] log-mel batch, in plain TF ops."""
+    import tensorflow as tf
+
+    scale, shift = bn_affine(w, 0)
+    h = tf.expand_dims(x, 3) * scale + shift
+    for i, (pool, stride) in enumerate(pools[:last], 1):
+        y = tf.nn.relu(tf.nn.conv2d(h, w[f"{i}CNN/kernel"], strides=1, padding="SAME") + w[f"{i}CNN/bias"])
+        scale, shift = bn_affine(w, i)
+        h = tf.nn.max_pool2d(y * scale + shift, ksize=pool, strides=stride, padding="VALID")
+    return h
+
+
 def build_vgg_function(w: dict[str, np.ndarray], pools: list[tuple[list[int], list[int]]]):
     """musicnn's vgg (models.py, 128 filters) forward pass in plain TF ops, inference mode."""
     import tensorflow as tf
 
-    def bn(x, i: int):
-        name = "batch_normalization" + (f"_{i}" if i else "")
-        scale = w[f"{name}/gamma"] / np.sqrt(w[f"{name}/moving_variance"] + BN_EPS)
-        shift = w[f"{name}/beta"] - w[f"{name}/moving_mean"] * scale
-        return x * scale.astype(np.float32) + shift.astype(np.float32)
-
-    def block(x, i: int, pool: list[int], stride: list[int]):
-        y = tf.nn.relu(tf.nn.conv2d(x, w[f"{i}CNN/kernel"], strides=1, padding="SAME") + w[f"{i}CNN/bias"])
-        return tf.nn.max_pool2d(bn(y, i), ksize=pool, strides=stride, padding="VALID")
-
     @tf.function(input_signature=[tf.TensorSpec([None, PATCH_FRAMES, N_MELS], tf.float32, name="x")])
     def vgg(x):
-        h = bn(tf.expand_dims(x, 3), 0)
-        for i, (pool, stride) in enumerate(pools, 1):
-            h = block(h, i, pool, stride)
+        h = vgg_blocks(w, pools, x, len(pools))
         flat = tf.reshape(h, [-1, int(np.prod(h.shape[1:]))])
         taggram = tf.sigmoid(tf.matmul(flat, w["dense/kernel"]) + w["dense/bias"])
         return {"taggram": taggram, "penultimate": flat}

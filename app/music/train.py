@@ -32,6 +32,7 @@ import re
 import shutil
 import time
 import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,14 +90,19 @@ def _every_key(net: str) -> str:
     return f"every_{net}"
 
 
+def segment_patches(y: np.ndarray, bounds: list[tuple[float, float]], n_patches: int) -> Iterator[np.ndarray]:
+    """Per segment, the [n_patches, 187, 96] log-mel patches the nets read (as `analyse` takes them)."""
+    for a, b in bounds:
+        segment = y[round(a * SAMPLE_RATE) : round(b * SAMPLE_RATE)]
+        yield patches(log_mel(resample(segment, SAMPLE_RATE, SR)), n_patches)
+
+
 def net_patch_outputs(y: np.ndarray, bounds: list[tuple[float, float]], nets, n_patches: int) -> dict[str, np.ndarray]:
     """{net: [segments, n_patches, outputs]}: each net on `n_patches` patches of each segment,
     the patches `app.music.features.analyse` takes for that many."""
     embedders = {net: MusicnnEmbedder.for_net(net) for net in nets}
     out: dict[str, list[np.ndarray]] = {net: [] for net in nets}
-    for a, b in bounds:
-        segment = y[round(a * SAMPLE_RATE) : round(b * SAMPLE_RATE)]
-        batch = patches(log_mel(resample(segment, SAMPLE_RATE, SR)), n_patches)
+    for batch in segment_patches(y, bounds, n_patches):
         for net, embedder in embedders.items():
             out[net].append(embedder.outputs(batch))
     return {net: np.stack(rows).astype(np.float32) for net, rows in out.items()}
@@ -431,6 +437,11 @@ class Candidate:
         return f"{nets}-{rows}-logreg_c{self.c:g}-ridge_a{self.alpha:g}-emotify_{self.emotify_for_classes}{weight}{mf}"
 
 
+def set_weight(s: ClipSet, cand: Candidate) -> float:
+    """A clip's weight in training against a 4Q clip's, by its set (0: the set is left out)."""
+    return {"emotify": cand.emotify_weight, "musifeast17": cand.musifeast_weight}.get(s.name, 1.0)
+
+
 def _rows(sets: list[ClipSet], clips: list[list[SongAnalysis]], picks: list[np.ndarray], cand: Candidate):
     """Training rows of the picked clips: inputs, quadrant, VA target, per-row weights for the
     classifier (0 for clips that don't teach it) and for the regressor; each clip weighs the same
@@ -438,7 +449,7 @@ def _rows(sets: list[ClipSet], clips: list[list[SongAnalysis]], picks: list[np.n
     xs, qs, vas, wc, wr = [], [], [], [], []
     for s, set_clips, idx in zip(sets, clips, picks, strict=True):
         clear = s.strength >= np.median(s.strength)
-        weight = {"emotify": cand.emotify_weight, "musifeast17": cand.musifeast_weight}.get(s.name, 1.0)
+        weight = set_weight(s, cand)
         if weight == 0:
             continue
         for i in idx:
@@ -572,10 +583,20 @@ POOLINGS = ("trimmed_mean", "attention")
 MIN_GENRE_CLIPS = 30
 
 
-def cross_validate(sets: list[ClipSet], work: Path, cand: Candidate, *, seed: int, folds: int = 5) -> dict:
+def cross_validate(
+    sets: list[ClipSet],
+    work: Path,
+    cand: Candidate,
+    *,
+    seed: int,
+    folds: int = 5,
+    fold_clips: Callable[[int, list[np.ndarray]], list[list[SongAnalysis]]] | None = None,
+) -> dict:
     """Out-of-fold tags for every clip of every set, one grouped split over all sets (artists,
     aliases merged; Emotify by track) stratified by set and quadrant, then each set's `score`
-    and per-genre figures, for each pooling over segments."""
+    and per-genre figures, for each pooling over segments. `fold_clips(fold, training picks)`,
+    where given, supplies the analyses a fold fits and tags instead of the cached ones
+    (`app.music.finetune`: nets fine-tuned on that fold's training clips alone)."""
     from sklearn.model_selection import StratifiedGroupKFold
 
     clips = [s.clips(work, cand.nets, cand.every_patch) for s in sets]
@@ -589,12 +610,14 @@ def cross_validate(sets: list[ClipSet], work: Path, cand: Candidate, *, seed: in
     fold_of = [fold[offsets[i] : offsets[i + 1]] for i in range(len(sets))]
     tags = {p: [[None] * len(s.paths) for s in sets] for p in POOLINGS}
     for k in range(folds):
-        model, pool = fit(sets, clips, [np.flatnonzero(f != k) for f in fold_of], cand)
+        picks = [np.flatnonzero(f != k) for f in fold_of]
+        fold_sets = clips if fold_clips is None else fold_clips(k, picks)
+        model, pool = fit(sets, fold_sets, picks, cand)
         taggers = {
             "trimmed_mean": MoodTagger(model, "cv", list(QUADRANTS), nets=cand.nets),
             "attention": MoodTagger(model, "cv", list(QUADRANTS), nets=cand.nets, pool_weights=pool),
         }
-        for set_clips, f, si in zip(clips, fold_of, range(len(sets)), strict=True):
+        for set_clips, f, si in zip(fold_sets, fold_of, range(len(sets)), strict=True):
             for i in np.flatnonzero(f == k):
                 for p, tagger in taggers.items():
                     tags[p][si][i] = tagger.tag_analysis(set_clips[i])

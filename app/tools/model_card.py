@@ -594,25 +594,68 @@ SET_NAMES = {
 }
 
 
+# The music model's headline figures (train.SPREAD_KEYS) as the card names and prints them.
+_HEADLINE = {
+    "4q_macro_f1": ("4Q macro-F1", ".4f"),
+    "4q_valence_spearman": ("4Q valence ρ", ".3f"),
+    "4q_arousal_spearman": ("4Q arousal ρ", ".3f"),
+    "emotify_accuracy": ("Emotify agreement", ".4f"),
+    "emotify_valence_spearman": ("Emotify valence ρ", ".3f"),
+    "emotify_arousal_spearman": ("Emotify arousal ρ", ".3f"),
+    "musifeast17_valence_spearman": ("MUSIFEAST-17 valence ρ", ".3f"),
+    "musifeast17_arousal_spearman": ("MUSIFEAST-17 arousal ρ", ".3f"),
+}
+
+
 def _spread_line(best: dict) -> str:
     spread = best.get("spread")
     if not spread:
         return ""
-    labels = {
-        "4q_macro_f1": ("4Q macro-F1", ".4f"),
-        "4q_valence_spearman": ("4Q valence ρ", ".3f"),
-        "4q_arousal_spearman": ("4Q arousal ρ", ".3f"),
-        "emotify_accuracy": ("Emotify agreement", ".4f"),
-        "emotify_valence_spearman": ("Emotify valence ρ", ".3f"),
-        "emotify_arousal_spearman": ("Emotify arousal ρ", ".3f"),
-        "musifeast17_valence_spearman": ("MUSIFEAST-17 valence ρ", ".3f"),
-        "musifeast17_arousal_spearman": ("MUSIFEAST-17 arousal ρ", ".3f"),
-    }
-    parts = ", ".join(f"{label} ±{spread[k]:{fmt}}" for k, (label, fmt) in labels.items() if k in spread)
+    parts = ", ".join(f"{label} ±{spread[k]:{fmt}}" for k, (label, fmt) in _HEADLINE.items() if k in spread)
     return (
         f"\nMeans over {len(best['seeds'])} random grouped splits; their standard deviation across the splits: "
         f"{parts}. Counts in the confusion matrix are means too.\n"
     )
+
+
+def music_finetune_section(ft: dict | None) -> str:
+    """What fine-tuning the vgg nets' last block measured (`python -m app.music.finetune`,
+    its finetune_metrics.json copied to models/music_finetune_metrics.json)."""
+    if not ft:
+        return ""
+    rows = "".join(
+        f"| {label} | {ft['frozen'][k]:{fmt}} ± {ft['frozen']['spread'][k]:{fmt}} "
+        f"| {ft['fine_tuned'][k]:{fmt}} ± {ft['fine_tuned']['spread'][k]:{fmt}} "
+        f"| {ft['fine_tuned'][k] - ft['frozen'][k]:+{fmt}} |\n"
+        for k, (label, fmt) in _HEADLINE.items()
+    )
+    # A figure counts as lost where fine-tuning is lower by more than the frozen figure's spread.
+    lower = [
+        label
+        for k, (label, _) in _HEADLINE.items()
+        if ft["fine_tuned"][k] < ft["frozen"][k] - ft["frozen"]["spread"][k]
+    ]
+    verdict = (
+        f"Fine-tuned, it loses on {', '.join(lower)} (by more than the frozen figure's spread across the "
+        "splits), so the served model keeps the frozen nets."
+        if lower
+        else "Fine-tuned, it loses nowhere by more than the spread across the splits; serving it would need "
+        "the tuned block's weights in the model file and the block-4 output from the nets (not built)."
+    )
+    o = ft["options"]
+    return f"""
+**Fine-tuning the nets' last block** (`python -m app.music.finetune`, CPU): block 5 of MSD_vgg and
+MTT_vgg (a 3x3 convolution, its batch norm, the last pooling) trained per fold, with a quadrant and a
+valence/arousal head, on the fold's training clips ({o["epochs"]} epochs, Adam {o["learning_rate"]:g},
+dropout {o["dropout"]:g}); blocks 1-4 stay frozen. The served recipe (`{ft["recipe"]}`) is then
+fitted on the tuned nets' outputs and tags the held-out clips, on the same grouped splits (seeds
+{", ".join(str(s) for s in ft["seeds"])}) as on the frozen nets:
+
+| figure | frozen nets | block 5 fine-tuned | difference |
+|---|---|---|---|
+{rows}
+{verdict}
+"""
 
 
 def _candidate_row(name: str, r: dict) -> str:
@@ -814,6 +857,8 @@ def _retrain(face: dict | None) -> str:
         "python -m app.music.train --extract 4q emotify musifeast17 --every-patch MSD_vgg MTT_vgg  # feature cache\n"
         "python -m app.music.train   # CV, writes .cache/music_train/out\n"
         "python -m app.music.train --export .cache/music_train/out   # only if it beat the served model\n"
+        "python -m app.music.finetune --wheel musicnn-0.1.0-py3-none-any.whl --out .cache/music_finetune/run1\n"
+        "cp .cache/music_finetune/run1/finetune_metrics.json models/music_finetune_metrics.json  # measured\n"
         "python -m app bench --json > models/bench.json\npython -m app.tools.model_card\n```\n"
     )
 
@@ -829,6 +874,7 @@ def main() -> None:
         + detector_section(_load("detector_metrics.json"), bench)
         + "\n"
         + music_section(_load("music_metrics.json"), bench)
+        + music_finetune_section(_load("music_finetune_metrics.json"))
         + "\n## musicnn embeddings — `musicnn_*.tflite`\n\n"
         "The four pre-trained nets of the `musicnn` 0.1.0 wheel (Pons & Serra 2019, ISC licence, see "
         "`MUSICNN_LICENSE.txt`): MSD and MTT (MagnaTagATune) × musicnn and vgg, converted to TFLite by "

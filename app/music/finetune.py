@@ -1,0 +1,389 @@
+"""Fine-tune the last block of the musicnn wheel's two vgg nets on the mood sets, and measure it as
+training measures a candidate:
+
+    python -m app.music.finetune --wheel musicnn-0.1.0-py3-none-any.whl [--seeds 7 8 9]
+
+Only block 5 (a 3x3 convolution, its batch norm and the last pooling) of MSD_vgg and MTT_vgg
+trains, with two heads on it (quadrant softmax, valence/arousal) and the training rows and weights
+`app.music.train` uses: on the 2-core CPU a fold then takes under a minute. Blocks 1-4 stay as the
+wheel has them, so their output ("pool4", [11, 6, 128] per 3 s patch) is computed once per patch
+of every segment, from the wheel's weights, and cached per clip under <workdir>/pool4_<set>/.
+
+Per fold of train's grouped split, the fine-tuned blocks replace the nets' outputs for every clip
+and the served recipe is fitted, tags the held-out clips and is scored exactly as
+`train.cross_validate` does (its `fold_clips`); the frozen nets on the same split are the baseline.
+Each fold's block is checkpointed (Keras weights, <out>/seed<S>_fold<K>.weights.h5, with the
+options and seed in <out>/options.json), so an interrupted run resumes at the first missing fold,
+and a run on a GPU machine can pick the checkpoints up. Writes <out>/finetune_metrics.json.
+
+The served model reads the frozen nets: the model card says what fine-tuning measured and why it
+is not served. Build-time only (TensorFlow, from requirements-dev.txt), like convert_musicnn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from app.emotions import QUADRANTS
+from app.music import train
+from app.music.features import SongAnalysis, song_samples
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+NETS: tuple[str, ...] = ("MSD_vgg", "MTT_vgg")
+FROZEN_BLOCKS = 4
+POOL4_SHAPE = (11, 6, 128)  # block 4's output for one 187 x 96 patch, both nets
+# The served model's recipe (models/music_metrics.json), here on the fine-tuned nets' outputs.
+RECIPE = train.Candidate(0.001, 3000.0, "clear", 1.0, NETS, True, 1.0)
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a fine-tuning run trains with; a resumed run must have the same."""
+
+    epochs: int = 6
+    learning_rate: float = 3e-4
+    batch: int = 64
+    dropout: float = 0.5
+    l2: float = 1e-3
+    va_weight: float = 1.0  # the valence/arousal loss against the quadrant loss
+
+
+@dataclass(frozen=True)
+class Block5:
+    """One vgg net's last block as weights: conv (HWIO), batch norm as scale/shift, max-pool (its
+    window is its stride), and the wheel's tag layer on the flattened pooling."""
+
+    kernel: np.ndarray
+    bias: np.ndarray
+    scale: np.ndarray
+    shift: np.ndarray
+    pool: tuple[int, int]
+    dense_kernel: np.ndarray
+    dense_bias: np.ndarray
+
+    def flat(self, pool4: np.ndarray) -> np.ndarray:
+        """[n, 256] flattened last pooling for [n, 11, 6, 128] block-4 outputs (numpy: the
+        conv as one matrix product over the nine shifted copies of the padded input)."""
+        if len(pool4) > 256:  # the shifted copies take 9x the input: a chunk at a time
+            return np.concatenate([self.flat(pool4[i : i + 256]) for i in range(0, len(pool4), 256)])
+        x = np.asarray(pool4, dtype=np.float32)
+        n, h, w, c = x.shape
+        padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+        cols = np.concatenate([padded[:, dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)], axis=3)
+        y = np.maximum(cols @ self.kernel.reshape(9 * c, -1) + self.bias, 0.0) * self.scale + self.shift
+        ph, pw = self.pool
+        oh, ow = (h - ph) // ph + 1, (w - pw) // pw + 1
+        y = y[:, : oh * ph, : ow * pw].reshape(n, oh, ph, ow, pw, -1).max(axis=(2, 4))
+        return y.reshape(n, -1)
+
+    def outputs(self, pool4: np.ndarray) -> np.ndarray:
+        """[n, 50 tags + 256] as the net's LiteRT model gives them (`MusicnnEmbedder.outputs`)."""
+        flat = self.flat(pool4)
+        tags = 1.0 / (1.0 + np.exp(-(flat @ self.dense_kernel + self.dense_bias)))
+        return np.concatenate([tags, flat], axis=1).astype(np.float32)
+
+
+def wheel_nets(wheel: Path) -> tuple[dict, dict[str, Block5]]:
+    """Per net, blocks 1-4 as a TF function of a log-mel batch, and block 5 as weights."""
+    import tensorflow as tf
+
+    from app.music import convert_musicnn as conv
+    from app.music.embedding import N_MELS, PATCH_FRAMES
+
+    fronts, blocks = {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for net in NETS:
+            ckpt = conv.extract_checkpoint(wheel, Path(tmp), net)
+            w, pools = conv.read_weights(ckpt), conv.vgg_pools(ckpt)
+            spec = tf.TensorSpec([None, PATCH_FRAMES, N_MELS], tf.float32)
+            fronts[net] = tf.function(
+                functools.partial(conv.vgg_blocks, w, pools, last=FROZEN_BLOCKS), input_signature=[spec]
+            )
+            (_, ph, pw, _), stride = pools[FROZEN_BLOCKS]
+            if [1, ph, pw, 1] != list(stride):
+                raise SystemExit(f"{net}: block 5 pools {pools[FROZEN_BLOCKS]}, this code assumes window = stride")
+            scale, shift = conv.bn_affine(w, FROZEN_BLOCKS + 1)
+            blocks[net] = Block5(
+                w["5CNN/kernel"], w["5CNN/bias"], scale, shift, (ph, pw), w["dense/kernel"], w["dense/bias"]
+            )
+    return fronts, blocks
+
+
+def pool4_of_clips(sets: list[train.ClipSet], work: Path, fronts: dict) -> list[list[dict[str, np.ndarray]]]:
+    """Per set and clip, {net: [segments, patches, 11, 6, 128]} block-4 outputs (float16) on every
+    patch of the segments train's cache holds, cached per clip (resumable); `fronts`
+    (`wheel_nets`) computes the missing ones."""
+    from tqdm import tqdm
+
+    out = []
+    for s in sets:
+        folder = work / f"pool4_{s.name}"
+        folder.mkdir(parents=True, exist_ok=True)
+        analyses = s.clips(work, NETS, True)
+        rows = []
+        for path, analysis in tqdm(list(zip(s.paths, analyses, strict=True)), desc=f"pool4 {s.name}", mininterval=30):
+            cache = folder / train._cache_name(path)
+            if not cache.exists():
+                y = song_samples(path)
+                n_patches = analysis.per_patch.shape[1]
+                segments = list(train.segment_patches(y, analysis.bounds, n_patches))
+                arrays = {net: np.stack([f(batch).numpy() for batch in segments]) for net, f in fronts.items()}
+                tmp = cache.with_suffix(".tmp.npz")
+                np.savez(tmp, **{net: a.astype(np.float16) for net, a in arrays.items()})
+                tmp.replace(cache)
+            with np.load(cache) as z:
+                rows.append({net: z[net] for net in NETS})
+        out.append(rows)
+    return out
+
+
+def check_frozen(sets: list[train.ClipSet], work: Path, pool4, blocks: dict[str, Block5], tol: float = 0.05) -> float:
+    """The largest difference between the frozen block 5 on cached block-4 outputs and the nets'
+    cached outputs (first clip of each set): a cache that was made otherwise fails the run."""
+    worst = 0.0
+    for si, s in enumerate(sets):
+        analysis = s.clips(work, NETS, True)[0]
+        ours = np.concatenate([blocks[n].outputs(_flat_rows(pool4[si][0][n])) for n in NETS], axis=1)
+        theirs = analysis.per_patch.reshape(-1, analysis.per_patch.shape[-1])
+        worst = max(worst, float(np.abs(ours - theirs).max() / (np.abs(theirs).max() + 1e-9)))
+    if worst > tol:
+        raise SystemExit(f"block 5 on the cached block-4 outputs differs from the cached net outputs by {worst:.3g}")
+    return worst
+
+
+def _flat_rows(a: np.ndarray) -> np.ndarray:
+    return a.reshape(-1, *POOL4_SHAPE)
+
+
+def _rows_pool4(sets, pool4, picks, cand) -> dict[str, np.ndarray]:
+    """The picked clips' block-4 outputs, one row per (segment, patch), in `train._rows` order."""
+    parts: dict[str, list[np.ndarray]] = {n: [] for n in NETS}
+    for s, set_pool4, idx in zip(sets, pool4, picks, strict=True):
+        if train.set_weight(s, cand) == 0:
+            continue
+        for i in idx:
+            for n in NETS:
+                parts[n].append(_flat_rows(set_pool4[i][n]))
+    return {n: np.concatenate(v) for n, v in parts.items()}
+
+
+def _affine_layer(scale: np.ndarray, shift: np.ndarray, trainable: bool, name: str):
+    """A Keras layer: a per-channel scale and shift (batch norm at inference), trainable."""
+    import tensorflow as tf
+
+    class Affine(tf.keras.layers.Layer):
+        def build(self, _shape):
+            self.scale = self.add_weight(shape=scale.shape, initializer=tf.constant_initializer(scale))
+            self.shift = self.add_weight(shape=shift.shape, initializer=tf.constant_initializer(shift))
+
+        def call(self, x):
+            return x * self.scale + self.shift
+
+    return Affine(trainable=trainable, name=name)
+
+
+def build_model(blocks: dict[str, Block5], mean: np.ndarray, std: np.ndarray, opts: Options, trainable: bool = True):
+    """Both nets' block 5 (initialised from `blocks`) on their block-4 inputs, the flattened
+    poolings standardised (`mean`/`std` of the frozen ones), then a quadrant softmax and a
+    valence/arousal regression."""
+    import tensorflow as tf
+
+    inputs, flats = [], []
+    for net in NETS:
+        b = blocks[net]
+        x = tf.keras.Input(POOL4_SHAPE, name=net)
+        conv = tf.keras.layers.Conv2D(
+            b.kernel.shape[-1],
+            3,
+            padding="same",
+            activation="relu",
+            trainable=trainable,
+            kernel_initializer=tf.constant_initializer(b.kernel),
+            bias_initializer=tf.constant_initializer(b.bias),
+            name=f"{net}_conv",
+        )
+        y = _affine_layer(b.scale, b.shift, trainable, f"{net}_bn")(conv(x))
+        y = tf.keras.layers.MaxPool2D(b.pool, b.pool)(y)
+        inputs.append(x)
+        flats.append(tf.keras.layers.Flatten()(y))
+    h = (tf.keras.layers.Concatenate()(flats) - mean) / std
+    h = tf.keras.layers.Dropout(opts.dropout)(h)
+    reg = tf.keras.regularizers.l2(opts.l2)
+    quadrant = tf.keras.layers.Dense(len(QUADRANTS), activation="softmax", kernel_regularizer=reg, name="q")(h)
+    va = tf.keras.layers.Dense(2, kernel_regularizer=reg, name="va")(h)
+    return tf.keras.Model(inputs, {"q": quadrant, "va": va})
+
+
+def tuned_blocks(model, blocks: dict[str, Block5]) -> dict[str, Block5]:
+    """`blocks` with the model's trained conv and batch-norm weights."""
+    out = {}
+    for net in NETS:
+        kernel, bias = model.get_layer(f"{net}_conv").get_weights()
+        scale, shift = model.get_layer(f"{net}_bn").get_weights()
+        out[net] = replace(blocks[net], kernel=kernel, bias=bias, scale=scale, shift=shift)
+    return out
+
+
+def fine_tune(
+    sets: list[train.ClipSet],
+    clips: list[list[SongAnalysis]],
+    pool4: list[list[dict[str, np.ndarray]]],
+    picks: list[np.ndarray],
+    blocks: dict[str, Block5],
+    *,
+    opts: Options,
+    seed: int,
+    checkpoint: Path,
+) -> dict[str, Block5]:
+    """Block 5 of both nets trained on the picked clips (or read back from `checkpoint`)."""
+    import tensorflow as tf
+
+    x = _rows_pool4(sets, pool4, picks, RECIPE)
+    frozen = np.concatenate([blocks[n].flat(x[n][::7]) for n in NETS], axis=1)
+    mean, std = frozen.mean(axis=0).astype(np.float32), (frozen.std(axis=0) + 1e-3).astype(np.float32)
+    model = build_model(blocks, mean, std, opts)
+    if checkpoint.exists():
+        model.load_weights(checkpoint)
+        return tuned_blocks(model, blocks)
+    _, q, va, wc, wr = train._rows(sets, clips, picks, RECIPE)
+    if len(q) != len(x[NETS[0]]):
+        raise SystemExit(f"{len(q)} training rows but {len(x[NETS[0]])} block-4 rows: the caches disagree")
+    # The classifier's rows weighted as train.fit weighs them, classes balanced as its
+    # LogisticRegression(class_weight="balanced") does. Rows without a quadrant (-1) weigh 0 there.
+    q = np.maximum(q, 0)
+    per_class = np.bincount(q, weights=wc, minlength=len(QUADRANTS))
+    wq = wc * (per_class.sum() / (len(QUADRANTS) * np.maximum(per_class, 1e-9)))[q]
+    wq, wv = (wq / wq[wq > 0].mean()).astype(np.float32), (wr / wr.mean()).astype(np.float32)
+    tf.keras.utils.set_random_seed(seed)
+    model.compile(
+        tf.keras.optimizers.Adam(opts.learning_rate),
+        loss={"q": "sparse_categorical_crossentropy", "va": "mse"},
+        loss_weights={"q": 1.0, "va": opts.va_weight},
+    )
+    data = tf.data.Dataset.from_tensor_slices(
+        (x, {"q": np.maximum(q, 0), "va": va.astype(np.float32)}, {"q": wq, "va": wv})
+    )
+    data = data.shuffle(len(q), seed=seed).batch(opts.batch)
+    data = data.map(lambda xs, y, w: ({n: tf.cast(xs[n], tf.float32) for n in NETS}, y, w)).prefetch(2)
+    model.fit(data, epochs=opts.epochs, verbose=0)
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    tmp = checkpoint.with_name(checkpoint.name.replace(".weights.h5", ".tmp.weights.h5"))
+    model.save_weights(tmp)
+    tmp.replace(checkpoint)
+    return tuned_blocks(model, blocks)
+
+
+def with_blocks(clips, pool4, blocks: dict[str, Block5]) -> list[list[SongAnalysis]]:
+    """Every clip's analysis with the nets' outputs computed by `blocks`."""
+    out = []
+    for set_clips, set_pool4 in zip(clips, pool4, strict=True):
+        rows = []
+        for analysis, p4 in zip(set_clips, set_pool4, strict=True):
+            seg, n_patch = analysis.per_patch.shape[:2]
+            parts = [blocks[n].outputs(_flat_rows(p4[n])).reshape(seg, n_patch, -1) for n in NETS]
+            rows.append(SongAnalysis(analysis.bounds, analysis.hand, np.concatenate(parts, axis=2), analysis.nets))
+        out.append(rows)
+    return out
+
+
+def measure(
+    sets: list[train.ClipSet],
+    work: Path,
+    pool4: list[list[dict[str, np.ndarray]]],
+    blocks: dict[str, Block5],
+    *,
+    opts: Options,
+    seeds: list[int],
+    out: Path,
+) -> dict:
+    """Per seed, the served recipe cross-validated on the frozen nets and on nets fine-tuned per
+    fold (checkpointed under `out`); figures as train reports them, averaged over the seeds."""
+    out.mkdir(parents=True, exist_ok=True)
+    options = out / "options.json"
+    if options.exists() and json.loads(options.read_text()) != asdict(opts):
+        raise SystemExit(f"{out} holds checkpoints trained with {options.read_text()}; use another --out")
+    options.write_text(json.dumps(asdict(opts)))
+    clips = [s.clips(work, NETS, True) for s in sets]
+    runs: dict[str, list[dict]] = {"frozen": [], "fine_tuned": []}
+    for seed in seeds:
+
+        def fold_clips(k: int, picks: list[np.ndarray], seed: int = seed) -> list[list[SongAnalysis]]:
+            t = time.time()
+            checkpoint = out / f"seed{seed}_fold{k}.weights.h5"
+            tuned = fine_tune(sets, clips, pool4, picks, blocks, opts=opts, seed=seed * 100 + k, checkpoint=checkpoint)
+            print(f"seed {seed} fold {k}: block 5 tuned ({time.time() - t:.0f}s)", flush=True)
+            return with_blocks(clips, pool4, tuned)
+
+        runs["frozen"].append(train.cross_validate(sets, work, RECIPE, seed=seed)["attention"])
+        runs["fine_tuned"].append(
+            train.cross_validate(sets, work, RECIPE, seed=seed, fold_clips=fold_clips)["attention"]
+        )
+    summary = {
+        "recipe": f"{RECIPE.name}+attention",
+        "options": asdict(opts),
+        "seeds": seeds,
+        **{
+            name: {f"{s}_{k}": float(np.mean([r[s][k] for r in reports])) for s, k in train.SPREAD_KEYS}
+            | {"spread": {f"{s}_{k}": float(np.std([r[s][k] for r in reports])) for s, k in train.SPREAD_KEYS}}
+            for name, reports in runs.items()
+        },
+    }
+    (out / "finetune_metrics.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--wheel", type=Path, required=True, help="musicnn-0.1.0-py3-none-any.whl (`pip download`)")
+    p.add_argument("--data", default="../shared/data/music")
+    p.add_argument("--lexicon", default="../shared/data/lexicon/Ratings_Warriner_et_al.csv")
+    p.add_argument("--workdir", type=Path, default=Path(".cache/music_train"), help="train's feature cache")
+    p.add_argument("--out", type=Path, default=Path(".cache/music_finetune"), help="checkpoints and figures")
+    p.add_argument("--seeds", type=int, nargs="+", default=[7, 8, 9])
+    p.add_argument("--epochs", type=int, default=Options.epochs)
+    p.add_argument("--learning-rate", type=float, default=Options.learning_rate)
+    args = p.parse_args(argv)
+
+    import tensorflow as tf
+    from threadpoolctl import threadpool_limits
+
+    tf.config.threading.set_inter_op_parallelism_threads(1)  # two cores: TF's own pools only thrash
+    root = Path(args.data)
+    four_q, _ = train.load_4q(root, train.lexicon_table(Path(args.lexicon)))
+    sets = [four_q, train.load_emotify(root), train.load_musifeast(root)]
+    train.assign_groups(sets)
+    fronts, blocks = wheel_nets(args.wheel)
+    pool4 = pool4_of_clips(sets, args.workdir, fronts)
+    print(f"frozen block 5 reproduces the cached net outputs to {check_frozen(sets, args.workdir, pool4, blocks):.2g}")
+    with threadpool_limits(1):
+        summary = measure(
+            sets,
+            args.workdir,
+            pool4,
+            blocks,
+            opts=Options(args.epochs, args.learning_rate),
+            seeds=args.seeds,
+            out=args.out,
+        )
+    for name in ("frozen", "fine_tuned"):
+        r = summary[name]
+        print(
+            f"{name}: 4Q F1 {r['4q_macro_f1']:.4f}±{r['spread']['4q_macro_f1']:.4f} v {r['4q_valence_spearman']:.3f} "
+            f"| Emotify {r['emotify_accuracy']:.4f} v {r['emotify_valence_spearman']:.3f} "
+            f"a {r['emotify_arousal_spearman']:.3f} | MUSIFEAST v {r['musifeast17_valence_spearman']:.3f} "
+            f"a {r['musifeast17_arousal_spearman']:.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
