@@ -703,24 +703,14 @@ TAG_BUDGET_S = 6.0
 
 
 def tag_seconds_5min(tagger: MoodTagger) -> float:
-    """Seconds the tagger takes for a synthetic 5-minute song, the faster of two runs after a
-    warm-up (which loads the nets)."""
+    """Seconds the tagger takes for a synthetic 5-minute song, the faster of two runs (timed as
+    `python -m app bench` times it)."""
     import tempfile
 
-    import soundfile as sf
-
-    from app.tools.samples import mood_clip
+    from app.tools.bench import tag_seconds
 
     with tempfile.TemporaryDirectory(prefix="moodtune-train-timing-") as folder:
-        path = Path(folder) / "song.wav"
-        sf.write(path, mood_clip("Q1", seconds=300.0, sr=SAMPLE_RATE), SAMPLE_RATE)
-        tagger.tag(path)
-        runs = []
-        for _ in range(2):
-            t0 = time.perf_counter()
-            tagger.tag(path)
-            runs.append(time.perf_counter() - t0)
-    return round(min(runs), 2)
+        return round(min(tag_seconds(tagger, Path(folder) / "song.wav", 300.0, repeats=2)), 2)
 
 
 def demo_report(tagger: MoodTagger, demo: list[tuple[str, SongAnalysis]]) -> dict[str, dict]:

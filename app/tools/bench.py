@@ -121,9 +121,22 @@ def _live_share(analyzer, clip: list[np.ndarray], fps: int = 30, seconds: float 
     return round(holder.snapshot().frames_seen / frames, 3)
 
 
-def bench_music(repeats: int = 5) -> dict:
+def tag_seconds(tagger, path: Path, seconds: float, repeats: int) -> list[float]:
+    """Seconds `tagger` takes for a synthetic song of `seconds` written to `path`, per run after
+    a warm-up (the first call loads the nets and builds the filter banks)."""
     import soundfile as sf
 
+    sf.write(path, mood_clip("Q1", seconds=seconds), SR)
+    tagger.tag(path)
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        tagger.tag(path)
+        samples.append(time.perf_counter() - t0)
+    return samples
+
+
+def bench_music(repeats: int = 5) -> dict:
     from app.music import MoodTagger
 
     tagger = MoodTagger.load()
@@ -131,14 +144,7 @@ def bench_music(repeats: int = 5) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for key, seconds in (("music_tag_s_30s", 30.0), ("music_tag_s_5min", 300.0)):
             path = Path(tmp) / f"{key}.wav"
-            sf.write(path, mood_clip("Q1", seconds=seconds), SR)
-            tagger.tag(path)  # warm-up (first call loads musicnn and builds the filter banks)
-            samples = []
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                tagger.tag(path)
-                samples.append(time.perf_counter() - t0)
-            out[key] = round(statistics.median(samples), 3)
+            out[key] = round(statistics.median(tag_seconds(tagger, path, seconds, repeats)), 3)
         # The analysis worker an import uses, fresh, tagging the 5-minute song whole: its peak RSS
         # (the `app` part measures it again beside the app process, during a real import).
         from app import library
