@@ -352,6 +352,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[7, 8, 9])
     p.add_argument("--epochs", type=int, default=Options.epochs)
     p.add_argument("--learning-rate", type=float, default=Options.learning_rate)
+    p.add_argument("--va-weight", type=float, default=Options.va_weight, help="valence/arousal loss weight")
     args = p.parse_args(argv)
 
     import tensorflow as tf
@@ -371,7 +372,7 @@ def main(argv: list[str] | None = None) -> None:
             args.workdir,
             pool4,
             blocks,
-            opts=Options(args.epochs, args.learning_rate),
+            opts=Options(args.epochs, args.learning_rate, va_weight=args.va_weight),
             seeds=args.seeds,
             out=args.out,
         )

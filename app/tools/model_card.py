@@ -635,11 +635,17 @@ def music_finetune_section(ft: dict | None) -> str:
         for k, (label, _) in _HEADLINE.items()
         if ft["fine_tuned"][k] < ft["frozen"][k] - ft["frozen"]["spread"][k]
     ]
+    higher = [
+        label
+        for k, (label, _) in _HEADLINE.items()
+        if ft["fine_tuned"][k] > ft["frozen"][k] + ft["frozen"]["spread"][k]
+    ]
+    gains = f"Fine-tuned, the recipe gains on {', '.join(higher)}; it" if higher else "Fine-tuned, the recipe"
     verdict = (
-        f"Fine-tuned, it loses on {', '.join(lower)} (by more than the frozen figure's spread across the "
+        f"{gains} loses on {', '.join(lower)} (each by more than the frozen figure's spread across the "
         "splits), so the served model keeps the frozen nets."
         if lower
-        else "Fine-tuned, it loses nowhere by more than the spread across the splits; serving it would need "
+        else f"{gains} loses nowhere by more than the spread across the splits; serving it would need "
         "the tuned block's weights in the model file and the block-4 output from the nets (not built)."
     )
     o = ft["options"]
