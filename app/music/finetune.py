@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.config import MODELS_DIR
 from app.emotions import QUADRANTS
 from app.music import train
 from app.music.features import SongAnalysis, song_samples
@@ -359,6 +360,9 @@ def main(argv: list[str] | None = None) -> None:
     from threadpoolctl import threadpool_limits
 
     tf.config.threading.set_inter_op_parallelism_threads(1)  # two cores: TF's own pools only thrash
+    served = json.loads((MODELS_DIR / "music_metrics.json").read_text())["selected"]
+    if served != f"{RECIPE.name}+attention":
+        raise SystemExit(f"the served model is {served}, RECIPE here is {RECIPE.name}: bring RECIPE up to date")
     root = Path(args.data)
     four_q, _ = train.load_4q(root, train.lexicon_table(Path(args.lexicon)))
     sets = [four_q, train.load_emotify(root), train.load_musifeast(root)]
