@@ -178,8 +178,8 @@ def _rows_pool4(sets, pool4, picks, cand) -> dict[str, np.ndarray]:
     return {n: np.concatenate(v) for n, v in parts.items()}
 
 
-def _affine_layer(scale: np.ndarray, shift: np.ndarray, trainable: bool, name: str):
-    """A Keras layer: a per-channel scale and shift (batch norm at inference), trainable."""
+def _affine_layer(scale: np.ndarray, shift: np.ndarray, name: str):
+    """A Keras layer: a trainable per-channel scale and shift (batch norm at inference)."""
     import tensorflow as tf
 
     class Affine(tf.keras.layers.Layer):
@@ -190,10 +190,10 @@ def _affine_layer(scale: np.ndarray, shift: np.ndarray, trainable: bool, name: s
         def call(self, x):
             return x * self.scale + self.shift
 
-    return Affine(trainable=trainable, name=name)
+    return Affine(name=name)
 
 
-def build_model(blocks: dict[str, Block5], mean: np.ndarray, std: np.ndarray, opts: Options, trainable: bool = True):
+def build_model(blocks: dict[str, Block5], mean: np.ndarray, std: np.ndarray, opts: Options):
     """Both nets' block 5 (initialised from `blocks`) on their block-4 inputs, the flattened
     poolings standardised (`mean`/`std` of the frozen ones), then a quadrant softmax and a
     valence/arousal regression."""
@@ -208,12 +208,11 @@ def build_model(blocks: dict[str, Block5], mean: np.ndarray, std: np.ndarray, op
             3,
             padding="same",
             activation="relu",
-            trainable=trainable,
             kernel_initializer=tf.constant_initializer(b.kernel),
             bias_initializer=tf.constant_initializer(b.bias),
             name=f"{net}_conv",
         )
-        y = _affine_layer(b.scale, b.shift, trainable, f"{net}_bn")(conv(x))
+        y = _affine_layer(b.scale, b.shift, f"{net}_bn")(conv(x))
         y = tf.keras.layers.MaxPool2D(b.pool, b.pool)(y)
         inputs.append(x)
         flats.append(tf.keras.layers.Flatten()(y))
@@ -271,9 +270,7 @@ def fine_tune(
         loss={"q": "sparse_categorical_crossentropy", "va": "mse"},
         loss_weights={"q": 1.0, "va": opts.va_weight},
     )
-    data = tf.data.Dataset.from_tensor_slices(
-        (x, {"q": np.maximum(q, 0), "va": va.astype(np.float32)}, {"q": wq, "va": wv})
-    )
+    data = tf.data.Dataset.from_tensor_slices((x, {"q": q, "va": va.astype(np.float32)}, {"q": wq, "va": wv}))
     data = data.shuffle(len(q), seed=seed).batch(opts.batch)
     data = data.map(lambda xs, y, w: ({n: tf.cast(xs[n], tf.float32) for n in NETS}, y, w)).prefetch(2)
     model.fit(data, epochs=opts.epochs, verbose=0)
@@ -335,7 +332,7 @@ def measure(
         "seeds": seeds,
         **{
             name: {f"{s}_{k}": float(np.mean([r[s][k] for r in reports])) for s, k in train.SPREAD_KEYS}
-            | {"spread": {f"{s}_{k}": float(np.std([r[s][k] for r in reports])) for s, k in train.SPREAD_KEYS}}
+            | {"spread": train.spread(reports)}
             for name, reports in runs.items()
         },
     }

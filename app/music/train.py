@@ -662,6 +662,11 @@ SPREAD_KEYS = (
 )
 
 
+def spread(reports: list[dict]) -> dict[str, float]:
+    """Each SPREAD_KEYS figure's standard deviation across `reports` (one per split)."""
+    return {f"{s}_{k}": float(np.std([r[s][k] for r in reports])) for s, k in SPREAD_KEYS if s in reports[0]}
+
+
 def repeated_cross_validate(
     sets: list[ClipSet], work: Path, cand: Candidate, *, seeds: list[int], folds: int = 5
 ) -> dict[str, dict]:
@@ -674,7 +679,7 @@ def repeated_cross_validate(
     for p in POOLINGS:
         per = [r[p] for r in runs]
         result = _mean_report(per)
-        result["spread"] = {f"{s}_{k}": float(np.std([r[s][k] for r in per])) for s, k in SPREAD_KEYS if s in per[0]}
+        result["spread"] = spread(per)
         result["seeds"] = list(seeds)
         out[p] = result
     return out

@@ -31,12 +31,16 @@ import tempfile
 import time
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from app.config import CACHE_DIR
 from app.tools.evaluation import print_figures
 from app.tools.samples import SR, astronaut_frame, mood_clip, write_long_song
+
+if TYPE_CHECKING:
+    from app.music import MoodTagger
 
 
 def _ms(samples: list[float]) -> tuple[float, float]:
@@ -121,7 +125,7 @@ def _live_share(analyzer, clip: list[np.ndarray], fps: int = 30, seconds: float 
     return round(holder.snapshot().frames_seen / frames, 3)
 
 
-def tag_seconds(tagger, path: Path, seconds: float, repeats: int) -> list[float]:
+def tag_seconds(tagger: MoodTagger, path: Path, seconds: float, repeats: int) -> list[float]:
     """Seconds `tagger` takes for a synthetic song of `seconds` written to `path`, per run after
     a warm-up (the first call loads the nets and builds the filter banks)."""
     import soundfile as sf
