@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from app.config import REPO_ROOT
 from tests.e2e.conftest import _free_port, pick_emotion, require, run_server
@@ -42,12 +43,24 @@ def signed_in_server(tmp_path_factory):
             yield server
 
 
-def _sign_in(page: Page, url: str, email: str, where: str = "/curate") -> None:
+def _sign_in(page: Page, url: str, email: str, where: str = "/curate", attempts: int = 3) -> None:
+    """Click Sign in and sign in on the provider's own page. A click that lands while the page's
+    first run is still going can be lost as that run ends (CI on two cores saw it): as a person
+    would, Sign in is clicked again when the provider's page hasn't opened."""
     page.goto(f"{url}{where}")
-    page.get_by_test_id("stMain" if where == "/curate" else "stSidebar").get_by_role("button", name="Sign in").click(
-        timeout=60_000
-    )
-    page.get_by_label("Email").fill(email)  # the provider's own page
+    if where == "/":
+        _listening_session(page)  # the Mood page's first run has put its session in the URL
+    button = page.get_by_test_id("stMain" if where == "/curate" else "stSidebar").get_by_role("button", name="Sign in")
+    email_field = page.get_by_label("Email")
+    for attempt in range(attempts):
+        button.click(timeout=60_000)
+        try:
+            email_field.wait_for(timeout=20_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+    email_field.fill(email)  # the provider's own page
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url(re.compile(rf"^{re.escape(url)}"))
 
