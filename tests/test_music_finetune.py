@@ -7,7 +7,6 @@ TensorFlow runs in a fresh spawned process (see tests/test_face_training.py for 
 from __future__ import annotations
 
 import importlib.util
-import json
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -15,8 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.emotions import QUADRANTS
 from app.music import train
 from app.music.features import FEATURE_NAMES, SongAnalysis
+from app.music.tagger import MoodTagger
+from tests.music_helpers import random_last_blocks
 
 needs_tensorflow = pytest.mark.skipif(
     importlib.util.find_spec("tensorflow") is None, reason="TensorFlow (training) not installed"
@@ -30,21 +32,7 @@ def _in_fresh_process(fn, *args):
 
 
 def _blocks(seed: int = 0) -> dict:
-    from app.music.finetune import Block5
-
-    rng = np.random.default_rng(seed)
-    return {
-        net: Block5(
-            kernel=rng.normal(0, 0.03, (3, 3, 128, 128)).astype(np.float32),
-            bias=rng.normal(0, 0.1, 128).astype(np.float32),
-            scale=rng.uniform(0.5, 1.5, 128).astype(np.float32),
-            shift=rng.normal(0, 0.1, 128).astype(np.float32),
-            pool=(4, 4),
-            dense_kernel=rng.normal(0, 0.1, (256, 50)).astype(np.float32),
-            dense_bias=np.zeros(50, np.float32),
-        )
-        for net in NETS
-    }
+    return random_last_blocks(NETS, seed)
 
 
 def _sets(n_per_set: dict[str, int] | None = None):
@@ -110,6 +98,34 @@ def test_a_fold_fits_and_tags_the_clips_its_fold_clips_hook_supplies(tmp_path):
     assert hooked["4q"]["accuracy"] < 0.2
 
 
+def test_a_tuned_classifier_candidate_reads_the_tuned_nets_for_quadrants_and_the_wheels_for_valence(tmp_path):
+    """`classifier_tuned`: the classifier is fitted on the tuned nets' outputs (and the cues), the
+    regressor on the wheel's nets' (and the cues), so a change in one kind of net output moves only
+    its head's predictions."""
+    from app.music.embedding import tuned_net
+
+    sets, _, _ = _sets()
+    cand = train.Candidate(0.1, 10.0, "all", 1.0, NETS, True, 1.0, classifier_tuned=True)
+    assert cand.input_nets == (*NETS, *(tuned_net(n) for n in NETS))
+    both = [
+        [SongAnalysis(a.bounds, a.hand, np.concatenate([a.per_patch, a.per_patch[..., ::-1]], axis=2), cand.input_nets)
+         for a in s.clips(tmp_path, NETS, True)]
+        for s in sets
+    ]  # fmt: skip
+    model, _ = train.fit(sets, both, [np.arange(len(s.paths)) for s in sets], cand)
+    tagger = MoodTagger(model, "t", list(QUADRANTS), nets=cand.input_nets)
+    clip = both[0][0]
+    half = clip.per_patch.shape[-1] // 2
+    base_p, base_va = tagger.segment_predictions(clip)
+    rng = np.random.default_rng(5)
+    for part, moves in ((slice(0, half), "va"), (slice(half, None), "p")):
+        per_patch = clip.per_patch.copy()
+        per_patch[..., part] += rng.normal(0, 1, per_patch[..., part].shape)
+        p, va = tagger.segment_predictions(SongAnalysis(clip.bounds, clip.hand, per_patch, clip.nets))
+        assert (np.abs(p - base_p).max() > 1e-3) == (moves == "p")
+        assert (np.abs(va - base_va).max() > 1e-3) == (moves == "va")
+
+
 def _numpy_block_against_tensorflow() -> float:
     import tensorflow as tf
 
@@ -140,6 +156,8 @@ def _measure_twice(out: str) -> dict:
     work = Path(out) / "work"
     first = finetune.measure(sets, work, pool4, blocks, opts=opts, seeds=[7], out=Path(out))
     checkpoints = sorted(p.name for p in Path(out).glob("*.weights.h5"))
+    metrics = finetune.hybrid_model(sets, work, pool4, blocks, first, opts=opts, seed=7, out=Path(out))
+    served = MoodTagger.from_file(Path(out) / "music_mood.npz")
 
     def no_training(*_args, **_kwargs):
         raise AssertionError("retrained a fold that has a checkpoint")
@@ -156,7 +174,16 @@ def _measure_twice(out: str) -> dict:
     model.load_weights(Path(out) / "seed7_fold0.weights.h5")
     tuned = finetune.tuned_blocks(model, blocks)
     moved = float(np.abs(tuned["MSD_vgg"].kernel - blocks["MSD_vgg"].kernel).max())
-    return {"first": first, "second": second, "checkpoints": checkpoints, "refused": refused, "moved": moved}
+    return {
+        "first": first,
+        "second": second,
+        "checkpoints": checkpoints,
+        "refused": refused,
+        "moved": moved,
+        "metrics": metrics,
+        "served_nets": served.nets,
+        "served_tuned": sorted(served.tuned),
+    }
 
 
 @needs_tensorflow
@@ -164,12 +191,17 @@ def test_fine_tuning_checkpoints_each_fold_and_a_rerun_resumes_from_them(tmp_pat
     got = _in_fresh_process(_measure_twice, str(tmp_path))
     assert got["checkpoints"] == [f"seed7_fold{k}.weights.h5" for k in range(5)]
     assert got["moved"] > 0
-    assert got["second"]["fine_tuned"] == got["first"]["fine_tuned"]
-    assert set(got["first"]["frozen"]) == set(got["first"]["fine_tuned"])
-    assert got["first"]["fine_tuned"]["4q_macro_f1"] > 0
-    saved = json.loads((tmp_path / "finetune_metrics.json").read_text())
-    assert saved["seeds"] == [7] and saved["options"]["epochs"] == 1
+    assert got["second"] == got["first"]
+    assert set(got["first"]) == {"frozen", "fine_tuned", "hybrid"}
+    assert got["first"]["fine_tuned"]["4q"]["macro_f1"] > 0 and got["first"]["hybrid"]["4q"]["macro_f1"] > 0
     assert "another --out" in got["refused"]
+    # The hybrid fitted on every clip, with its tuned blocks in the model file, written beside the
+    # checkpoints; random clips don't beat the served model, so it says it may not be exported.
+    assert got["served_nets"] == (*NETS, "MSD_vgg_tuned", "MTT_vgg_tuned")
+    assert got["served_tuned"] == ["MSD_vgg_tuned", "MTT_vgg_tuned"]
+    metrics = got["metrics"]
+    assert metrics["selected"].endswith("-tuned_classifier+attention") and metrics["selected"] in metrics["results"]
+    assert metrics["export_ok"] is False and "does not" in metrics["export_reason"]
 
 
 def test_the_model_card_says_what_fine_tuning_measured_and_what_it_lost():
@@ -178,10 +210,13 @@ def test_the_model_card_says_what_fine_tuning_measured_and_what_it_lost():
     keys = [f"{s}_{k}" for s, k in train.SPREAD_KEYS]
     frozen = {k: 0.6 for k in keys} | {"spread": {k: 0.01 for k in keys}}
     tuned = {k: 0.6 for k in keys} | {"4q_macro_f1": 0.65, "emotify_accuracy": 0.55, "spread": {k: 0.02 for k in keys}}
-    ft = {"recipe": "r", "options": {"epochs": 6, "learning_rate": 3e-4, "dropout": 0.5}, "seeds": [7, 8]}
-    card = music_finetune_section(ft | {"frozen": frozen, "fine_tuned": tuned})
-    assert "| 4Q macro-F1 | 0.6000 ± 0.0100 | 0.6500 ± 0.0200 | +0.0500 |" in card
-    assert "gains on 4Q macro-F1; it loses on Emotify agreement" in card and "keeps the frozen nets" in card
-    even = music_finetune_section(ft | {"frozen": frozen, "fine_tuned": frozen})
-    assert "loses nowhere" in even
+    hybrid = {k: 0.6 for k in keys} | {"4q_macro_f1": 0.63, "spread": {k: 0.02 for k in keys}}
+    ft = {"recipe": "r", "hybrid_recipe": "h", "options": {"epochs": 6, "learning_rate": 3e-4, "dropout": 0.5}}
+    ft |= {"seeds": [7, 8], "frozen": frozen, "fine_tuned": tuned, "hybrid": hybrid}
+    card = music_finetune_section(ft, "h")
+    assert "| 4Q macro-F1 | 0.6000 ± 0.0100 | 0.6500 ± 0.0200 | 0.6300 ± 0.0200 |" in card
+    assert "Fine-tuned throughout, the recipe gains on 4Q macro-F1; it loses on Emotify agreement." in card
+    assert "The hybrid gains on 4Q macro-F1; it loses nowhere by more than the spread." in card
+    assert "The served model is the hybrid." in card
+    assert "is not the hybrid" in music_finetune_section(ft, "r")
     assert music_finetune_section(None) == ""

@@ -21,6 +21,7 @@ from app.music.features import input_names
 from app.music.tagger import LinearMoodModel, write_model
 from app.recommend import recommend
 from app.tools.samples import SR, mood_clip
+from tests.music_helpers import random_last_blocks
 from tests.pages_support import StubTagger
 
 
@@ -87,6 +88,52 @@ def test_an_older_model_file_without_a_description_is_refused(tmp_path):
     )
     with pytest.raises(ModelError, match="format"):
         MoodTagger.from_file(path)
+
+
+def _last_blocks(seed: int) -> dict:
+    """A tuned last block for each vgg net."""
+    from app.music.embedding import tuned_net
+
+    return random_last_blocks((tuned_net("MSD_vgg"), tuned_net("MTT_vgg")), seed)
+
+
+def _hybrid_file(path: Path, blocks: dict | None) -> Path:
+    """A model file whose classifier reads the tuned vgg nets and whose regressor reads the
+    wheel's (as training's `classifier_tuned` candidates fit them), with `blocks` in it."""
+    from app.music.train import Candidate
+
+    cand = Candidate(0.1, 1.0, "all", nets=("MSD_vgg", "MTT_vgg"), classifier_tuned=True)
+    classifier, regressor = cand.head_columns()
+    n = len(input_names(cand.input_nets))
+    model = _linear(n)
+    keep_c, keep_r = np.zeros(n, bool), np.zeros(n, bool)
+    keep_c[classifier], keep_r[regressor] = True, True
+    model.class_coef[:, ~keep_c] = 0.0
+    model.class_coef[:, keep_c] *= 30  # the classifier's probabilities move with its inputs
+    model.va_coef[:, ~keep_r] = 0.0
+    write_model(path, model, version="hybrid-1", nets=cand.input_nets, patches_per_segment=1, tuned=blocks)
+    return path
+
+
+def test_a_model_with_its_own_tuned_last_blocks_tags_audio_through_them(tmp_path):
+    """The quadrant comes from the model's own tuned copies of the nets' last block, run on the
+    nets' block-4 output; valence and arousal from the nets as the wheel has them."""
+    clip = mood_clip("Q2", seconds=25.0)
+    first = MoodTagger.from_file(_hybrid_file(tmp_path / "a.npz", _last_blocks(1)))
+    assert first.nets == ("MSD_vgg", "MTT_vgg", "MSD_vgg_tuned", "MTT_vgg_tuned")
+    other = MoodTagger.from_file(_hybrid_file(tmp_path / "b.npz", _last_blocks(2)))
+    a, b = first.tag(clip, SR), other.tag(clip, SR)
+    moved = max(abs(a.probabilities[q] - b.probabilities[q]) for q in QUADRANTS)
+    assert moved > 0.01, "the quadrant ignores the model's tuned blocks"
+    assert [(p.valence, p.arousal) for p in a.timeline] == [(p.valence, p.arousal) for p in b.timeline]
+    again = first.tag(clip, SR)  # the blocks load back from the file as they were written
+    assert again.probabilities == a.probabilities
+
+
+def test_a_model_file_without_the_tuned_blocks_its_nets_need_is_refused(tmp_path):
+    with pytest.raises(ModelError, match="no tuned last block") as err:
+        MoodTagger.from_file(_hybrid_file(tmp_path / "m.npz", None))
+    assert "python -m app.music.train" in str(err.value)
 
 
 @pytest.fixture

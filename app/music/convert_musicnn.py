@@ -4,7 +4,9 @@
     python -m app.music.convert_musicnn --wheel /tmp/musicnn/musicnn-0.1.0-py3-none-any.whl [--net all]
 
 Each exported model has one "serving_default" signature, x [B, 187, 96] -> taggram [B, 50] and
-penultimate (musicnn: the 200-d dense layer; vgg: the flattened last pooling, 256-d).
+penultimate (musicnn: the 200-d dense layer; vgg: the flattened last pooling, 256-d); the vgg
+nets also give their last block's input (pool4, [B, 11, 6, 128]), which a mood model's own tuned
+last block reads.
 
 Build-time only: this is the one module that imports TensorFlow (not in requirements.txt; the app
 serves the result with LiteRT). The wheel's .meta training graph no longer imports as a whole in
@@ -28,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from app.config import MODELS_DIR
-from app.music.embedding import N_MELS, NET_FILES, PATCH_FRAMES, SR, log_mel, patches
+from app.music.embedding import LAST_BLOCK_INPUT, N_MELS, NET_FILES, PATCH_FRAMES, SR, log_mel, patches
 from app.tools.samples import mood_clip
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -182,17 +184,24 @@ def bn_affine(w: dict[str, np.ndarray], i: int) -> tuple[np.ndarray, np.ndarray]
     return scale.astype(np.float32), shift.astype(np.float32)
 
 
+def vgg_block(w: dict[str, np.ndarray], pools: list[tuple[list[int], list[int]]], h, i: int):
+    """The vgg's block `i` (1-based: conv, relu, batch norm, max-pool) on its input `h`, in plain TF ops."""
+    import tensorflow as tf
+
+    pool, stride = pools[i - 1]
+    y = tf.nn.relu(tf.nn.conv2d(h, w[f"{i}CNN/kernel"], strides=1, padding="SAME") + w[f"{i}CNN/bias"])
+    scale, shift = bn_affine(w, i)
+    return tf.nn.max_pool2d(y * scale + shift, ksize=pool, strides=stride, padding="VALID")
+
+
 def vgg_blocks(w: dict[str, np.ndarray], pools: list[tuple[list[int], list[int]]], x, last: int):
-    """The vgg's input batch norm and blocks 1..`last` (conv, relu, batch norm, max-pool) on a
-    [B, 187, 96] log-mel batch, in plain TF ops."""
+    """The vgg's input batch norm and blocks 1..`last` on a [B, 187, 96] log-mel batch."""
     import tensorflow as tf
 
     scale, shift = bn_affine(w, 0)
     h = tf.expand_dims(x, 3) * scale + shift
-    for i, (pool, stride) in enumerate(pools[:last], 1):
-        y = tf.nn.relu(tf.nn.conv2d(h, w[f"{i}CNN/kernel"], strides=1, padding="SAME") + w[f"{i}CNN/bias"])
-        scale, shift = bn_affine(w, i)
-        h = tf.nn.max_pool2d(y * scale + shift, ksize=pool, strides=stride, padding="VALID")
+    for i in range(1, last + 1):
+        h = vgg_block(w, pools, h, i)
     return h
 
 
@@ -202,10 +211,13 @@ def build_vgg_function(w: dict[str, np.ndarray], pools: list[tuple[list[int], li
 
     @tf.function(input_signature=[tf.TensorSpec([None, PATCH_FRAMES, N_MELS], tf.float32, name="x")])
     def vgg(x):
-        h = vgg_blocks(w, pools, x, len(pools))
+        before_last = vgg_blocks(w, pools, x, len(pools) - 1)
+        h = vgg_block(w, pools, before_last, len(pools))
         flat = tf.reshape(h, [-1, int(np.prod(h.shape[1:]))])
         taggram = tf.sigmoid(tf.matmul(flat, w["dense/kernel"]) + w["dense/bias"])
-        return {"taggram": taggram, "penultimate": flat}
+        # The last block's input too: a mood model may carry its own tuned last block
+        # (app.music.embedding.VggLastBlock), which reads it.
+        return {"taggram": taggram, "penultimate": flat, LAST_BLOCK_INPUT: before_last}
 
     return vgg
 

@@ -18,6 +18,8 @@ cost little beside it. `python -m app bench` measures it.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +55,11 @@ NET_FILES: dict[str, str] = {
 XNNPACK_NETS: frozenset[str] = frozenset({"MSD_vgg", "MTT_vgg"})
 # Size of each net's "penultimate" output: musicnn's dense layer, vgg's flattened last pooling.
 PENULTIMATE_DIMS: dict[str, int] = {"MSD_musicnn": 200, "MTT_musicnn": 200, "MSD_vgg": 256, "MTT_vgg": 256}
+# The vgg nets' output holding their last block's input (block 4's pooling, [n, 11, 6, 128]).
+LAST_BLOCK_INPUT = "pool4"
+# A mood model may carry its own fine-tuned copy of a vgg net's last block (`VggLastBlock`): its
+# outputs are a "tuned net" of their own, named after the net with this suffix.
+TUNED_SUFFIX = "_tuned"
 # Patches per LiteRT invoke. The interpreter keeps the tensors of its largest batch for good,
 # and a patch costs the same alone as in a batch, so patches go one at a time: the worker's
 # memory stays that of one patch however many it embeds.
@@ -110,9 +117,84 @@ _NETS: dict[str, MusicnnEmbedder] = {}
 _NETS_LOCK = threading.Lock()
 
 
+def tuned_net(net: str) -> str:
+    """The name of a net's fine-tuned copy (its last block tuned, `VggLastBlock`)."""
+    return net + TUNED_SUFFIX
+
+
+def base_net(net: str) -> str:
+    """The net of the wheel a (possibly tuned) net runs on."""
+    return net.removesuffix(TUNED_SUFFIX)
+
+
 def net_output_dim(net: str) -> int:
     """Values per patch a net gives: its 50 tag probabilities and its penultimate layer."""
-    return N_TAGS + PENULTIMATE_DIMS[net]
+    return N_TAGS + PENULTIMATE_DIMS[base_net(net)]
+
+
+@dataclass(frozen=True)
+class VggLastBlock:
+    """A vgg net's last block as plain weights: 3x3 conv (HWIO) with relu, batch norm as a
+    per-channel scale/shift, max-pool (its window is its stride), and the net's tag layer on
+    the flattened pooling. Fine-tuned on the mood sets (`app.music.finetune`), it turns the net's
+    last block input (LAST_BLOCK_INPUT) into outputs shaped like the net's own."""
+
+    kernel: np.ndarray
+    bias: np.ndarray
+    scale: np.ndarray
+    shift: np.ndarray
+    pool: tuple[int, int]
+    dense_kernel: np.ndarray
+    dense_bias: np.ndarray
+
+    FIELDS = ("kernel", "bias", "scale", "shift", "pool", "dense_kernel", "dense_bias")
+
+    def flat(self, pool4: np.ndarray) -> np.ndarray:
+        """[n, 256] flattened last pooling for [n, 11, 6, 128] block inputs (numpy: the conv as
+        one matrix product over the nine shifted copies of the padded input)."""
+        if len(pool4) > 256:  # the shifted copies take 9x the input: a chunk at a time
+            return np.concatenate([self.flat(pool4[i : i + 256]) for i in range(0, len(pool4), 256)])
+        x = np.asarray(pool4, dtype=np.float32)
+        n, h, w, c = x.shape
+        padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+        cols = np.concatenate([padded[:, dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)], axis=3)
+        y = np.maximum(cols @ self.kernel.reshape(9 * c, -1) + self.bias, 0.0) * self.scale + self.shift
+        ph, pw = (int(v) for v in self.pool)
+        oh, ow = (h - ph) // ph + 1, (w - pw) // pw + 1
+        y = y[:, : oh * ph, : ow * pw].reshape(n, oh, ph, ow, pw, -1).max(axis=(2, 4))
+        return y.reshape(n, -1)
+
+    def outputs(self, pool4: np.ndarray) -> np.ndarray:
+        """[n, 50 tags + 256] as the net's LiteRT model gives them (`MusicnnEmbedder.outputs`)."""
+        flat = self.flat(pool4)
+        tags = 1.0 / (1.0 + np.exp(-(flat @ self.dense_kernel + self.dense_bias)))
+        return np.concatenate([tags, flat], axis=1).astype(np.float32)
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        """The block as named arrays (a model file's), read back by `from_arrays`."""
+        return {f"{prefix}{k}": np.asarray(getattr(self, k), dtype=np.float32) for k in self.FIELDS}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str) -> VggLastBlock:
+        values = {k: arrays[f"{prefix}{k}"] for k in cls.FIELDS}
+        values["pool"] = tuple(int(v) for v in values["pool"])
+        return cls(**values)
+
+
+def frozen_outputs(raw: dict[str, np.ndarray]) -> np.ndarray:
+    """[patches, 50 tags + penultimate]: a net's own outputs from its raw LiteRT outputs."""
+    return np.concatenate([raw["taggram"], raw["penultimate"]], axis=1)
+
+
+def net_outputs(net: str, raw: dict[str, np.ndarray], tuned: Mapping[str, VggLastBlock]) -> np.ndarray:
+    """[patches, 50 tags + penultimate] of `net` from its base net's raw LiteRT outputs
+    (`MusicnnEmbedder.run_patches`): the net's own, or its tuned last block's."""
+    if net == base_net(net):
+        return frozen_outputs(raw)
+    if LAST_BLOCK_INPUT not in raw:
+        file = NET_FILES[base_net(net)]
+        raise EmbeddingModelError(f"{file} lacks the {LAST_BLOCK_INPUT} output; rebuild it with {REBUILD}")
+    return tuned[net].outputs(raw[LAST_BLOCK_INPUT])
 
 
 def patch_batch(y: np.ndarray, sr: int, max_patches: int = MAX_PATCHES) -> np.ndarray:
@@ -185,8 +267,7 @@ class MusicnnEmbedder:
 
     def outputs(self, batch: np.ndarray) -> np.ndarray:
         """[patches, 50 tags + penultimate] for [n, 187, 96] log-mel patches (`patch_batch`)."""
-        out = self.run_patches(batch)
-        return np.concatenate([out["taggram"], out["penultimate"]], axis=1)
+        return frozen_outputs(self.run_patches(batch))
 
     def patch_outputs(self, y: np.ndarray, sr: int, max_patches: int = MAX_PATCHES) -> np.ndarray:
         """[patches, 50 tags + 200 penultimate] for at most `max_patches` 3 s patches spread over

@@ -13,12 +13,21 @@ rows the model sees at both ends are alike.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from app.music.audio import SAMPLE_RATE, AudioSource, load_audio
-from app.music.embedding import N_TAGS, MusicnnEmbedder, net_output_dim, patch_batch
+from app.music.embedding import (
+    N_TAGS,
+    MusicnnEmbedder,
+    VggLastBlock,
+    base_net,
+    net_output_dim,
+    net_outputs,
+    patch_batch,
+)
 from app.music.errors import AudioError
 from app.music.handcrafted import FEATURE_GROUPS, FEATURE_NAMES, extract_segments
 
@@ -74,18 +83,28 @@ def song_samples(source: AudioSource, sr: int | None = None) -> np.ndarray:
 
 
 def analyse(
-    y: np.ndarray, patches_per_segment: int = SERVING_PATCHES, nets: tuple[str, ...] = DEFAULT_NETS
+    y: np.ndarray,
+    patches_per_segment: int = SERVING_PATCHES,
+    nets: tuple[str, ...] = DEFAULT_NETS,
+    tuned: Mapping[str, VggLastBlock] | None = None,
 ) -> SongAnalysis:
     """Segment analysis of mono SAMPLE_RATE samples: every segment's hand-made features and
-    the outputs of each of `nets` on `patches_per_segment` 3 s patches spread over it."""
+    the outputs of each of `nets` on `patches_per_segment` 3 s patches spread over it (a tuned
+    net, `embedding.tuned_net`, by its last block in `tuned`)."""
     bounds = segment_bounds(y.size / SAMPLE_RATE)
     spans = [(round(a * SAMPLE_RATE), round(b * SAMPLE_RATE)) for a, b in bounds]
     hand = extract_segments(y, SAMPLE_RATE, spans)
-    embedders = [MusicnnEmbedder.for_net(net) for net in nets]
+    tuned = tuned or {}
+    missing = [n for n in nets if n != base_net(n) and n not in tuned]
+    if missing:
+        raise ValueError(f"no tuned last block given for {missing}")
+    # Each net of the wheel runs once per patch batch, also where a tuned copy reads it too.
+    embedders = {net: MusicnnEmbedder.for_net(net) for net in dict.fromkeys(base_net(n) for n in nets)}
     segments = []
     for a, b in spans:
         batch = patch_batch(y[a:b], SAMPLE_RATE, max_patches=patches_per_segment)
-        segments.append(np.concatenate([e.outputs(batch) for e in embedders], axis=1))
+        raw = {net: e.run_patches(batch) for net, e in embedders.items()}
+        segments.append(np.concatenate([net_outputs(n, raw[base_net(n)], tuned) for n in nets], axis=1))
     return SongAnalysis(bounds, hand, np.stack(segments), tuple(nets))
 
 
@@ -113,6 +132,7 @@ def analyse_source(
     sr: int | None = None,
     patches_per_segment: int = SERVING_PATCHES,
     nets: tuple[str, ...] = DEFAULT_NETS,
+    tuned: Mapping[str, VggLastBlock] | None = None,
 ) -> SongAnalysis:
     """`analyse` of a file path/bytes, or of samples with their rate."""
-    return analyse(song_samples(source, sr), patches_per_segment, nets)
+    return analyse(song_samples(source, sr), patches_per_segment, nets, tuned)

@@ -1,7 +1,8 @@
-"""Fine-tune the last block of the musicnn wheel's two vgg nets on the mood sets, and measure it as
-training measures a candidate:
+"""Fine-tune the last block of the musicnn wheel's two vgg nets on the mood sets, measure it as
+training measures a candidate, and write the model that reads it:
 
     python -m app.music.finetune --wheel musicnn-0.1.0-py3-none-any.whl [--seeds 7 8 9]
+    python -m app.music.train --export .cache/music_finetune   # only if it beat the served model
 
 Only block 5 (a 3x3 convolution, its batch norm and the last pooling) of MSD_vgg and MTT_vgg
 trains, with two heads on it (quadrant softmax, valence/arousal) and the training rows and weights
@@ -9,15 +10,20 @@ trains, with two heads on it (quadrant softmax, valence/arousal) and the trainin
 wheel has them, so their output ("pool4", [11, 6, 128] per 3 s patch) is computed once per patch
 of every segment, from the wheel's weights, and cached per clip under <workdir>/pool4_<set>/.
 
-Per fold of train's grouped split, the fine-tuned blocks replace the nets' outputs for every clip
-and the served recipe is fitted, tags the held-out clips and is scored exactly as
-`train.cross_validate` does (its `fold_clips`); the frozen nets on the same split are the baseline.
-Each fold's block is checkpointed (Keras weights, <out>/seed<S>_fold<K>.weights.h5, with the
-options and seed in <out>/options.json), so an interrupted run resumes at the first missing fold,
-and a run on a GPU machine can pick the checkpoints up. Writes <out>/finetune_metrics.json.
+Per fold of train's grouped split, the fine-tuned blocks give every clip's nets outputs, and the
+frozen nets' recipe is fitted on them, tags the held-out clips and is scored exactly as
+`train.cross_validate` does (its `fold_clips`), twice: on the tuned outputs alone, and as HYBRID
+(the classifier on the tuned nets, the valence/arousal regressor on the frozen ones); the frozen
+nets on the same split are the baseline. Each fold's block is checkpointed (Keras weights,
+<out>/seed<S>_fold<K>.weights.h5, with the options in <out>/options.json), so an interrupted run
+resumes at the first missing fold, and a run on a GPU machine can pick the checkpoints up.
 
-The served model reads the frozen nets: the model card says what fine-tuning measured and why it
-is not served. Build-time only (TensorFlow, from requirements-dev.txt), like convert_musicnn.
+Then HYBRID is fitted on every clip, its blocks tuned on every clip (<out>/seed<S>_all.weights.h5),
+and written to <out> as the music model (the tuned blocks inside it: the served nets' LiteRT files
+give their block-4 output, and the tagger runs the tuned block in numpy) with its figures, marked
+exportable only where it beats the frozen recipe on the same splits; <out>/finetune_metrics.json
+is what the model card shows. Build-time only (TensorFlow, from requirements-dev.txt), like
+convert_musicnn.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import numpy as np
 from app.config import MODELS_DIR
 from app.emotions import QUADRANTS
 from app.music import train
+from app.music.embedding import VggLastBlock, tuned_net
 from app.music.features import SongAnalysis, song_samples
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -43,8 +50,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 NETS: tuple[str, ...] = ("MSD_vgg", "MTT_vgg")
 FROZEN_BLOCKS = 4
 POOL4_SHAPE = (11, 6, 128)  # block 4's output for one 187 x 96 patch, both nets
-# The served model's recipe (models/music_metrics.json), here on the fine-tuned nets' outputs.
+# The frozen nets' recipe (models/music_metrics.json), here on the fine-tuned nets' outputs.
 RECIPE = train.Candidate(0.001, 3000.0, "clear", 1.0, NETS, True, 1.0)
+# The same, with the classifier (and so the attention over segments) on the fine-tuned nets and
+# the valence/arousal regressor on the frozen ones: fine-tuning helps the quadrants and not
+# valence, so each head reads the nets that serve it.
+HYBRID = replace(RECIPE, classifier_tuned=True)
 
 
 @dataclass(frozen=True)
@@ -59,42 +70,7 @@ class Options:
     va_weight: float = 1.0  # the valence/arousal loss against the quadrant loss
 
 
-@dataclass(frozen=True)
-class Block5:
-    """One vgg net's last block as weights: conv (HWIO), batch norm as scale/shift, max-pool (its
-    window is its stride), and the wheel's tag layer on the flattened pooling."""
-
-    kernel: np.ndarray
-    bias: np.ndarray
-    scale: np.ndarray
-    shift: np.ndarray
-    pool: tuple[int, int]
-    dense_kernel: np.ndarray
-    dense_bias: np.ndarray
-
-    def flat(self, pool4: np.ndarray) -> np.ndarray:
-        """[n, 256] flattened last pooling for [n, 11, 6, 128] block-4 outputs (numpy: the
-        conv as one matrix product over the nine shifted copies of the padded input)."""
-        if len(pool4) > 256:  # the shifted copies take 9x the input: a chunk at a time
-            return np.concatenate([self.flat(pool4[i : i + 256]) for i in range(0, len(pool4), 256)])
-        x = np.asarray(pool4, dtype=np.float32)
-        n, h, w, c = x.shape
-        padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-        cols = np.concatenate([padded[:, dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)], axis=3)
-        y = np.maximum(cols @ self.kernel.reshape(9 * c, -1) + self.bias, 0.0) * self.scale + self.shift
-        ph, pw = self.pool
-        oh, ow = (h - ph) // ph + 1, (w - pw) // pw + 1
-        y = y[:, : oh * ph, : ow * pw].reshape(n, oh, ph, ow, pw, -1).max(axis=(2, 4))
-        return y.reshape(n, -1)
-
-    def outputs(self, pool4: np.ndarray) -> np.ndarray:
-        """[n, 50 tags + 256] as the net's LiteRT model gives them (`MusicnnEmbedder.outputs`)."""
-        flat = self.flat(pool4)
-        tags = 1.0 / (1.0 + np.exp(-(flat @ self.dense_kernel + self.dense_bias)))
-        return np.concatenate([tags, flat], axis=1).astype(np.float32)
-
-
-def wheel_nets(wheel: Path) -> tuple[dict, dict[str, Block5]]:
+def wheel_nets(wheel: Path) -> tuple[dict, dict[str, VggLastBlock]]:
     """Per net, blocks 1-4 as a TF function of a log-mel batch, and block 5 as weights."""
     import tensorflow as tf
 
@@ -114,7 +90,7 @@ def wheel_nets(wheel: Path) -> tuple[dict, dict[str, Block5]]:
             if [1, ph, pw, 1] != list(stride):
                 raise SystemExit(f"{net}: block 5 pools {pools[FROZEN_BLOCKS]}, this code assumes window = stride")
             scale, shift = conv.bn_affine(w, FROZEN_BLOCKS + 1)
-            blocks[net] = Block5(
+            blocks[net] = VggLastBlock(
                 w["5CNN/kernel"], w["5CNN/bias"], scale, shift, (ph, pw), w["dense/kernel"], w["dense/bias"]
             )
     return fronts, blocks
@@ -148,7 +124,9 @@ def pool4_of_clips(sets: list[train.ClipSet], work: Path, fronts: dict) -> list[
     return out
 
 
-def check_frozen(sets: list[train.ClipSet], work: Path, pool4, blocks: dict[str, Block5], tol: float = 0.05) -> float:
+def check_frozen(
+    sets: list[train.ClipSet], work: Path, pool4, blocks: dict[str, VggLastBlock], tol: float = 0.05
+) -> float:
     """The largest difference between the frozen block 5 on cached block-4 outputs and the nets'
     cached outputs (first clip of each set): a cache that was made otherwise fails the run."""
     worst = 0.0
@@ -193,7 +171,7 @@ def _affine_layer(scale: np.ndarray, shift: np.ndarray, name: str):
     return Affine(name=name)
 
 
-def build_model(blocks: dict[str, Block5], mean: np.ndarray, std: np.ndarray, opts: Options):
+def build_model(blocks: dict[str, VggLastBlock], mean: np.ndarray, std: np.ndarray, opts: Options):
     """Both nets' block 5 (initialised from `blocks`) on their block-4 inputs, the flattened
     poolings standardised (`mean`/`std` of the frozen ones), then a quadrant softmax and a
     valence/arousal regression."""
@@ -224,7 +202,7 @@ def build_model(blocks: dict[str, Block5], mean: np.ndarray, std: np.ndarray, op
     return tf.keras.Model(inputs, {"q": quadrant, "va": va})
 
 
-def tuned_blocks(model, blocks: dict[str, Block5]) -> dict[str, Block5]:
+def tuned_blocks(model, blocks: dict[str, VggLastBlock]) -> dict[str, VggLastBlock]:
     """`blocks` with the model's trained conv and batch-norm weights."""
     out = {}
     for net in NETS:
@@ -239,12 +217,12 @@ def fine_tune(
     clips: list[list[SongAnalysis]],
     pool4: list[list[dict[str, np.ndarray]]],
     picks: list[np.ndarray],
-    blocks: dict[str, Block5],
+    blocks: dict[str, VggLastBlock],
     *,
     opts: Options,
     seed: int,
     checkpoint: Path,
-) -> dict[str, Block5]:
+) -> dict[str, VggLastBlock]:
     """Block 5 of both nets trained on the picked clips (or read back from `checkpoint`)."""
     import tensorflow as tf
 
@@ -281,15 +259,19 @@ def fine_tune(
     return tuned_blocks(model, blocks)
 
 
-def with_blocks(clips, pool4, blocks: dict[str, Block5]) -> list[list[SongAnalysis]]:
-    """Every clip's analysis with the nets' outputs computed by `blocks`."""
+def with_blocks(clips, pool4, blocks: dict[str, VggLastBlock], *, beside: bool = False) -> list[list[SongAnalysis]]:
+    """Every clip's analysis with the nets' outputs computed by `blocks`: in place of the nets'
+    own, or (`beside`) as the tuned nets after them (`HYBRID.input_nets`)."""
     out = []
     for set_clips, set_pool4 in zip(clips, pool4, strict=True):
         rows = []
         for analysis, p4 in zip(set_clips, set_pool4, strict=True):
             seg, n_patch = analysis.per_patch.shape[:2]
             parts = [blocks[n].outputs(_flat_rows(p4[n])).reshape(seg, n_patch, -1) for n in NETS]
-            rows.append(SongAnalysis(analysis.bounds, analysis.hand, np.concatenate(parts, axis=2), analysis.nets))
+            nets = analysis.nets
+            if beside:
+                parts, nets = [analysis.per_patch, *parts], (*nets, *(tuned_net(n) for n in NETS))
+            rows.append(SongAnalysis(analysis.bounds, analysis.hand, np.concatenate(parts, axis=2), nets))
         out.append(rows)
     return out
 
@@ -298,46 +280,134 @@ def measure(
     sets: list[train.ClipSet],
     work: Path,
     pool4: list[list[dict[str, np.ndarray]]],
-    blocks: dict[str, Block5],
+    blocks: dict[str, VggLastBlock],
     *,
     opts: Options,
     seeds: list[int],
     out: Path,
-) -> dict:
-    """Per seed, the served recipe cross-validated on the frozen nets and on nets fine-tuned per
-    fold (checkpointed under `out`); figures as train reports them, averaged over the seeds."""
+) -> dict[str, dict]:
+    """Per seed's grouped split, the recipe cross-validated on the frozen nets, on nets
+    fine-tuned per fold (checkpointed under `out`), and as HYBRID; the reports as train makes
+    them (means over the seeds, with their spread), by run: frozen, fine_tuned, hybrid."""
     out.mkdir(parents=True, exist_ok=True)
     options = out / "options.json"
     if options.exists() and json.loads(options.read_text()) != asdict(opts):
         raise SystemExit(f"{out} holds checkpoints trained with {options.read_text()}; use another --out")
     options.write_text(json.dumps(asdict(opts)))
     clips = [s.clips(work, NETS, True) for s in sets]
-    runs: dict[str, list[dict]] = {"frozen": [], "fine_tuned": []}
-    for seed in seeds:
 
-        def fold_clips(k: int, picks: list[np.ndarray], seed: int = seed) -> list[list[SongAnalysis]]:
-            t = time.time()
-            checkpoint = out / f"seed{seed}_fold{k}.weights.h5"
-            tuned = fine_tune(sets, clips, pool4, picks, blocks, opts=opts, seed=seed * 100 + k, checkpoint=checkpoint)
-            print(f"seed {seed} fold {k}: block 5 tuned ({time.time() - t:.0f}s)", flush=True)
-            return with_blocks(clips, pool4, tuned)
+    def tuned_clips(beside: bool):
+        def fold_clips_of(seed: int):
+            def fold_clips(k: int, picks: list[np.ndarray]) -> list[list[SongAnalysis]]:
+                t = time.time()
+                checkpoint = out / f"seed{seed}_fold{k}.weights.h5"
+                tuned = fine_tune(
+                    sets, clips, pool4, picks, blocks, opts=opts, seed=seed * 100 + k, checkpoint=checkpoint
+                )
+                print(f"seed {seed} fold {k}: block 5 tuned ({time.time() - t:.0f}s)", flush=True)
+                return with_blocks(clips, pool4, tuned, beside=beside)
 
-        runs["frozen"].append(train.cross_validate(sets, work, RECIPE, seed=seed)["attention"])
-        runs["fine_tuned"].append(
-            train.cross_validate(sets, work, RECIPE, seed=seed, fold_clips=fold_clips)["attention"]
-        )
-    summary = {
+            return fold_clips
+
+        return fold_clips_of
+
+    runs = {
+        "frozen": (RECIPE, None),
+        "fine_tuned": (RECIPE, tuned_clips(beside=False)),
+        "hybrid": (HYBRID, tuned_clips(beside=True)),
+    }
+    return {
+        name: train.repeated_cross_validate(sets, work, cand, seeds=seeds, fold_clips_of=hook)["attention"]
+        for name, (cand, hook) in runs.items()
+    }
+
+
+def summary(reports: dict[str, dict], opts: Options, seeds: list[int]) -> dict:
+    """What the model card shows of a run (`measure`): each run's headline figures and spread."""
+    return {
         "recipe": f"{RECIPE.name}+attention",
+        "hybrid_recipe": f"{HYBRID.name}+attention",
         "options": asdict(opts),
         "seeds": seeds,
         **{
-            name: {f"{s}_{k}": float(np.mean([r[s][k] for r in reports])) for s, k in train.SPREAD_KEYS}
-            | {"spread": train.spread(reports)}
-            for name, reports in runs.items()
+            name: {f"{s}_{k}": r[s][k] for s, k in train.SPREAD_KEYS} | {"spread": r["spread"]}
+            for name, r in reports.items()
         },
     }
-    (out / "finetune_metrics.json").write_text(json.dumps(summary, indent=1))
-    return summary
+
+
+def hybrid_model(
+    sets: list[train.ClipSet],
+    work: Path,
+    pool4: list[list[dict[str, np.ndarray]]],
+    blocks: dict[str, VggLastBlock],
+    reports: dict[str, dict],
+    *,
+    opts: Options,
+    seed: int,
+    out: Path,
+) -> dict:
+    """HYBRID fitted on every clip, with block 5 tuned on every clip (checkpointed), written to
+    `out` as the music model and its figures (`train --export` serves it): `export_ok` where its
+    cross-validation beats the frozen recipe's on the same splits (`train.beats`) and the served
+    model's record, it reads the demo catalog as made and it tags within the budget."""
+    from app.config import MUSIC_MODEL_FILE
+    from app.music.tagger import MoodTagger, write_model
+
+    every = [np.arange(len(s.paths)) for s in sets]
+    clips = [s.clips(work, NETS, True) for s in sets]
+    checkpoint = out / f"seed{seed}_all.weights.h5"
+    tuned = fine_tune(sets, clips, pool4, every, blocks, opts=opts, seed=seed, checkpoint=checkpoint)
+    model, pool = train.fit(sets, with_blocks(clips, pool4, tuned, beside=True), every, HYBRID)
+    served_blocks = {tuned_net(n): b for n, b in tuned.items()}
+    patches = train.patches_per_segment(HYBRID)
+    tagger = MoodTagger(
+        model, "candidate", list(QUADRANTS), nets=HYBRID.input_nets, patches_per_segment=patches,
+        pool_weights=pool, tuned=served_blocks,
+    )  # fmt: skip
+    name = f"{HYBRID.name}+attention"
+    demo = train.demo_analyses(HYBRID.input_nets, patches, served_blocks)
+    report = reports["hybrid"] | train.demo_report(tagger, demo)
+    report["tag_s_5min"] = train.tag_seconds_5min(tagger)
+    served = json.loads((MODELS_DIR / "music_metrics.json").read_text())
+    recorded = served["results"].get(served["selected"])
+    checks = {
+        "beats the frozen recipe on the same splits": train.beats(report, reports["frozen"]),
+        "reaches the served model's record": train.beats_recorded(report, recorded),
+        "reads the demo catalog as made": train.reads_the_demo(report),
+        f"tags a 5-minute song within {train.TAG_BUDGET_S:g} s": report["tag_s_5min"] <= train.TAG_BUDGET_S,
+    }
+    export_ok = all(checks.values())
+    failed = [c for c, ok in checks.items() if not ok]
+    version = train.model_version(name)
+    write_model(
+        out / MUSIC_MODEL_FILE, model, version=version, nets=HYBRID.input_nets, patches_per_segment=patches,
+        pool_weights=pool, tuned=served_blocks,
+    )  # fmt: skip
+    # The frozen recipe as measured here, beside the hybrid (training's run timed it and tagged the demo).
+    frozen_name = f"{RECIPE.name}+attention"
+    kept = ("demo_quadrants", "demo_points", "tag_s_5min")
+    frozen = reports["frozen"] | {k: v for k, v in served["results"].get(frozen_name, {}).items() if k in kept}
+    metrics = served | {
+        "version": version,
+        "selected": name,
+        "served_model": {"version": served.get("version"), "recorded": recorded},
+        "export_ok": export_ok,
+        "export_reason": (
+            f"{name} {'; '.join(checks) if export_ok else 'does not: ' + '; '.join(failed)} (block 5 of "
+            f"{' and '.join(NETS)} fine-tuned per fold by `python -m app.music.finetune`)"
+        ),
+        "cv": train.cv_description(reports["hybrid"]["seeds"]),
+        "repeats": len(reports["hybrid"]["seeds"]),
+        "nets": list(HYBRID.input_nets),
+        "n_features": model.n_features,
+        "features": served["features"]
+        + f"; the classifier and the attention read {' and '.join(NETS)} with their last block fine-tuned on "
+        "the mood sets (`_tuned`, in the model file), the valence/arousal regressor the nets as the wheel has them",
+        "results": served["results"] | {name: report, frozen_name: frozen},
+    }
+    (out / "music_metrics.json").write_text(json.dumps(metrics, indent=1))
+    return metrics
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -358,7 +428,7 @@ def main(argv: list[str] | None = None) -> None:
 
     tf.config.threading.set_inter_op_parallelism_threads(1)  # two cores: TF's own pools only thrash
     served = json.loads((MODELS_DIR / "music_metrics.json").read_text())["selected"]
-    if served != f"{RECIPE.name}+attention":
+    if served not in (f"{RECIPE.name}+attention", f"{HYBRID.name}+attention"):
         raise SystemExit(f"the served model is {served}, RECIPE here is {RECIPE.name}: bring RECIPE up to date")
     root = Path(args.data)
     four_q, _ = train.load_4q(root, train.lexicon_table(Path(args.lexicon)))
@@ -367,24 +437,24 @@ def main(argv: list[str] | None = None) -> None:
     fronts, blocks = wheel_nets(args.wheel)
     pool4 = pool4_of_clips(sets, args.workdir, fronts)
     print(f"frozen block 5 reproduces the cached net outputs to {check_frozen(sets, args.workdir, pool4, blocks):.2g}")
+    opts = Options(args.epochs, args.learning_rate, va_weight=args.va_weight)
     with threadpool_limits(1):
-        summary = measure(
-            sets,
-            args.workdir,
-            pool4,
-            blocks,
-            opts=Options(args.epochs, args.learning_rate, va_weight=args.va_weight),
-            seeds=args.seeds,
-            out=args.out,
-        )
-    for name in ("frozen", "fine_tuned"):
-        r = summary[name]
-        print(
-            f"{name}: 4Q F1 {r['4q_macro_f1']:.4f}±{r['spread']['4q_macro_f1']:.4f} v {r['4q_valence_spearman']:.3f} "
-            f"| Emotify {r['emotify_accuracy']:.4f} v {r['emotify_valence_spearman']:.3f} "
-            f"a {r['emotify_arousal_spearman']:.3f} | MUSIFEAST v {r['musifeast17_valence_spearman']:.3f} "
-            f"a {r['musifeast17_arousal_spearman']:.3f}"
-        )
+        reports = measure(sets, args.workdir, pool4, blocks, opts=opts, seeds=args.seeds, out=args.out)
+        figures = summary(reports, opts, args.seeds)
+        (args.out / "finetune_metrics.json").write_text(json.dumps(figures, indent=1))
+        for name in reports:
+            r = figures[name]
+            print(
+                f"{name}: 4Q F1 {r['4q_macro_f1']:.4f}±{r['spread']['4q_macro_f1']:.4f} "
+                f"v {r['4q_valence_spearman']:.3f} | Emotify {r['emotify_accuracy']:.4f} "
+                f"v {r['emotify_valence_spearman']:.3f} a {r['emotify_arousal_spearman']:.3f} "
+                f"| MUSIFEAST v {r['musifeast17_valence_spearman']:.3f} a {r['musifeast17_arousal_spearman']:.3f}",
+                flush=True,
+            )
+        metrics = hybrid_model(sets, args.workdir, pool4, blocks, reports, opts=opts, seed=args.seeds[0], out=args.out)
+    print(metrics["export_reason"])
+    if metrics["export_ok"]:
+        print(f"export with: python -m app.music.train --export {args.out}")
 
 
 if __name__ == "__main__":

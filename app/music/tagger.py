@@ -4,6 +4,9 @@ The model is two linear heads over the same segment rows (`app.music.features.se
 a quadrant classifier (multinomial logistic regression) and a valence/arousal regressor (ridge),
 both behind one standardisation, trained by `app.music.train`. They are served as plain numpy
 weights from an `.npz` (no pickle to trust, and no scikit-learn import in the analysis worker).
+Each head may read only some of the row's columns (zero weights elsewhere): a model fitted by
+`app.music.finetune` classifies from its own fine-tuned copies of the vgg nets' last block
+(`embedding.VggLastBlock`, stored in the same file) and regresses from the nets as they are.
 
 Every segment is predicted (the timeline); the track's tag is a trimmed mean over segments, so a
 few odd seconds (an intro, a break) do not decide a five-minute song.
@@ -12,6 +15,7 @@ few odd seconds (an intro, a break) do not decide a five-minute song.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +26,7 @@ from app.emotions import QUADRANTS, quadrant_of
 from app.model_loading import load_once
 from app.music import embedding, handcrafted
 from app.music.audio import SAMPLE_RATE, AudioSource
+from app.music.embedding import VggLastBlock
 from app.music.errors import ModelError
 from app.music.features import DEFAULT_NETS, SEGMENT_S, SERVING_PATCHES, SongAnalysis, analyse_source, input_names
 
@@ -136,13 +141,17 @@ def write_model(
     nets: tuple[str, ...],
     patches_per_segment: int,
     pool_weights: np.ndarray | None = None,
+    tuned: Mapping[str, VggLastBlock] | None = None,
     extra: dict | None = None,
 ) -> None:
     """Save a model as plain arrays with its description: format, version, nets, patches per
-    segment, input feature names and DSP settings (`MoodTagger.from_file` checks them)."""
+    segment, input feature names and DSP settings (`MoodTagger.from_file` checks them), and the
+    tuned last blocks its tuned nets run (`tuned`, keyed by tuned net)."""
+    tuned = dict(tuned or {})
     description = {
         "nets": list(nets),
-        "net_files": [embedding.NET_FILES[n] for n in nets],
+        "net_files": [embedding.NET_FILES[embedding.base_net(n)] for n in nets],
+        "tuned_nets": sorted(tuned),
         "patches_per_segment": int(patches_per_segment),
         "feature_names": list(input_names(tuple(nets))),
         "dsp": dsp_settings(),
@@ -152,6 +161,8 @@ def write_model(
     arrays = {k: getattr(model, k) for k in LinearMoodModel.FIELDS}
     if pool_weights is not None:
         arrays["pool_weights"] = np.asarray(pool_weights, dtype=np.float64)
+    for net, block in tuned.items():
+        arrays |= block.arrays(_tuned_prefix(net))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.npz")
     np.savez_compressed(
@@ -163,6 +174,23 @@ def write_model(
         **arrays,
     )
     tmp.replace(path)
+
+
+def _tuned_prefix(net: str) -> str:
+    return f"tuned:{net}:"
+
+
+def _check_nets(nets: tuple[str, ...], tuned: Mapping[str, VggLastBlock] | None, where: str) -> None:
+    """Refuse nets this code can't run: not of the wheel, or (`tuned` given) tuned without their
+    tuned block."""
+    unknown = [n for n in nets if embedding.base_net(n) not in embedding.NET_FILES]
+    if unknown:
+        raise ModelError(f"{where} uses nets this code doesn't have: {unknown}; {RETRAIN}")
+    if tuned is None:
+        return
+    untuned = [n for n in nets if n != embedding.base_net(n) and n not in tuned]
+    if untuned:
+        raise ModelError(f"{where} reads the tuned nets {untuned} but holds no tuned last block for them; {RETRAIN}")
 
 
 class LinearMoodModel:
@@ -213,12 +241,13 @@ class MoodTagger:
         nets: tuple[str, ...] = DEFAULT_NETS,
         patches_per_segment: int = SERVING_PATCHES,
         pool_weights: np.ndarray | None = None,
+        tuned: Mapping[str, VggLastBlock] | None = None,
     ):
         if list(classes) != list(QUADRANTS):
             raise ModelError(f"music model classes {classes} do not match {list(QUADRANTS)}")
-        unknown = [n for n in nets if n not in embedding.NET_FILES]
-        if unknown:
-            raise ModelError(f"music model uses nets this code doesn't have: {unknown}; {RETRAIN}")
+        # A tuned net's last block: needed to analyse audio (`tag`), not to tag an analysis.
+        self.tuned = dict(tuned or {})
+        _check_nets(tuple(nets), None, "music model")
         n_inputs = len(input_names(tuple(nets)))
         if model.n_features != n_inputs:
             raise ModelError(f"music model expects {model.n_features} features, {list(nets)} give {n_inputs}")
@@ -273,9 +302,11 @@ class MoodTagger:
             raise ModelError(
                 f"music model {path.name} was trained with other signal settings (file, code): {diff}; {RETRAIN}"
             )
-        unknown = [n for n in nets if n not in embedding.NET_FILES]
-        if unknown:
-            raise ModelError(f"music model {path.name} uses nets this code doesn't have: {unknown}; {RETRAIN}")
+        try:
+            tuned = {n: VggLastBlock.from_arrays(weights, _tuned_prefix(n)) for n in description.get("tuned_nets", [])}
+        except KeyError as exc:
+            raise ModelError(f"music model file {path} lacks the tuned block array {exc}; {RETRAIN}") from None
+        _check_nets(nets, tuned, f"music model {path.name}")
         expected = list(input_names(nets))
         if description.get("feature_names") != expected:
             got = description.get("feature_names") or []
@@ -291,6 +322,7 @@ class MoodTagger:
             nets=nets,
             patches_per_segment=int(description.get("patches_per_segment", SERVING_PATCHES)),
             pool_weights=pool,
+            tuned=tuned,
         )
 
     def segment_predictions(self, analysis: SongAnalysis) -> tuple[np.ndarray, np.ndarray]:
@@ -335,4 +367,4 @@ class MoodTagger:
         """Tag a file path, raw bytes, or mono/stereo samples (then `sr` is required), from all of it.
 
         Raises app.music.audio.AudioError for input that isn't usable audio."""
-        return self.tag_analysis(analyse_source(path_or_array, sr, self.patches_per_segment, self.nets))
+        return self.tag_analysis(analyse_source(path_or_array, sr, self.patches_per_segment, self.nets, self.tuned))

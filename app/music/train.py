@@ -42,9 +42,19 @@ import pandas as pd
 from app.config import MODELS_DIR, MUSIC_MODEL_FILE
 from app.emotions import QUADRANTS, quadrant_of
 from app.music.audio import SAMPLE_RATE, resample
-from app.music.embedding import NET_FILES, SR, MusicnnEmbedder, log_mel, net_output_dim, patches
+from app.music.embedding import (
+    NET_FILES,
+    SR,
+    MusicnnEmbedder,
+    VggLastBlock,
+    base_net,
+    log_mel,
+    net_output_dim,
+    patches,
+    tuned_net,
+)
 from app.music.errors import AudioError
-from app.music.features import CUE_FEATURES, SERVING_PATCHES, SongAnalysis, segment_bounds, song_samples
+from app.music.features import CUE_FEATURES, SERVING_PATCHES, SongAnalysis, input_names, segment_bounds, song_samples
 from app.music.handcrafted import extract_segments
 from app.music.tagger import LinearMoodModel, MoodTag, MoodTagger, attention_features, write_model
 from app.tools.evaluation import classification_report
@@ -418,7 +428,9 @@ class Candidate:
     """One configuration: classifier C, ridge alpha, which Emotify clips teach the classifier
     ("none", "clear" = the clearer half by listener agreement, "all"), which nets, whether the
     model reads every patch of a segment (a row each in training; tagging averages their
-    predictions) or its middle one, and MUSIFEAST-17's weight in the regression."""
+    predictions) or its middle one, MUSIFEAST-17's weight in the regression, and whether the
+    classifier reads the nets with their last block fine-tuned (`app.music.finetune`) while the
+    regressor reads them as the wheel has them."""
 
     c: float
     alpha: float
@@ -427,6 +439,24 @@ class Candidate:
     nets: tuple[str, ...] = ("MSD_musicnn",)
     every_patch: bool = False
     musifeast_weight: float = 0.0
+    classifier_tuned: bool = False
+
+    @property
+    def input_nets(self) -> tuple[str, ...]:
+        """The nets whose outputs make the model's input rows (`features.input_names`)."""
+        return self.nets + tuple(tuned_net(n) for n in self.nets) if self.classifier_tuned else self.nets
+
+    def head_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """The input columns the classifier and the regressor read: every net's and the cues,
+        or, with `classifier_tuned`, the tuned nets' and the cues / the wheel's nets' and the cues."""
+        names = input_names(self.input_nets)
+        everything = np.arange(len(names))
+        if not self.classifier_tuned:
+            return everything, everything
+        net = [n.split(":")[0] if ":" in n else None for n in names]
+        tuned = np.array([n is not None and n != base_net(n) for n in net])
+        wheel = np.array([n is not None and n == base_net(n) for n in net])
+        return everything[~wheel], everything[~tuned]
 
     @property
     def name(self) -> str:
@@ -434,7 +464,11 @@ class Candidate:
         nets = "+".join(n.replace("_musicnn", "").replace("_", "-") for n in self.nets)
         rows = "every-patch" if self.every_patch else "served-patch"
         mf = f"-musifeast_x{self.musifeast_weight:g}" if self.musifeast_weight else ""
-        return f"{nets}-{rows}-logreg_c{self.c:g}-ridge_a{self.alpha:g}-emotify_{self.emotify_for_classes}{weight}{mf}"
+        tuned = "-tuned_classifier" if self.classifier_tuned else ""
+        return (
+            f"{nets}-{rows}-logreg_c{self.c:g}-ridge_a{self.alpha:g}-emotify_{self.emotify_for_classes}{weight}{mf}"
+            f"{tuned}"
+        )
 
 
 def set_weight(s: ClipSet, cand: Candidate) -> float:
@@ -487,21 +521,25 @@ def fit(
 
     x, q, va, wc, wr = _rows(sets, clips, picks, cand)
     keep = wc > 0
+    # Each head reads its columns (`Candidate.head_columns`); served as one row of weights over
+    # all inputs, zero on the columns a head doesn't read.
+    c_cols, r_cols = cand.head_columns()
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=cand.c, max_iter=3000, class_weight="balanced"))
-    clf.fit(x[keep], q[keep], logisticregression__sample_weight=wc[keep] / wc[keep].mean())
+    clf.fit(x[keep][:, c_cols], q[keep], logisticregression__sample_weight=wc[keep] / wc[keep].mean())
     reg = make_pipeline(StandardScaler(), Ridge(alpha=cand.alpha))
-    reg.fit(x, va, ridge__sample_weight=wr / wr.mean())
+    reg.fit(x[:, r_cols], va, ridge__sample_weight=wr / wr.mean())
     if list(clf.classes_) != list(range(len(QUADRANTS))):
         raise SystemExit(f"a training fold lacks a quadrant: {clf.classes_}")
-    class_coef, class_intercept = _raw_space(clf, clf[-1].coef_, clf[-1].intercept_)
-    va_coef, va_intercept = _raw_space(reg, reg[-1].coef_, reg[-1].intercept_)
+    n = x.shape[1]
+    class_coef, va_coef = np.zeros((len(QUADRANTS), n)), np.zeros((2, n))
+    class_coef[:, c_cols], class_intercept = _raw_space(clf, clf[-1].coef_, clf[-1].intercept_)
+    va_coef[:, r_cols], va_intercept = _raw_space(reg, reg[-1].coef_, reg[-1].intercept_)
     # Ridge shrinks its answers toward the middle of the plane; stretch them back so the fitted
     # clips' predictions spread as widely as their targets (a monotone rescale: the order, and so
     # the Spearman figures, are unchanged), or every track would sit near the centre.
-    fitted = reg.predict(x)
+    fitted = reg.predict(x[:, r_cols])
     stretch = np.sqrt(np.cov(va.T, aweights=wr).diagonal() / np.cov(fitted.T, aweights=wr).diagonal())
     va_coef, va_intercept = va_coef * stretch[:, None], va_intercept * stretch
-    n = x.shape[1]
     model = LinearMoodModel(
         {
             "mean": np.zeros(n),
@@ -515,9 +553,9 @@ def fit(
     # The served numpy arithmetic must be the fitted pipelines' own.
     probe = x[:: max(1, len(x) // 50)]
     got_p, got_va = model.predict(probe)
-    if not np.allclose(got_p, clf.predict_proba(probe), atol=1e-5):
+    if not np.allclose(got_p, clf.predict_proba(probe[:, c_cols]), atol=1e-5):
         raise SystemExit("exported classifier weights disagree with scikit-learn")
-    if not np.allclose(got_va, np.clip(reg.predict(probe) * stretch, -1, 1), atol=1e-5):
+    if not np.allclose(got_va, np.clip(reg.predict(probe[:, r_cols]) * stretch, -1, 1), atol=1e-5):
         raise SystemExit("exported regressor weights disagree with scikit-learn")
     return model, fit_attention(model, sets, clips, picks, cand)
 
@@ -530,7 +568,7 @@ def fit_attention(
     penalty, fitted on the frozen head's segment predictions of the training clips."""
     from scipy.optimize import minimize
 
-    tagger = MoodTagger(model, "fit", list(QUADRANTS), nets=cand.nets)
+    tagger = MoodTagger(model, "fit", list(QUADRANTS), nets=cand.input_nets)
     segs, truth = [], []
     for s, set_clips, idx in zip(sets, clips, picks, strict=True):
         for i in idx:
@@ -599,7 +637,6 @@ def cross_validate(
     (`app.music.finetune`: nets fine-tuned on that fold's training clips alone)."""
     from sklearn.model_selection import StratifiedGroupKFold
 
-    clips = [s.clips(work, cand.nets, cand.every_patch) for s in sets]
     strata = np.concatenate([[f"{s.name}:{q}" for q in s.quadrant] for s in sets])
     groups = np.concatenate([s.groups for s in sets])
     offsets = np.cumsum([0] + [len(s.paths) for s in sets])
@@ -611,11 +648,14 @@ def cross_validate(
     tags = {p: [[None] * len(s.paths) for s in sets] for p in POOLINGS}
     for k in range(folds):
         picks = [np.flatnonzero(f != k) for f in fold_of]
-        fold_sets = clips if fold_clips is None else fold_clips(k, picks)
+        if fold_clips is None:
+            fold_sets = [s.clips(work, cand.nets, cand.every_patch) for s in sets]
+        else:
+            fold_sets = fold_clips(k, picks)
         model, pool = fit(sets, fold_sets, picks, cand)
         taggers = {
-            "trimmed_mean": MoodTagger(model, "cv", list(QUADRANTS), nets=cand.nets),
-            "attention": MoodTagger(model, "cv", list(QUADRANTS), nets=cand.nets, pool_weights=pool),
+            "trimmed_mean": MoodTagger(model, "cv", list(QUADRANTS), nets=cand.input_nets),
+            "attention": MoodTagger(model, "cv", list(QUADRANTS), nets=cand.input_nets, pool_weights=pool),
         }
         for set_clips, f, si in zip(fold_sets, fold_of, range(len(sets)), strict=True):
             for i in np.flatnonzero(f == k):
@@ -668,13 +708,25 @@ def spread(reports: list[dict]) -> dict[str, float]:
 
 
 def repeated_cross_validate(
-    sets: list[ClipSet], work: Path, cand: Candidate, *, seeds: list[int], folds: int = 5
+    sets: list[ClipSet],
+    work: Path,
+    cand: Candidate,
+    *,
+    seeds: list[int],
+    folds: int = 5,
+    fold_clips_of: Callable[[int], Callable[[int, list[np.ndarray]], list[list[SongAnalysis]]]] | None = None,
 ) -> dict[str, dict]:
     """`cross_validate` over several random grouped splits, averaged per pooling: on a few
     hundred clips one split's luck moves macro-F1 by about a point, as much as the candidates
     differ, so selection and the reported figures use the mean, and `spread` keeps each headline
-    figure's standard deviation across the splits."""
-    runs = [cross_validate(sets, work, cand, seed=seed, folds=folds) for seed in seeds]
+    figure's standard deviation across the splits. `fold_clips_of(seed)`, where given, is that
+    split's `fold_clips`."""
+    runs = [
+        cross_validate(
+            sets, work, cand, seed=seed, folds=folds, fold_clips=None if fold_clips_of is None else fold_clips_of(seed)
+        )
+        for seed in seeds
+    ]
     out = {}
     for p in POOLINGS:
         per = [r[p] for r in runs]
@@ -685,9 +737,22 @@ def repeated_cross_validate(
     return out
 
 
-def demo_analyses(nets: tuple[str, ...], patches_per_segment: int) -> list[tuple[str, SongAnalysis]]:
+def cv_description(seeds: list[int]) -> str:
+    """How the figures of a run over the splits of `seeds` were made (the model card's Validation)."""
+    return (
+        f"StratifiedGroupKFold(5) over all three sets at once, repeated over {len(seeds)} random splits (seeds "
+        f"{seeds[0]}–{seeds[-1]}), figures averaged: grouped by artist with aliases merged (across 4Q and "
+        "MUSIFEAST-17), each Emotify track in one fold; held-out clips tagged as the app tags (each candidate's "
+        "patches per segment, then the pooling over segments)"
+    )
+
+
+def demo_analyses(
+    nets: tuple[str, ...], patches_per_segment: int, tuned: dict[str, VggLastBlock] | None = None
+) -> list[tuple[str, SongAnalysis]]:
     """The demo catalog's clips (`app.tools.demo`), written and analysed as its import does
-    (`nets` on `patches_per_segment` patches), with the quadrant each was synthesised for."""
+    (`nets` on `patches_per_segment` patches, tuned nets by their blocks in `tuned`), with the
+    quadrant each was synthesised for."""
     import tempfile
 
     from app.music.features import analyse_source
@@ -698,7 +763,7 @@ def demo_analyses(nets: tuple[str, ...], patches_per_segment: int) -> list[tuple
         for quadrant, index, title, artist in demo_specs():
             path = Path(folder) / f"{quadrant}_{index}.wav"
             write_demo_wav(path, quadrant, index, title, artist)
-            out.append((quadrant, analyse_source(path, patches_per_segment=patches_per_segment, nets=nets)))
+            out.append((quadrant, analyse_source(path, patches_per_segment, nets=nets, tuned=tuned)))
     return out
 
 
@@ -844,7 +909,7 @@ def export(folder: Path) -> None:
     if not metrics.get("export_ok"):
         raise SystemExit(f"{folder} holds a model that did not beat the served one: {metrics.get('export_reason')}")
     tagger = MoodTagger.from_file(folder / MUSIC_MODEL_FILE)
-    missing = [n for n in tagger.nets if not (MODELS_DIR / NET_FILES[n]).is_file()]
+    missing = [n for n in tagger.nets if not (MODELS_DIR / NET_FILES[base_net(n)]).is_file()]
     if missing:
         raise SystemExit(f"models/ lacks the nets {missing}: build them with `python -m app.music.convert_musicnn`")
     for name in (MUSIC_MODEL_FILE, "music_metrics.json"):
@@ -1027,12 +1092,7 @@ def _main(argv: list[str] | None = None) -> None:
             "agreement and valence/arousal Spearman (same splits) and the served model's record (within its "
             "spread); exported only if it beats both"
         ),
-        "cv": (
-            f"StratifiedGroupKFold(5) over all three sets at once, repeated over {len(seeds)} random splits (seeds "
-            f"{seeds[0]}–{seeds[-1]}), figures averaged: grouped by artist with aliases merged (across 4Q and "
-            "MUSIFEAST-17), each Emotify track in one fold; held-out clips tagged as the app tags (each candidate's "
-            "patches per segment, then the pooling over segments)"
-        ),
+        "cv": cv_description(seeds),
         "repeats": len(seeds),
         "n_4q": len(four_q.paths),
         "n_emotify": len(sets[1].paths),

@@ -618,49 +618,53 @@ def _spread_line(best: dict) -> str:
     )
 
 
-def music_finetune_section(ft: dict | None) -> str:
-    """What fine-tuning the vgg nets' last block measured (`python -m app.music.finetune`,
-    its finetune_metrics.json copied to models/music_finetune_metrics.json)."""
+def _moves(ft: dict, run: str) -> tuple[list[str], list[str]]:
+    """The headline figures on which `run` is higher / lower than the frozen nets by more than
+    the frozen figure's spread across the splits."""
+    frozen, other = ft["frozen"], ft[run]
+    higher = [label for k, (label, _) in _HEADLINE.items() if other[k] > frozen[k] + frozen["spread"][k]]
+    lower = [label for k, (label, _) in _HEADLINE.items() if other[k] < frozen[k] - frozen["spread"][k]]
+    return higher, lower
+
+
+def _verdict(what: str, higher: list[str], lower: list[str]) -> str:
+    gains = f"gains on {', '.join(higher)}" if higher else "gains on no figure by more than the spread"
+    losses = f"loses on {', '.join(lower)}" if lower else "loses nowhere by more than the spread"
+    return f"{what} {gains}; it {losses}."
+
+
+def music_finetune_section(ft: dict | None, selected: str | None = None) -> str:
+    """What fine-tuning the vgg nets' last block measured (`python -m app.music.finetune`, its
+    finetune_metrics.json copied to models/music_finetune_metrics.json); `selected` is the served
+    music model's recipe."""
     if not ft:
         return ""
+    runs = ("frozen", "fine_tuned", "hybrid")
     rows = "".join(
-        f"| {label} | {ft['frozen'][k]:{fmt}} ± {ft['frozen']['spread'][k]:{fmt}} "
-        f"| {ft['fine_tuned'][k]:{fmt}} ± {ft['fine_tuned']['spread'][k]:{fmt}} "
-        f"| {ft['fine_tuned'][k] - ft['frozen'][k]:+{fmt}} |\n"
+        f"| {label} | " + " | ".join(f"{ft[r][k]:{fmt}} ± {ft[r]['spread'][k]:{fmt}}" for r in runs) + " |\n"
         for k, (label, fmt) in _HEADLINE.items()
     )
-    # A figure counts as lost where fine-tuning is lower by more than the frozen figure's spread.
-    lower = [
-        label
-        for k, (label, _) in _HEADLINE.items()
-        if ft["fine_tuned"][k] < ft["frozen"][k] - ft["frozen"]["spread"][k]
-    ]
-    higher = [
-        label
-        for k, (label, _) in _HEADLINE.items()
-        if ft["fine_tuned"][k] > ft["frozen"][k] + ft["frozen"]["spread"][k]
-    ]
-    gains = f"Fine-tuned, the recipe gains on {', '.join(higher)}; it" if higher else "Fine-tuned, the recipe"
-    verdict = (
-        f"{gains} loses on {', '.join(lower)} (each by more than the frozen figure's spread across the "
-        "splits), so the served model keeps the frozen nets."
-        if lower
-        else f"{gains} loses nowhere by more than the spread across the splits; serving it would need "
-        "the tuned block's weights in the model file and the block-4 output from the nets (not built)."
+    served = (
+        "The served model is the hybrid."
+        if selected == ft["hybrid_recipe"]
+        else "The served model is not the hybrid (see its recipe above)."
     )
     o = ft["options"]
     return f"""
 **Fine-tuning the nets' last block** (`python -m app.music.finetune`, CPU): block 5 of MSD_vgg and
 MTT_vgg (a 3x3 convolution, its batch norm, the last pooling) trained per fold, with a quadrant and a
 valence/arousal head, on the fold's training clips ({o["epochs"]} epochs, Adam {o["learning_rate"]:g},
-dropout {o["dropout"]:g}); blocks 1-4 stay frozen. The served recipe (`{ft["recipe"]}`) is then
-fitted on the tuned nets' outputs and tags the held-out clips, on the same grouped splits (seeds
-{", ".join(str(s) for s in ft["seeds"])}) as on the frozen nets:
+dropout {o["dropout"]:g}); blocks 1-4 stay frozen. The frozen nets' recipe (`{ft["recipe"]}`) is
+then fitted on the tuned nets' outputs, and as a hybrid whose classifier (and so the attention over
+segments) reads the tuned nets and whose valence/arousal regressor reads the frozen ones
+(`{ft["hybrid_recipe"]}`); each tags the held-out clips, on the same grouped splits (seeds
+{", ".join(str(s) for s in ft["seeds"])}) as the frozen nets:
 
-| figure | frozen nets | block 5 fine-tuned | difference |
+| figure | frozen nets | block 5 fine-tuned | hybrid |
 |---|---|---|---|
 {rows}
-{verdict}
+{_verdict("Fine-tuned throughout, the recipe", *_moves(ft, "fine_tuned"))}
+{_verdict("The hybrid", *_moves(ft, "hybrid"))} {served}
 """
 
 
@@ -863,14 +867,18 @@ def _retrain(face: dict | None) -> str:
         "python -m app.music.train --extract 4q emotify musifeast17 --every-patch MSD_vgg MTT_vgg  # feature cache\n"
         "python -m app.music.train   # CV, writes .cache/music_train/out\n"
         "python -m app.music.train --export .cache/music_train/out   # only if it beat the served model\n"
+        "mkdir -p .cache/music_finetune/run1 && cp models/checkpoints/music_finetune/* .cache/music_finetune/run1/"
+        "  # the served tuned block: resumed, not retrained\n"
         "python -m app.music.finetune --wheel musicnn-0.1.0-py3-none-any.whl --out .cache/music_finetune/run1\n"
         "cp .cache/music_finetune/run1/finetune_metrics.json models/music_finetune_metrics.json  # measured\n"
+        "python -m app.music.train --export .cache/music_finetune/run1   # the hybrid, if it beat it\n"
         "python -m app bench --json > models/bench.json\npython -m app.tools.model_card\n```\n"
     )
 
 
 def main() -> None:
     bench = _load("bench.json")
+    music = _load("music_metrics.json")
     text = (
         "# Model card — Moodtune\n\nBoth models are trained here from the code in `app/`; "
         "the figures below are written by\n"
@@ -879,8 +887,8 @@ def main() -> None:
         + "\n"
         + detector_section(_load("detector_metrics.json"), bench)
         + "\n"
-        + music_section(_load("music_metrics.json"), bench)
-        + music_finetune_section(_load("music_finetune_metrics.json"))
+        + music_section(music, bench)
+        + music_finetune_section(_load("music_finetune_metrics.json"), (music or {}).get("selected"))
         + "\n## musicnn embeddings — `musicnn_*.tflite`\n\n"
         "The four pre-trained nets of the `musicnn` 0.1.0 wheel (Pons & Serra 2019, ISC licence, see "
         "`MUSICNN_LICENSE.txt`): MSD and MTT (MagnaTagATune) × musicnn and vgg, converted to TFLite by "
