@@ -130,6 +130,23 @@ def _result(
     }
 
 
+def test_the_demo_gate_reads_the_demo_tracks_as_the_app_will_tag_them(monkeypatch):
+    """The demo tracks a candidate is judged on are analysed as its uploads will be: on its
+    patches per segment and nets (a tuned net through the block it is given)."""
+    from app.music.embedding import tuned_net
+    from app.tools import demo
+    from tests.music_helpers import random_last_blocks
+
+    first_two = demo.demo_specs()[:2]
+    monkeypatch.setattr(demo, "demo_specs", lambda: first_two)
+    nets = ("MSD_vgg", tuned_net("MSD_vgg"))
+    analyses = music_train.demo_analyses(nets, 3, random_last_blocks((tuned_net("MSD_vgg"),)))
+    assert [q for q, _ in analyses] == ["Q1", "Q2"]
+    for _, a in analyses:
+        assert a.nets == nets and a.per_patch.shape[1] == 3
+        assert not np.allclose(a.per_patch[..., :306], a.per_patch[..., 306:])  # the tuned net is its own
+
+
 def test_a_model_that_leaves_a_demo_quadrant_empty_is_not_served():
     # The demo catalog is what a fresh install plays: a "sad" listener must find sad demo tracks.
     results = {

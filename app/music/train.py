@@ -763,7 +763,9 @@ def demo_analyses(
         for quadrant, index, title, artist in demo_specs():
             path = Path(folder) / f"{quadrant}_{index}.wav"
             write_demo_wav(path, quadrant, index, title, artist)
-            out.append((quadrant, analyse_source(path, patches_per_segment, nets=nets, tuned=tuned)))
+            out.append(
+                (quadrant, analyse_source(path, patches_per_segment=patches_per_segment, nets=nets, tuned=tuned))
+            )
     return out
 
 
