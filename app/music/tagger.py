@@ -8,8 +8,9 @@ Each head may read only some of the row's columns (zero weights elsewhere): a mo
 `app.music.finetune` classifies from its own fine-tuned copies of the vgg nets' last block
 (`embedding.VggLastBlock`, stored in the same file) and regresses from the nets as they are.
 
-Every segment is predicted (the timeline); the track's tag is a trimmed mean over segments, so a
-few odd seconds (an intro, a break) do not decide a five-minute song.
+Every segment is predicted (the timeline); the track's tag pools the segments, by the model's
+attention (segments the classifier is sure of weigh more) or a trimmed mean, so a few odd seconds
+(an intro, a break) do not decide a five-minute song.
 """
 
 from __future__ import annotations
