@@ -296,16 +296,20 @@ def measure(
     options.write_text(json.dumps(asdict(opts)))
     clips = [s.clips(work, NETS, True) for s in sets]
 
+    # Each fold's tuned blocks, kept for the second run on the same split (both runs read them).
+    tuned_by_fold: dict[tuple[int, int], dict[str, VggLastBlock]] = {}
+
     def tuned_clips(beside: bool):
         def fold_clips_of(seed: int):
             def fold_clips(k: int, picks: list[np.ndarray]) -> list[list[SongAnalysis]]:
-                t = time.time()
-                checkpoint = out / f"seed{seed}_fold{k}.weights.h5"
-                tuned = fine_tune(
-                    sets, clips, pool4, picks, blocks, opts=opts, seed=seed * 100 + k, checkpoint=checkpoint
-                )
-                print(f"seed {seed} fold {k}: block 5 tuned ({time.time() - t:.0f}s)", flush=True)
-                return with_blocks(clips, pool4, tuned, beside=beside)
+                if (seed, k) not in tuned_by_fold:
+                    t = time.time()
+                    checkpoint = out / f"seed{seed}_fold{k}.weights.h5"
+                    tuned_by_fold[seed, k] = fine_tune(
+                        sets, clips, pool4, picks, blocks, opts=opts, seed=seed * 100 + k, checkpoint=checkpoint
+                    )
+                    print(f"seed {seed} fold {k}: block 5 tuned ({time.time() - t:.0f}s)", flush=True)
+                return with_blocks(clips, pool4, tuned_by_fold[seed, k], beside=beside)
 
             return fold_clips
 
